@@ -1,0 +1,4 @@
+"""doit task graph: toolchain -> sdk -> compile -> bundle -> image.
+
+Tasks only wire; every action is a plain function in ``pipeline``.
+"""

@@ -1,0 +1,50 @@
+"""The ``reprodmg`` command line.
+
+Each command group lives in its own module with a ``register(subparsers)``
+function; handlers return an exit code.  Only ``ReprodmgError`` is expected
+to escape a handler: it is printed as one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ..errors import ReprodmgError
+from . import dmg, hfs, sdk, sig
+
+GROUPS = (hfs, dmg, sig, sdk)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reprodmg",
+        description="Reproducible macOS apps and .dmg installers, built on Linux.")
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    for module in GROUPS:
+        module.register(groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except ReprodmgError as exc:
+        print(f"reprodmg: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reprodmg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
