@@ -1,0 +1,288 @@
+"""Deterministic tarballs, and safe reading of tarballs from other people.
+
+Writing: entries sorted by path, mtime from SOURCE_DATE_EPOCH (or the
+caller's value), uid/gid 0 with empty owner names, modes normalised to 0755
+(folders, executables) and 0644 (other files), PAX format, uncompressed -
+a compressed tarball would hash differently under zlib and zlib-ng.
+
+Reading: SDK tarballs and signature tarballs come from outside the build,
+so every member is checked before anything touches the disk: no absolute
+names, no '..', no links that leave the destination, no devices, no
+duplicate names, and bounded member and total sizes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import stat
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .atomic import atomic_output
+from .epoch import source_date_epoch
+from .errors import CorruptError, InputError
+
+DEFAULT_MAX_MEMBER = 4 << 30      # 4 GiB: more than any SDK file
+DEFAULT_MAX_TOTAL = 32 << 30
+DEFAULT_MAX_MEMBERS = 1_000_000
+_COPY_BUFFER = 1 << 20
+
+
+# --------------------------------------------------------------------------
+# Writing
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    kind: str                 # "dir", "file", "symlink"
+    source: Path | bytes | None = None
+    executable: bool = False
+    link_target: str = ""
+
+
+def _normalised_info(entry: _Entry, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(entry.name)
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if entry.kind == "dir":
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+    elif entry.kind == "symlink":
+        info.type = tarfile.SYMTYPE
+        info.mode = 0o777
+        info.linkname = entry.link_target
+    else:
+        info.type = tarfile.REGTYPE
+        info.mode = 0o755 if entry.executable else 0o644
+    return info
+
+
+def _write_entries(entries: Iterable[_Entry], out_path: str | os.PathLike,
+                   mtime: int | None) -> None:
+    when = source_date_epoch() if mtime is None else int(mtime)
+    ordered = sorted(entries, key=lambda e: e.name)
+    with atomic_output(out_path) as raw:
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT,
+                          encoding="utf-8") as tar:
+            for entry in ordered:
+                info = _normalised_info(entry, when)
+                if entry.kind != "file":
+                    tar.addfile(info)
+                elif isinstance(entry.source, bytes):
+                    info.size = len(entry.source)
+                    tar.addfile(info, io.BytesIO(entry.source))
+                else:
+                    with open(entry.source, "rb") as fh:
+                        info.size = os.fstat(fh.fileno()).st_size
+                        tar.addfile(info, fh)
+
+
+def _walk_tree(src: Path, prefix: str) -> list[_Entry]:
+    if not src.is_dir():
+        raise InputError(f"{src}: not a directory")
+    entries: list[_Entry] = []
+    if prefix:
+        entries.append(_Entry(prefix, "dir"))
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(src)
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            arcname = posixpath.join(prefix, *rel_dir.parts, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                entries.append(_Entry(arcname, "symlink", link_target=os.readlink(path)))
+            elif stat.S_ISDIR(st.st_mode):
+                entries.append(_Entry(arcname, "dir"))
+            elif stat.S_ISREG(st.st_mode):
+                entries.append(_Entry(arcname, "file", path,
+                                      executable=bool(st.st_mode & 0o111)))
+            else:
+                raise InputError(f"{path}: not a file, folder or symbolic link")
+    return entries
+
+
+def pack_tree(src_dir: str | os.PathLike, out_path: str | os.PathLike, *,
+              prefix: str = "", mtime: int | None = None) -> None:
+    """Write ``src_dir``'s contents as a deterministic tarball.
+
+    Members are named ``prefix/relative/path`` (``prefix`` may be empty).
+    Symbolic links are stored as links; hard links are stored as copies.
+    """
+    _write_entries(_walk_tree(Path(src_dir), prefix.strip("/")), out_path, mtime)
+
+
+def pack_members(members: Mapping[str, bytes | Path], out_path: str | os.PathLike, *,
+                 mtime: int | None = None, executable: Iterable[str] = ()) -> None:
+    """Write a deterministic tarball of named byte strings or files.
+
+    Parent folders are added implicitly so extraction recreates them.
+    """
+    execs = set(executable)
+    entries: dict[str, _Entry] = {}
+    for name, source in members.items():
+        clean = _check_name(name, str(out_path))
+        entries[clean] = _Entry(clean, "file", source if isinstance(source, bytes) else Path(source),
+                                executable=clean in execs)
+        parent = posixpath.dirname(clean)
+        while parent and parent not in entries:
+            entries[parent] = _Entry(parent, "dir")
+            parent = posixpath.dirname(parent)
+    _write_entries(entries.values(), out_path, mtime)
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+def _check_name(name: str, archive: str) -> str:
+    """Return the normalised member name, or raise naming the member."""
+    if not name or "\0" in name:
+        raise InputError(f"{archive}: member {name!r}: empty name or NUL byte")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise InputError(f"{archive}: member {name!r}: absolute path refused")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InputError(f"{archive}: member {name!r}: '..' in path refused")
+    if not parts:
+        raise InputError(f"{archive}: member {name!r}: names no path")
+    return "/".join(parts)
+
+
+def _link_stays_inside(member_name: str, target: str) -> bool:
+    if target.startswith("/"):
+        return False
+    depth = len(member_name.split("/")) - 1       # folders above the link
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        depth = depth - 1 if part == ".." else depth + 1
+        if depth < 0:
+            return False
+    return True
+
+
+def _open_tar(path: str | os.PathLike) -> tarfile.TarFile:
+    try:
+        # Plain "r:" only: a compressed tarball is not what the pins describe.
+        return tarfile.open(path, mode="r:", encoding="utf-8", errors="strict")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (tarfile.TarError, UnicodeError, EOFError, OSError) as exc:
+        raise CorruptError(path, "tar header", f"not an uncompressed tar archive ({exc})") from None
+
+
+def _checked_members(tar: tarfile.TarFile, archive: str, max_member: int,
+                     max_total: int, max_members: int) -> list[tuple[str, tarfile.TarInfo]]:
+    seen: dict[str, bool] = {}     # name -> is a regular file
+    total = 0
+    out = []
+    try:
+        for info in tar:
+            if len(out) >= max_members:
+                raise InputError(f"{archive}: more than {max_members} members")
+            name = _check_name(info.name, archive)
+            if name in seen:
+                raise InputError(f"{archive}: member {name!r} appears twice")
+            seen[name] = info.isreg()
+            if info.isreg():
+                if info.size > max_member:
+                    raise InputError(f"{archive}: member {name!r}: {info.size} bytes "
+                                     f"exceeds the limit of {max_member}")
+                total += info.size
+                if total > max_total:
+                    raise InputError(f"{archive}: members exceed {max_total} bytes in total")
+            elif info.issym():
+                if not _link_stays_inside(name, info.linkname):
+                    raise InputError(f"{archive}: member {name!r}: symbolic link to "
+                                     f"{info.linkname!r} leaves the destination")
+            elif info.islnk():
+                if not seen.get(_check_name(info.linkname, archive)):
+                    raise InputError(f"{archive}: member {name!r}: hard link to "
+                                     f"{info.linkname!r}, which is not an earlier regular file")
+            elif not info.isdir():
+                raise InputError(f"{archive}: member {name!r}: device, FIFO or other "
+                                 "special file refused")
+            out.append((name, info))
+    except (tarfile.TarError, EOFError, UnicodeError) as exc:
+        raise CorruptError(archive, "tar member list", str(exc)) from None
+    return out
+
+
+def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
+                 max_member: int = DEFAULT_MAX_MEMBER, max_total: int = DEFAULT_MAX_TOTAL,
+                 max_members: int = DEFAULT_MAX_MEMBERS) -> list[str]:
+    """Extract every member into ``dest`` (which must not exist yet).
+
+    All members are checked before the first byte is written. Modes are
+    normalised (0755/0644), times are not restored: the caller decides them.
+    Returns the member names in archive order.
+    """
+    archive = os.fspath(tar_path)
+    root = Path(dest)
+    if root.exists():
+        raise InputError(f"{root}: destination already exists")
+    with _open_tar(archive) as tar:
+        members = _checked_members(tar, archive, max_member, max_total, max_members)
+        root.mkdir(parents=True)
+        real_root = os.path.realpath(root)
+        for name, info in members:
+            target = root / name
+            parent = os.path.realpath(target.parent)
+            if parent != real_root and not parent.startswith(real_root + os.sep):
+                raise InputError(f"{archive}: member {name!r}: its folder resolves "
+                                 "outside the destination through a symbolic link")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if info.isdir():
+                target.mkdir(exist_ok=True)
+                os.chmod(target, 0o755)
+            elif info.issym():
+                os.symlink(info.linkname, target)
+            elif info.islnk():
+                os.link(root / _check_name(info.linkname, archive), target)
+            else:
+                src = tar.extractfile(info)
+                assert src is not None
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                mode = 0o755 if info.mode & 0o111 else 0o644
+                fd = os.open(target, flags, mode)
+                with os.fdopen(fd, "wb") as out:
+                    remaining = info.size
+                    while remaining:
+                        chunk = src.read(min(_COPY_BUFFER, remaining))
+                        if not chunk:
+                            raise CorruptError(archive, f"member {name!r}", "truncated data")
+                        out.write(chunk)
+                        remaining -= len(chunk)
+                os.chmod(target, mode)
+    return [name for name, _ in members]
+
+
+def read_members(tar_path: str | os.PathLike, *, max_member: int = 64 << 20,
+                 max_total: int = 1 << 30, max_members: int = 100_000) -> dict[str, bytes]:
+    """Return the regular files of a small tarball as ``{name: bytes}``.
+
+    Folders are skipped; links and special files are refused (signature
+    tarballs hold only plain files).
+    """
+    archive = os.fspath(tar_path)
+    out: dict[str, bytes] = {}
+    with _open_tar(archive) as tar:
+        for name, info in _checked_members(tar, archive, max_member, max_total, max_members):
+            if info.isdir():
+                continue
+            if not info.isreg():
+                raise InputError(f"{archive}: member {name!r}: only regular files are allowed here")
+            src = tar.extractfile(info)
+            assert src is not None
+            data = src.read()
+            if len(data) != info.size:
+                raise CorruptError(archive, f"member {name!r}", "truncated data")
+            out[name] = data
+    return out

@@ -1,0 +1,156 @@
+"""Deterministic tarball writing and hostile-tarball refusal (pipeline.tarball)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import CorruptError, InputError
+from pipeline.tarball import pack_members, pack_tree, read_members, safe_extract
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _make_tree(root: Path, reverse: bool) -> None:
+    files = {
+        "b/z.txt": b"zed\n",
+        "a/run.sh": b"#!/bin/sh\n",
+        "a/sub/\u00e9t\u00e9.txt": b"summer\n",
+        "top.bin": bytes(range(256)) * 40,
+    }
+    items = sorted(files.items(), reverse=reverse)
+    for name, data in items:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (1234567 if reverse else 7654321,) * 2)
+    os.chmod(root / "a/run.sh", 0o700 if reverse else 0o755)
+    os.chmod(root / "top.bin", 0o600 if reverse else 0o664)
+    os.symlink("../top.bin", root / "a/link")
+
+
+def _pack_in_subprocess(src: Path, out: Path, umask: int, tz: str) -> None:
+    code = (f"import os; os.umask({umask}); from pipeline.tarball import pack_tree; "
+            f"pack_tree({str(src)!r}, {str(out)!r}, prefix='x')")
+    env = {"PATH": os.environ.get("PATH", ""), "TZ": tz, "LANG": "C", "PYTHONPATH": str(REPO),
+           "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=src.parent)
+
+
+def test_pack_tree_is_identical_under_different_conditions(tmp_path: Path) -> None:
+    one, two = tmp_path / "one" / "src", tmp_path / "elsewhere" / "deeper" / "src"
+    one.mkdir(parents=True)
+    two.mkdir(parents=True)
+    _make_tree(one, reverse=False)
+    _make_tree(two, reverse=True)
+    _pack_in_subprocess(one, tmp_path / "one.tar", 0o022, "UTC")
+    _pack_in_subprocess(two, tmp_path / "two.tar", 0o077, "Asia/Tokyo")
+    a, b = (tmp_path / "one.tar").read_bytes(), (tmp_path / "two.tar").read_bytes()
+    assert hashlib.sha256(a).hexdigest() == hashlib.sha256(b).hexdigest()
+
+    with tarfile.open(tmp_path / "one.tar") as tar:
+        infos = tar.getmembers()
+    names = [i.name for i in infos]
+    assert names == sorted(names)
+    assert names[0] == "x"
+    by_name = {i.name: i for i in infos}
+    assert by_name["x/a/run.sh"].mode == 0o755
+    assert by_name["x/top.bin"].mode == 0o644
+    assert by_name["x/a/link"].linkname == "../top.bin"
+    assert all(i.mtime == 1700000000 and i.uid == 0 and i.uname == "" for i in infos)
+
+
+def test_round_trip_through_safe_extract(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _make_tree(src, reverse=False)
+    pack_tree(src, tmp_path / "t.tar", mtime=0)
+    names = safe_extract(tmp_path / "t.tar", tmp_path / "out")
+    assert "a/sub/\u00e9t\u00e9.txt" in names
+    assert (tmp_path / "out/top.bin").read_bytes() == (src / "top.bin").read_bytes()
+    assert os.readlink(tmp_path / "out/a/link") == "../top.bin"
+    assert os.stat(tmp_path / "out/a/run.sh").st_mode & 0o777 == 0o755
+
+
+def test_pack_members_and_read_members(tmp_path: Path) -> None:
+    pack_members({"b/c.sign": b"\x01\x02", "a.sign": b""}, tmp_path / "m.tar", mtime=0)
+    assert read_members(tmp_path / "m.tar") == {"a.sign": b"", "b/c.sign": b"\x01\x02"}
+
+
+def _hostile(tmp_path: Path, *members: tarfile.TarInfo, data: bytes = b"x") -> Path:
+    path = tmp_path / "hostile.tar"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info in members:
+            if info.isreg():
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    return info
+
+
+@pytest.mark.parametrize("members, message", [
+    ([_info("../evil")], "'..'"),
+    ([_info("/etc/evil")], "absolute path"),
+    ([_info("ok/../../evil")], "'..'"),
+    ([_info("abs", tarfile.SYMTYPE, "/etc/passwd")], "leaves the destination"),
+    ([_info("a/up", tarfile.SYMTYPE, "../../x")], "leaves the destination"),
+    ([_info("hl", tarfile.LNKTYPE, "nowhere")], "hard link"),
+    ([_info("dev", tarfile.CHRTYPE)], "special file"),
+    ([_info("dup"), _info("dup")], "appears twice"),
+])
+def test_hostile_tarball_is_refused_before_writing(tmp_path: Path, members, message) -> None:
+    path = _hostile(tmp_path, *members)
+    with pytest.raises(InputError, match=message) as err:
+        safe_extract(path, tmp_path / "dest")
+    assert str(path) in str(err.value)
+    assert not (tmp_path / "dest").exists()
+
+
+def test_symlink_chain_escaping_through_folder_is_refused(tmp_path: Path) -> None:
+    # d -> . is harmless alone; "d/../x" is caught by the name check, so the
+    # trick is a link to a folder that itself escapes - refused at the link.
+    path = _hostile(tmp_path, _info("d", tarfile.SYMTYPE, ".."), _info("d/x"))
+    with pytest.raises(InputError, match="leaves the destination"):
+        safe_extract(path, tmp_path / "dest")
+
+
+def test_write_through_inner_symlink_stays_inside(tmp_path: Path) -> None:
+    path = _hostile(tmp_path, _info("real", tarfile.DIRTYPE),
+                    _info("alias", tarfile.SYMTYPE, "real"), _info("alias/f"))
+    safe_extract(path, tmp_path / "dest")
+    assert (tmp_path / "dest/real/f").read_bytes() == b"x"
+
+
+def test_oversized_member_is_refused(tmp_path: Path) -> None:
+    path = _hostile(tmp_path, _info("big"), data=b"y" * 100)
+    with pytest.raises(InputError, match="exceeds the limit"):
+        read_members(path, max_member=99)
+
+
+def test_truncated_and_garbage_tarballs_are_corrupt_errors(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(os.urandom(5000))
+    pack_tree(src, tmp_path / "t.tar", mtime=0)
+    whole = (tmp_path / "t.tar").read_bytes()
+    (tmp_path / "cut.tar").write_bytes(whole[:1500])
+    with pytest.raises((CorruptError, InputError)):
+        read_members(tmp_path / "cut.tar")
+    (tmp_path / "junk.tar").write_bytes(b"not a tar" * 100)
+    with pytest.raises(CorruptError, match="junk.tar"):
+        read_members(tmp_path / "junk.tar")
