@@ -1,0 +1,81 @@
+"""free_byte_ranges against the free-block count macOS wrote and the
+`ignore` chunks hdiutil wrote (oracle: the hdiutil corpus, read via 7z)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from hfs_corpus import HFS_DMGS, extract_volume, hdiutil_ignore_ranges
+from pipeline.errors import CorruptError
+from pipeline.hfs.freespace import free_byte_ranges
+from pipeline.imagesource import FileImageSource
+
+
+class BytesSource:
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.size = len(data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        assert 0 <= offset and offset + length <= self.size
+        return self.data[offset:offset + length]
+
+
+@pytest.fixture(scope="module")
+def volumes(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpus")
+    return {n: extract_volume(n, d) for n in HFS_DMGS}
+
+
+@pytest.mark.parametrize("name", HFS_DMGS)
+def test_free_ranges_match_macos_free_count_and_hdiutil_ignore(volumes, name):
+    path = volumes[name]
+    header = path.read_bytes()[1024:1536]
+    block_size, total_blocks, free_blocks = struct.unpack(">III", header[40:52])
+    with FileImageSource(path) as src:
+        ranges = free_byte_ranges(src, name)
+    assert ranges is not None
+    # freeBlocks was computed by macOS when it unmounted the volume.
+    assert sum(length for _, length in ranges) == free_blocks * block_size
+    for (a, alen), (b, _) in zip(ranges, ranges[1:]):
+        assert a + alen < b, "ranges must be sorted and merged"
+    assert all(off % block_size == 0 and length % block_size == 0 for off, length in ranges)
+    # hdiutil's ignore chunks, outside the last block (alternate header), are free.
+    last_block = (total_blocks - 1) * block_size
+    for start, length in hdiutil_ignore_ranges(name):
+        end = min(start + length, last_block)
+        if end <= start:
+            continue
+        assert any(off <= start and end <= off + ln for off, ln in ranges), (start, end)
+
+
+def test_not_hfs_gives_none():
+    assert free_byte_ranges(BytesSource(bytes(8192)), "zeros") is None
+    assert free_byte_ranges(BytesSource(bytes(100)), "tiny") is None
+
+
+def test_truncated_volume_is_corrupt(volumes):
+    data = volumes["raw"].read_bytes()
+    with pytest.raises(CorruptError) as info:
+        free_byte_ranges(BytesSource(data[:len(data) // 2]), "half.hfs")
+    assert "totalBlocks" in str(info.value) and "half.hfs" in str(info.value)
+    assert info.value.offset == 1024 + 44
+
+
+def test_bad_block_size_is_corrupt(volumes):
+    data = bytearray(volumes["raw"].read_bytes())
+    data[1024 + 40:1024 + 44] = struct.pack(">I", 3000)
+    with pytest.raises(CorruptError) as info:
+        free_byte_ranges(BytesSource(data), "bs.hfs")
+    assert "blockSize" in str(info.value) and info.value.offset == 1024 + 40
+
+
+def test_bitmap_extent_past_end_is_corrupt(volumes):
+    data = bytearray(volumes["raw"].read_bytes())
+    # allocationFile fork at 1024+112; first extent startBlock at +16.
+    data[1024 + 112 + 16:1024 + 112 + 20] = struct.pack(">I", 0xFFFFFF)
+    with pytest.raises(CorruptError) as info:
+        free_byte_ranges(BytesSource(data), "ext.hfs")
+    assert "allocationFile.extents[0]" in str(info.value)
