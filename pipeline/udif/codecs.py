@@ -1,0 +1,324 @@
+"""Every UDIF chunk codec in one place: how it compresses, how it expands,
+and which implementation (and version) produced the bytes.
+
+Reproducibility: a UDZO image made with the host's zlib would differ between
+distributions (zlib vs zlib-ng emit different deflate streams), so zlib
+chunks are compressed with libdeflate from the pinned ``deflate`` package and
+LZFSE chunks with the pinned ``lzfse`` package.  bzip2 and xz come from the
+system libraries (libbz2, liblzma); their versions are recorded in the
+manifest so that builders can tell a codec difference from a content
+difference.  Decoding uses whatever implementation is at hand: decoders of
+these formats all agree.
+
+Expansion is bounded: each decoder is told the chunk's declared size and
+fails if the stream would produce more (zip bombs), fewer or trailing bytes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import ctypes
+import ctypes.util
+import lzma
+import struct
+import zlib
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Callable
+
+import deflate
+import lzfse
+
+from .mish import (CHUNK_ADC, CHUNK_BZIP2, CHUNK_LZFSE, CHUNK_LZMA, CHUNK_RAW,
+                   CHUNK_ZLIB)
+
+
+class CodecError(Exception):
+    """A chunk's bytes do not decode to its declared size (internal; the
+    reader turns it into a CorruptError naming the file, partition and chunk)."""
+
+
+# --------------------------------------------------------------------------
+# Formats and their codecs.
+
+@dataclass(frozen=True)
+class Format:
+    name: str                  # hdiutil's format name
+    chunk_type: int            # chunk type of compressed chunks
+    codec: str                 # codec name in manifests
+    default_level: int | None  # None: the codec has no level
+    levels: tuple[int, int] | None
+
+
+# UDZO default level 1: hdiutil's documented default for `-imagekey
+# zlib-level` (hdiutil(1): "zlib-level=<1..9>", default 1, fast).  libdeflate
+# levels go to 12; we accept 1..12.
+# UDBZ: bzip2 with 900k blocks (the bzip2 default).  ULMO: xz preset 6 (the
+# xz default), CRC64 check; ULFO: LZFSE has no level.
+FORMATS: dict[str, Format] = {
+    "UDRO": Format("UDRO", CHUNK_RAW, "raw", None, None),
+    "UDZO": Format("UDZO", CHUNK_ZLIB, "zlib", 1, (1, 12)),
+    "UDBZ": Format("UDBZ", CHUNK_BZIP2, "bzip2", 9, (1, 9)),
+    "ULFO": Format("ULFO", CHUNK_LZFSE, "lzfse", None, None),
+    "ULMO": Format("ULMO", CHUNK_LZMA, "lzma", 6, (0, 9)),
+}
+FORMAT_ALIASES = {"ULZF": "ULFO"}
+# Names hdiutil's imageinfo would show for images we only read.
+READ_ONLY_FORMATS = {CHUNK_ADC: "UDCO"}
+
+
+def lookup_format(name: str) -> Format:
+    key = name.upper()
+    key = FORMAT_ALIASES.get(key, key)
+    try:
+        return FORMATS[key]
+    except KeyError:
+        from ..errors import InputError
+        known = ", ".join(sorted([*FORMATS, *FORMAT_ALIASES, "raw"]))
+        raise InputError(f"unknown image format {name!r} (known: {known})") from None
+
+
+def check_level(fmt: Format, level: int | None) -> int | None:
+    if level is None:
+        return fmt.default_level
+    from ..errors import InputError
+    if fmt.levels is None:
+        raise InputError(f"format {fmt.name} has no compression level")
+    lo, hi = fmt.levels
+    if not lo <= level <= hi:
+        raise InputError(f"format {fmt.name}: level {level} outside {lo}..{hi}")
+    return level
+
+
+def compressor(chunk_type: int, level: int | None) -> Callable[[bytes], bytes]:
+    """A pure function bytes -> compressed bytes for one chunk type."""
+    if chunk_type == CHUNK_RAW:
+        return bytes
+    if chunk_type == CHUNK_ZLIB:
+        return lambda data: deflate.zlib_compress(data, level)
+    if chunk_type == CHUNK_BZIP2:
+        return lambda data: bz2.compress(data, level)
+    if chunk_type == CHUNK_LZFSE:
+        return lzfse.compress
+    if chunk_type == CHUNK_LZMA:
+        return lambda data: lzma.compress(data, format=lzma.FORMAT_XZ,
+                                          check=lzma.CHECK_CRC64, preset=level)
+    raise ValueError(f"no compressor for chunk type {chunk_type:#x}")
+
+
+# --------------------------------------------------------------------------
+# Versions for the manifest.
+
+def _dist_version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _c_version(libname: str, symbol: str) -> str:
+    path = ctypes.util.find_library(libname)
+    if path is None:
+        return "unknown"
+    try:
+        fn = getattr(ctypes.CDLL(path), symbol)
+    except (OSError, AttributeError):
+        return "unknown"
+    fn.restype = ctypes.c_char_p
+    return fn().decode("ascii", "replace")
+
+
+def implementation(codec: str) -> dict[str, str]:
+    """Which implementation and version makes this codec's bytes."""
+    if codec == "raw":
+        return {"implementation": "none", "version": ""}
+    if codec == "zlib":
+        return {"implementation": "libdeflate (python package deflate)",
+                "version": _dist_version("deflate")}
+    if codec == "lzfse":
+        return {"implementation": "lzfse reference (python package lzfse)",
+                "version": _dist_version("lzfse")}
+    if codec == "bzip2":
+        return {"implementation": "libbz2 (system)",
+                "version": _c_version("bz2", "BZ2_bzlibVersion")}
+    if codec == "lzma":
+        return {"implementation": "liblzma (system)",
+                "version": _c_version("lzma", "lzma_version_string")}
+    raise ValueError(codec)
+
+
+# --------------------------------------------------------------------------
+# Decoders.  Each returns exactly `size` bytes or raises CodecError.
+
+def _zlib_decode(data: bytes, size: int) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, size)
+    except zlib.error as exc:
+        raise CodecError(f"zlib: {exc}") from None
+    if len(out) != size or d.unconsumed_tail or not d.eof:
+        raise CodecError(f"zlib stream does not expand to exactly {size} bytes")
+    return out
+
+
+def _bzip2_decode(data: bytes, size: int) -> bytes:
+    d = bz2.BZ2Decompressor()
+    try:
+        out = d.decompress(data, size)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CodecError(f"bzip2: {exc}") from None
+    if len(out) != size or not d.eof:
+        raise CodecError(f"bzip2 stream does not expand to exactly {size} bytes")
+    return out
+
+
+def _lzma_decode(data: bytes, size: int) -> bytes:
+    # FORMAT_AUTO: Apple writes xz streams; old tools wrote .lzma (alone).
+    d = lzma.LZMADecompressor(format=lzma.FORMAT_AUTO, memlimit=256 << 20)
+    try:
+        out = d.decompress(data, size)
+    except (lzma.LZMAError, EOFError) as exc:
+        raise CodecError(f"lzma: {exc}") from None
+    if len(out) != size or not d.eof:
+        raise CodecError(f"lzma stream does not expand to exactly {size} bytes")
+    return out
+
+
+# LZFSE block headers (little-endian), from the libyal "LZFSE compressed
+# data format" notes.  The Python binding grows its output buffer until the
+# stream fits, so a hostile stream could make it allocate without bound: we
+# walk the block headers first and require their declared sizes to add up
+# to the chunk's size.
+LZFSE_END = b"bvx$"
+LZFSE_RAW = b"bvx-"          # u32 n_raw_bytes, then the bytes
+LZFSE_V1 = b"bvx1"           # 770-byte header, payload sizes at 20 and 24
+LZFSE_V2 = b"bvx2"           # header_size in packed field 2, bits 0..31
+LZFSE_LZVN = b"bvxn"         # u32 n_raw_bytes, u32 n_payload_bytes
+LZFSE_V1_HEADER = 770
+
+
+def lzfse_declared_size(data: bytes) -> int:
+    pos = 0
+    total = 0
+    while True:
+        magic = data[pos:pos + 4]
+        if magic == LZFSE_END:
+            if pos + 4 != len(data):
+                raise CodecError("lzfse: bytes after the end-of-stream block")
+            return total
+        if len(data) - pos < 12:
+            raise CodecError(f"lzfse: truncated block header at {pos}")
+        n_raw, = struct.unpack_from("<I", data, pos + 4)
+        if magic == LZFSE_RAW:
+            block = 8 + n_raw
+        elif magic == LZFSE_LZVN:
+            block = 12 + struct.unpack_from("<I", data, pos + 8)[0]
+        elif magic == LZFSE_V1:
+            if len(data) - pos < LZFSE_V1_HEADER:
+                raise CodecError(f"lzfse: truncated v1 header at {pos}")
+            lit, lmd = struct.unpack_from("<II", data, pos + 20)
+            block = LZFSE_V1_HEADER + lit + lmd
+        elif magic == LZFSE_V2:
+            if len(data) - pos < 32:
+                raise CodecError(f"lzfse: truncated v2 header at {pos}")
+            f0, f1, f2 = struct.unpack_from("<QQQ", data, pos + 8)
+            lit = (f0 >> 20) & 0xFFFFF
+            lmd = (f1 >> 40) & 0xFFFFF
+            header = f2 & 0xFFFFFFFF
+            if header < 32:
+                raise CodecError(f"lzfse: v2 header size {header} at {pos}")
+            block = header + lit + lmd
+        else:
+            raise CodecError(f"lzfse: unknown block magic {magic!r} at {pos}")
+        total += n_raw
+        pos += block
+        if pos > len(data):
+            raise CodecError("lzfse: block runs past the end of the chunk")
+
+
+def _lzfse_decode(data: bytes, size: int) -> bytes:
+    declared = lzfse_declared_size(data)
+    if declared != size:
+        raise CodecError(f"lzfse blocks declare {declared} bytes, chunk has {size}")
+    try:
+        out = lzfse.decompress(data)
+    except (lzfse.error, MemoryError) as exc:
+        raise CodecError(f"lzfse: {exc}") from None
+    if len(out) != size:
+        raise CodecError(f"lzfse stream expands to {len(out)} bytes, not {size}")
+    return out
+
+
+def adc_decode(data: bytes, size: int) -> bytes:
+    """Apple Data Compression (UDCO), an LZ77 variant.
+
+    Written from the public description of the three op codes (e.g. the
+    libyal "ADC" notes, 7-Zip's DmgHandler): a byte with the high bit set
+    starts a literal run of (b & 0x7F) + 1 bytes; with 0x40 set, a 3-byte
+    copy of (b & 0x3F) + 4 bytes from distance (next u16 BE) + 1; otherwise a
+    2-byte copy of ((b >> 2) & 0xF) + 3 bytes from distance
+    ((b & 3) << 8 | next byte) + 1.
+    """
+    out = bytearray()
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if len(out) >= size:
+            raise CodecError("adc: stream continues past the chunk size")
+        b = data[pos]
+        if b & 0x80:
+            run = (b & 0x7F) + 1
+            if pos + 1 + run > n:
+                raise CodecError(f"adc: literal run past the end at {pos}")
+            out += data[pos + 1:pos + 1 + run]
+            pos += 1 + run
+            continue
+        if b & 0x40:
+            if pos + 3 > n:
+                raise CodecError(f"adc: truncated copy at {pos}")
+            length = (b & 0x3F) + 4
+            dist = ((data[pos + 1] << 8) | data[pos + 2]) + 1
+            pos += 3
+        else:
+            if pos + 2 > n:
+                raise CodecError(f"adc: truncated copy at {pos}")
+            length = ((b >> 2) & 0x0F) + 3
+            dist = (((b & 0x03) << 8) | data[pos + 1]) + 1
+            pos += 2
+        if dist > len(out):
+            raise CodecError(f"adc: copy distance {dist} before the start at {pos}")
+        start = len(out) - dist
+        if dist >= length:
+            out += out[start:start + length]
+        else:
+            # Overlapping copy: the pattern of `dist` bytes repeats.
+            pattern = bytes(out[start:])
+            reps = -(-length // dist)
+            out += (pattern * reps)[:length]
+    if len(out) != size:
+        raise CodecError(f"adc stream expands to {len(out)} bytes, not {size}")
+    return bytes(out)
+
+
+def _raw_decode(data: bytes, size: int) -> bytes:
+    if len(data) != size:
+        raise CodecError(f"raw chunk holds {len(data)} bytes, not {size}")
+    return data
+
+
+DECODERS: dict[int, Callable[[bytes, int], bytes]] = {
+    CHUNK_RAW: _raw_decode,
+    CHUNK_ZLIB: _zlib_decode,
+    CHUNK_BZIP2: _bzip2_decode,
+    CHUNK_LZFSE: _lzfse_decode,
+    CHUNK_LZMA: _lzma_decode,
+    CHUNK_ADC: adc_decode,
+}
+
+
+def decode(chunk_type: int, data: bytes, size: int) -> bytes:
+    try:
+        decoder = DECODERS[chunk_type]
+    except KeyError:
+        raise CodecError(f"unknown chunk type {chunk_type:#010x}") from None
+    return decoder(data, size)
