@@ -1,0 +1,141 @@
+"""The ``Name.app`` bundle, rendered from ``templates/`` with jinja2.
+
+Layout (Apple's "Bundle Programming Guide", macOS application bundles)::
+
+    Name.app/Contents/Info.plist
+    Name.app/Contents/PkgInfo
+    Name.app/Contents/MacOS/<executable>
+    Name.app/Contents/Resources/<icon>.icns     (optional)
+
+The bundle is assembled in a temporary folder and renamed into place.  Modes
+are set explicitly (0755 folders and the executable, 0644 the rest) and
+every modification time is SOURCE_DATE_EPOCH, so neither the umask nor the
+clock reaches the tarball or the volume.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from .errors import InputError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    name: str
+    bundle_id: str
+    version: str
+    build_number: str
+    executable: str
+    minimum_macos: str
+    icon_file: str | None = None     # file name inside Contents/Resources
+
+
+def _environment(templates: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.fspath(templates)),
+        # Plist values are XML text: a name like "Tom & Jerry" must be escaped.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("plist.j2",),
+                                            default_for_string=False, default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(info: BundleInfo, templates: str | os.PathLike = TEMPLATES) -> dict[str, bytes]:
+    """``{path inside Contents: bytes}`` for the templated files."""
+    env = _environment(Path(templates))
+    values = {
+        "name": info.name, "bundle_id": info.bundle_id, "version": info.version,
+        "build_number": info.build_number, "executable": info.executable,
+        "minimum_macos": info.minimum_macos, "icon_file": info.icon_file or "",
+    }
+    try:
+        return {
+            "Info.plist": env.get_template("Info.plist.j2").render(values).encode("utf-8"),
+            "PkgInfo": env.get_template("PkgInfo.j2").render(values).encode("ascii"),
+        }
+    except jinja2.TemplateError as exc:
+        raise InputError(f"{templates}: template error: {exc}") from None
+
+
+def _normalise(root: Path, epoch: int) -> None:
+    """Fixed modes and times for everything under (and including) ``root``."""
+    paths = [root]
+    for dirpath, dirnames, filenames in os.walk(root):
+        paths += [Path(dirpath) / n for n in dirnames + filenames]
+    # Children before parents: setting a file's time does not touch its
+    # folder's, but creating files did, so folders are stamped last.
+    for path in sorted(paths, key=lambda p: -len(p.parts)):
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            os.chmod(path, 0o755)
+        else:
+            os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
+        os.utime(path, (epoch, epoch))
+
+
+def build_app(info: BundleInfo, *, executable: str | os.PathLike, out_dir: str | os.PathLike,
+              icon: str | os.PathLike | None = None, epoch: int = 0,
+              templates: str | os.PathLike = TEMPLATES) -> Path:
+    """Write ``out_dir/<name>.app``; returns its path."""
+    out = Path(out_dir)
+    final = out / f"{info.name}.app"
+    tmp = out / f".{info.name}.app.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        contents = tmp / "Contents"
+        (contents / "MacOS").mkdir(parents=True)
+        for rel, data in sorted(render(info, templates).items()):
+            (contents / rel).write_bytes(data)
+        exe = contents / "MacOS" / info.executable
+        shutil.copyfile(executable, exe)
+        os.chmod(exe, 0o755)
+        if icon is not None:
+            if not info.icon_file:
+                raise InputError(f"{icon}: an icon needs BundleInfo.icon_file")
+            (contents / "Resources").mkdir()
+            shutil.copyfile(icon, contents / "Resources" / info.icon_file)
+            os.chmod(contents / "Resources" / info.icon_file, 0o644)
+        _normalise(tmp, epoch)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def pack_app_tarball(app_dir: str | os.PathLike, *, config_path: str | os.PathLike,
+                     manifest_path: str | os.PathLike, out_path: str | os.PathLike,
+                     epoch: int = 0) -> None:
+    """The unsigned tarball for the signer: ``Name.app/...``, the release configuration
+    (as ``release.toml``) and the app manifest (as ``build-manifest.json``)."""
+    from . import tarball
+
+    app = Path(app_dir)
+    members: dict[str, Path] = {"release.toml": Path(config_path),
+                                "build-manifest.json": Path(manifest_path)}
+    executables = []
+    for dirpath, dirnames, filenames in os.walk(app):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                raise InputError(f"{path}: symbolic links in the app are not supported "
+                                 "in the unsigned tarball")
+            rel = f"{app.name}/{path.relative_to(app).as_posix()}"
+            members[rel] = path
+            if os.stat(path).st_mode & 0o111:
+                executables.append(rel)
+    tarball.pack_members(members, out_path, mtime=epoch, executable=executables)

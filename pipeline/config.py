@@ -1,0 +1,330 @@
+"""The release configuration: one TOML file per app.
+
+Everything that shapes a release's bytes is declared here (sources, targets,
+minimum macOS, toolchain, SDK pin, volume name, DMG format, epoch), so a
+build is a function of this file plus the files it names.  Unknown keys and
+wrong types are refused with the dotted key name: a typo must not silently
+fall back to a default and change the output.
+
+Paths in the file are relative to the file's own folder and may not leave it
+(an absolute path would leak into manifests and differ between builders).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+ARCHS = ("x86_64", "arm64")
+DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
+DMG_LAYOUTS = ("none", "gpt")
+TOOLCHAIN_PROVIDERS = ("llvm",)
+
+_VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
+_BUNDLE_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Flags that would undo the build's path and time hygiene, or add inputs
+# the task graph does not see.
+_FORBIDDEN_FLAG_PREFIXES = ("-isysroot", "--sysroot", "-target", "--target", "-fdebug-prefix-map",
+                            "-ffile-prefix-map", "-fmacro-prefix-map", "-I/", "-L/", "-F/")
+
+
+@dataclass(frozen=True)
+class Library:
+    """A static library archived with llvm-ar and linked into the executable."""
+    name: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignaturePin:
+    """A detached signature tarball (issue 5): path relative to the config, and its hash."""
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    path: Path                       # the TOML file (not recorded in outputs)
+    name: str
+    bundle_id: str
+    version: str
+    build_number: str
+    executable: str
+    sources: tuple[str, ...]
+    libraries: tuple[Library, ...]
+    include_dirs: tuple[str, ...]
+    cflags: tuple[str, ...]
+    targets: tuple[str, ...]
+    minimum_macos: str
+    icon: str | None
+    toolchain_provider: str
+    toolchain_version: int
+    sdk_name: str
+    sdk_sha256: str
+    volume_name: str
+    dmg_format: str
+    dmg_layout: str
+    source_date_epoch: int | None
+    signature: SignaturePin | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def root(self) -> Path:
+        """The folder every relative path in the configuration is resolved against."""
+        return self.path.parent
+
+    @property
+    def slug(self) -> str:
+        """The folder name under build/ for this release."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    def all_sources(self) -> tuple[str, ...]:
+        return self.sources + tuple(s for lib in self.libraries for s in lib.sources)
+
+
+# --------------------------------------------------------------------------
+# Schema checking
+
+
+class _Table:
+    """Typed access to one TOML table; remembers which keys were consumed."""
+
+    def __init__(self, data: dict[str, Any], prefix: str, origin: str) -> None:
+        self.data = data
+        self.prefix = prefix
+        self.origin = origin
+        self.used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def error(self, key: str, problem: str) -> InputError:
+        return InputError(f"{self.origin}: {self._key(key)}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.error(key, "missing (required)")
+            return default
+        value = self.data[key]
+        # bool is an int subclass in Python; TOML keeps them apart, so do we.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.error(key, f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.error(key, f"expected {_kind_name(kind)}, got {_toml_type(value)}")
+        return value
+
+    def strings(self, key: str, *, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, list, default=default)
+        if value is default and default is not ...:
+            return tuple(value)
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.error(f"{key}[{i}]", f"expected a string, got {_toml_type(item)}")
+        return tuple(value)
+
+    def table(self, key: str, *, required: bool = True) -> "_Table | None":
+        if key not in self.data and not required:
+            self.used.add(key)
+            return None
+        value = self.get(key, dict)
+        return _Table(value, f"{self._key(key)}.", self.origin)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", list: "an array", dict: "a table", bool: "a boolean"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _toml_type(value: Any) -> str:
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a float"),
+                       (str, "a string"), (list, "an array"), (dict, "a table")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _relative_path(table: _Table, key: str, value: str, root: Path) -> str:
+    """A path inside the configuration's folder, in POSIX form."""
+    if not value or value.startswith("/") or "\\" in value or "\0" in value:
+        raise table.error(key, f"{value!r}: must be a relative POSIX path")
+    norm = posixpath.normpath(value)
+    if norm == ".." or norm.startswith("../"):
+        raise table.error(key, f"{value!r}: leaves the configuration's folder")
+    if not (root / norm).exists():
+        raise table.error(key, f"{value!r}: no such file or folder")
+    return norm
+
+
+def _choice(table: _Table, key: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise table.error(key, f"{value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _pattern(table: _Table, key: str, value: str, regex: re.Pattern, what: str) -> str:
+    if not regex.match(value):
+        raise table.error(key, f"{value!r}: not {what}")
+    return value
+
+
+def _flags(table: _Table, key: str) -> tuple[str, ...]:
+    flags = table.strings(key, default=())
+    for i, flag in enumerate(flags):
+        if flag.startswith(_FORBIDDEN_FLAG_PREFIXES) or flag in ("-g", "-MD", "-MMD"):
+            raise table.error(f"{key}[{i}]", f"{flag!r}: set by the build itself or "
+                              "would leak a build path; not allowed here")
+    return flags
+
+
+def _sources(table: _Table, key: str, root: Path) -> tuple[str, ...]:
+    sources = table.strings(key)
+    if not sources:
+        raise table.error(key, "must name at least one source file")
+    out = []
+    for i, src in enumerate(sources):
+        rel = _relative_path(table, f"{key}[{i}]", src, root)
+        if not rel.endswith((".c", ".m")):
+            raise table.error(f"{key}[{i}]", f"{src!r}: only C (.c) and Objective-C (.m) sources")
+        out.append(rel)
+    if len(set(out)) != len(out):
+        raise table.error(key, "names the same file twice")
+    return tuple(out)
+
+
+def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
+    """Check a parsed TOML document against the schema."""
+    cfg_path = Path(path)
+    root = cfg_path.parent
+    top = _Table(data, "", os.fspath(path))
+
+    app = top.table("app")
+    name = _pattern(app, "name", app.get("name", str), _NAME_RE, "a plain app name")
+    bundle_id = _pattern(app, "bundle_id", app.get("bundle_id", str), _BUNDLE_ID_RE,
+                         "a reverse-DNS bundle identifier")
+    version = _pattern(app, "version", app.get("version", str), _VERSION_RE, "a version like 1.2.3")
+    build_number = _pattern(app, "build", app.get("build", str, default=version), _VERSION_RE,
+                            "a build number like 1 or 1.2.3")
+    executable = _pattern(app, "executable", app.get("executable", str, default=name), _NAME_RE,
+                          "a plain file name")
+    icon = app.get("icon", str, default=None)
+    if icon is not None:
+        icon = _relative_path(app, "icon", icon, root)
+        if not icon.endswith(".icns"):
+            raise app.error("icon", f"{icon!r}: expected an .icns file")
+    app.finish()
+
+    build = top.table("build")
+    sources = _sources(build, "sources", root)
+    include_dirs = tuple(_relative_path(build, f"include_dirs[{i}]", d, root)
+                         for i, d in enumerate(build.strings("include_dirs", default=())))
+    cflags = _flags(build, "cflags")
+    targets = build.strings("targets", default=ARCHS)
+    if not targets:
+        raise build.error("targets", "must name at least one architecture")
+    for i, arch in enumerate(targets):
+        _choice(build, f"targets[{i}]", arch, ARCHS)
+    if len(set(targets)) != len(targets):
+        raise build.error("targets", "names the same architecture twice")
+    targets = tuple(sorted(targets))
+    minimum = _pattern(build, "minimum_macos", build.get("minimum_macos", str), _VERSION_RE,
+                       "a macOS version like 11.0")
+    if int(minimum.split(".")[0]) < 11 and "arm64" in targets:
+        raise build.error("minimum_macos", f"{minimum!r}: arm64 needs macOS 11.0 or later")
+    epoch = build.get("source_date_epoch", int, default=None)
+    if epoch is not None and epoch < 0:
+        raise build.error("source_date_epoch", "must not be negative")
+
+    libraries = []
+    raw_libs = build.get("libraries", list, default=[])
+    seen_libs: set[str] = set()
+    for i, raw_lib in enumerate(raw_libs):
+        if not isinstance(raw_lib, dict):
+            raise build.error(f"libraries[{i}]", f"expected a table, got {_toml_type(raw_lib)}")
+        lib = _Table(raw_lib, f"build.libraries[{i}].", os.fspath(path))
+        lib_name = _pattern(lib, "name", lib.get("name", str), re.compile(r"^[A-Za-z0-9_]+$"),
+                            "a library name ([A-Za-z0-9_])")
+        if lib_name in seen_libs:
+            raise lib.error("name", f"{lib_name!r}: two libraries with this name")
+        seen_libs.add(lib_name)
+        libraries.append(Library(lib_name, _sources(lib, "sources", root)))
+        lib.finish()
+    build.finish()
+    all_sources = list(sources) + [s for lib in libraries for s in lib.sources]
+    if len(set(all_sources)) != len(all_sources):
+        raise top.error("build", "a source file is listed twice (sources and libraries)")
+    stems = [posixpath.splitext(s)[0] for s in all_sources]
+    if len(set(stems)) != len(stems):
+        raise top.error("build", "two sources differ only in extension (their objects would collide)")
+
+    toolchain = top.table("toolchain")
+    provider = _choice(toolchain, "provider", toolchain.get("provider", str, default="llvm"),
+                       TOOLCHAIN_PROVIDERS)
+    tc_version = toolchain.get("version", int, default=19)
+    toolchain.finish()
+
+    sdk = top.table("sdk")
+    sdk_name = _pattern(sdk, "name", sdk.get("name", str), re.compile(r"^[A-Za-z0-9._-]+$"),
+                        "an SDK pin name (a file sdk/<name>.toml)")
+    sdk_sha = _pattern(sdk, "sha256", sdk.get("sha256", str), _SHA256_RE, "64 lower-case hex digits")
+    sdk.finish()
+
+    dmg = top.table("dmg")
+    volume_name = dmg.get("volume_name", str, default=name)
+    if not 1 <= len(volume_name) <= 255 or "/" in volume_name or "\0" in volume_name:
+        raise dmg.error("volume_name", f"{volume_name!r}: 1-255 characters, no '/'")
+    dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
+    layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
+    dmg.finish()
+
+    signature = None
+    sig = top.table("signature", required=False)
+    if sig is not None:
+        sig_path = sig.get("path", str)
+        if sig_path.startswith("/") or ".." in sig_path.split("/"):
+            raise sig.error("path", f"{sig_path!r}: must be a relative path inside the folder")
+        signature = SignaturePin(posixpath.normpath(sig_path),
+                                 _pattern(sig, "sha256", sig.get("sha256", str), _SHA256_RE,
+                                          "64 lower-case hex digits"))
+        sig.finish()
+    top.finish()
+
+    return ReleaseConfig(
+        path=cfg_path, name=name, bundle_id=bundle_id, version=version,
+        build_number=build_number, executable=executable, sources=sources,
+        libraries=tuple(libraries), include_dirs=include_dirs, cflags=cflags,
+        targets=targets, minimum_macos=minimum, icon=icon,
+        toolchain_provider=provider, toolchain_version=tc_version,
+        sdk_name=sdk_name, sdk_sha256=sdk_sha, volume_name=volume_name,
+        dmg_format=dmg_format, dmg_layout=layout, source_date_epoch=epoch,
+        signature=signature, raw=data)
+
+
+def load(path: str | os.PathLike) -> ReleaseConfig:
+    """Read and check a release configuration file."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such release configuration") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(data, path)

@@ -1,0 +1,155 @@
+"""Build manifests and checksum files.
+
+A manifest says what went in (inputs' hashes, toolchain, SDK pin, options)
+and what came out (outputs' hashes), so an independent builder whose DMG
+differs can see which input or stage diverged.  Paths in manifests are
+relative (to the release configuration's folder for inputs, to the build
+folder for outputs): absolute paths differ between builders.
+
+JSON is written with sorted keys, two-space indent and a final newline: the
+manifest is itself an artifact that must be reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from .atomic import atomic_write_bytes
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .config import ReleaseConfig
+
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    return digest.hexdigest()
+
+
+def tree_entries(root: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every file, folder and link under ``root``, sorted, with hashes and modes."""
+    base = Path(root)
+    out: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(base).as_posix()
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                out.append({"path": rel, "type": "symlink", "target": os.readlink(path)})
+            elif stat.S_ISDIR(st.st_mode):
+                out.append({"path": rel, "type": "dir"})
+            else:
+                out.append({"path": rel, "type": "file", "size": st.st_size,
+                            "executable": bool(st.st_mode & 0o111), "sha256": sha256_file(path)})
+    out.sort(key=lambda e: e["path"])
+    return out
+
+
+def file_hashes(root: str | os.PathLike, relpaths: Iterable[str]) -> dict[str, str]:
+    """``{relative path: sha256}`` for files under ``root``."""
+    base = Path(root)
+    return {rel: sha256_file(base / rel) for rel in sorted(set(relpaths))}
+
+
+def dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, dumps(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+
+
+def sha256sums(files: Mapping[str, str | os.PathLike]) -> bytes:
+    """``SHA256SUMS`` text (``sha256sum -c`` format) for ``{name: path}``, sorted by name."""
+    lines = [f"{sha256_file(path)}  {name}\n" for name, path in sorted(files.items())]
+    return "".join(lines).encode("utf-8")
+
+
+def write_sha256sums(out_path: str | os.PathLike, files: Mapping[str, str | os.PathLike]) -> None:
+    atomic_write_bytes(out_path, sha256sums(files))
+
+
+# --------------------------------------------------------------------------
+# The release's manifests
+
+
+def project_inputs(cfg: "ReleaseConfig") -> list[str]:
+    """Files under the configuration's folder that shape the app, relative and sorted.
+
+    Sources, every header in the include folders and beside the sources
+    (the compile tasks depend on all of them), the icon, the configuration.
+    """
+    root = cfg.root
+    found = {cfg.path.name, *cfg.all_sources()}
+    if cfg.icon:
+        found.add(cfg.icon)
+    folders = set(cfg.include_dirs) | {os.path.dirname(s) or "." for s in cfg.all_sources()}
+    for folder in sorted(folders):
+        base = root / folder
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in filenames:
+                if name.endswith(".h"):
+                    found.add((Path(dirpath) / name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, Any],
+                 sdk: Mapping[str, Any], app_dir: str | os.PathLike,
+                 templates: Mapping[str, str | os.PathLike]) -> dict[str, Any]:
+    """What the unsigned app is a function of, and the app's files."""
+    app = Path(app_dir)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "release": {
+            "name": cfg.name, "bundle_id": cfg.bundle_id, "version": cfg.version,
+            "build": cfg.build_number, "executable": cfg.executable,
+            "targets": list(cfg.targets), "minimum_macos": cfg.minimum_macos,
+            "cflags": list(cfg.cflags), "source_date_epoch": epoch,
+        },
+        "inputs": file_hashes(cfg.root, project_inputs(cfg)),
+        "templates": {name: sha256_file(path) for name, path in sorted(templates.items())},
+        "toolchain": dict(toolchain),
+        "sdk": dict(sdk),
+        "app": [{**e, "path": f"{app.name}/{e['path']}"} for e in tree_entries(app)],
+    }
+
+
+def release_manifest(*, app_manifest_path: str | os.PathLike, images: Mapping[str, Mapping[str, Any]],
+                     outputs: Mapping[str, str | os.PathLike],
+                     signature: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest beside the DMG: the app manifest, image options and codecs, outputs' hashes."""
+    data: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "app": read_json(app_manifest_path),
+        "images": {name: dict(info) for name, info in sorted(images.items())},
+        "outputs": {name: sha256_file(path) for name, path in sorted(outputs.items())},
+    }
+    if signature is not None:
+        data["signature"] = dict(signature)
+    return data
