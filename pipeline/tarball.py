@@ -215,6 +215,16 @@ def _checked_members(tar: tarfile.TarFile, archive: str, max_member: int,
     return out
 
 
+def check_members(tar_path: str | os.PathLike, *, max_member: int = DEFAULT_MAX_MEMBER,
+                  max_total: int = DEFAULT_MAX_TOTAL,
+                  max_members: int = DEFAULT_MAX_MEMBERS) -> list[str]:
+    """Run every check ``safe_extract`` runs, without extracting; returns the member names."""
+    archive = os.fspath(tar_path)
+    with _open_tar(archive) as tar:
+        return [name for name, _ in _checked_members(tar, archive, max_member, max_total,
+                                                     max_members)]
+
+
 def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
                  max_member: int = DEFAULT_MAX_MEMBER, max_total: int = DEFAULT_MAX_TOTAL,
                  max_members: int = DEFAULT_MAX_MEMBERS) -> list[str]:
