@@ -1,10 +1,100 @@
-"""`reprodmg sdk`: macOS SDK tarballs: pack, verify."""
+"""`reprodmg sdk`: macOS SDK tarballs: pack, verify, build (demo SDK recipe)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from .. import sdk as sdk_lib
+from .. import tarball
+from ..errors import InputError
+from ..manifest import sha256_file
+from .output import emit_json
+
+
+def _pack(args: argparse.Namespace) -> int:
+    digest = sdk_lib.pack(args.sdk_dir, args.output)
+    if args.json:
+        emit_json({"output": os.fspath(args.output), "sha256": digest})
+    else:
+        print(f"{digest}  {args.output}")
+    return 0
+
+
+def _expected(args: argparse.Namespace) -> tuple[str, str | None]:
+    if args.pin is not None:
+        pin = sdk_lib.load_pin(args.pin)
+        return pin.sha256, os.fspath(args.pin)
+    if args.sha256 is not None:
+        value = args.sha256.lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise InputError(f"--sha256: {args.sha256!r} is not 64 hex digits")
+        return value, None
+    raise InputError("sdk verify: give --pin sdk/NAME.toml or --sha256 HEX")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    expected, pin = _expected(args)
+    # Hash first: nothing of a tarball with the wrong hash is parsed.
+    sdk_lib.verify_tarball(args.tarball, expected)
+    members = tarball.check_members(args.tarball)
+    if args.json:
+        emit_json({"tarball": os.fspath(args.tarball), "pin": pin, "sha256": expected,
+                   "members": len(members), "ok": True})
+    else:
+        print(f"{args.tarball}: OK (sha256 {expected}, {len(members)} members, "
+              "all safe to extract)")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    pin = sdk_lib.load_pin(args.pin)
+    if pin.origin is None:
+        raise InputError(f"{args.pin}: this SDK has no recipe (no [origin] table)")
+    wheel = sdk_lib.fetch_wheel(pin.origin, args.cache)
+    out = Path(args.output or f"{pin.name}.tar")
+    digest = sdk_lib.build_from_wheel(wheel, pin.origin, out, pin.root)
+    matches = digest == pin.sha256
+    if args.json:
+        emit_json({"output": os.fspath(out), "sha256": digest, "pinned_sha256": pin.sha256,
+                   "matches_pin": matches})
+    else:
+        print(f"{digest}  {out}")
+        print("matches the pin" if matches else f"DIFFERS from the pin {pin.sha256}")
+    return 0 if matches else 1
 
 
 def register(groups: argparse._SubParsersAction) -> None:
-    parser = groups.add_parser("sdk", help="macOS SDK tarballs: pack, verify")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser = groups.add_parser("sdk", help="macOS SDK tarballs: pack, verify, build")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    pack = commands.add_parser(
+        "pack", help="deterministic tarball of an SDK folder",
+        description="Pack SDK_DIR as a deterministic tarball (sorted, mtime 0, uid/gid 0, "
+                    "no owner names, modes 0755/0644, PAX, uncompressed) and print its sha256.")
+    pack.add_argument("sdk_dir", metavar="SDK_DIR")
+    pack.add_argument("-o", "--output", required=True, metavar="NAME.tar")
+    pack.add_argument("--json", action="store_true", help="machine-readable output")
+    pack.set_defaults(handler=_pack)
+
+    verify = commands.add_parser(
+        "verify", help="check an SDK tarball against its pin",
+        description="Hash TARBALL and compare with the pin (before reading it), then check "
+                    "that every member is safe to extract.")
+    verify.add_argument("tarball", metavar="TARBALL")
+    verify.add_argument("--pin", metavar="sdk/NAME.toml")
+    verify.add_argument("--sha256", metavar="HEX")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.set_defaults(handler=_verify)
+
+    build = commands.add_parser(
+        "build", help="make a pinned SDK tarball from its recipe (demo SDK from the ziglang wheel)",
+        description="Download the pinned wheel with pip (hash-checked), build the SDK tarball, "
+                    "and compare its sha256 with the pin (exit 1 if it differs).")
+    build.add_argument("pin", metavar="sdk/NAME.toml")
+    build.add_argument("-o", "--output", metavar="NAME.tar")
+    build.add_argument("--cache", default="build/cache", metavar="DIR",
+                       help="where the wheel is kept (default build/cache)")
+    build.add_argument("--json", action="store_true", help="machine-readable output")
+    build.set_defaults(handler=_build)
