@@ -133,11 +133,9 @@ class _Table:
                 raise self.error(f"{key}[{i}]", f"expected a string, got {_toml_type(item)}")
         return tuple(value)
 
-    def table(self, key: str, *, required: bool = True) -> "_Table | None":
-        if key not in self.data and not required:
-            self.used.add(key)
-            return None
-        value = self.get(key, dict)
+    def table(self, key: str, *, required: bool = True) -> "_Table":
+        """A sub-table; an absent optional one reads as empty (all defaults)."""
+        value = self.get(key, dict, default=... if required else {})
         return _Table(value, f"{self._key(key)}.", self.origin)
 
     def finish(self) -> None:
@@ -273,7 +271,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     if len(set(stems)) != len(stems):
         raise top.error("build", "two sources differ only in extension (their objects would collide)")
 
-    toolchain = top.table("toolchain")
+    toolchain = top.table("toolchain", required=False)
     provider = _choice(toolchain, "provider", toolchain.get("provider", str, default="llvm"),
                        TOOLCHAIN_PROVIDERS)
     tc_version = toolchain.get("version", int, default=19)
@@ -285,7 +283,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk_sha = _pattern(sdk, "sha256", sdk.get("sha256", str), _SHA256_RE, "64 lower-case hex digits")
     sdk.finish()
 
-    dmg = top.table("dmg")
+    dmg = top.table("dmg", required=False)
     volume_name = dmg.get("volume_name", str, default=name)
     if not 1 <= len(volume_name) <= 255 or "/" in volume_name or "\0" in volume_name:
         raise dmg.error("volume_name", f"{volume_name!r}: 1-255 characters, no '/'")
@@ -294,8 +292,8 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     dmg.finish()
 
     signature = None
-    sig = top.table("signature", required=False)
-    if sig is not None:
+    if "signature" in data:
+        sig = top.table("signature")
         sig_path = sig.get("path", str)
         if sig_path.startswith("/") or ".." in sig_path.split("/"):
             raise sig.error("path", f"{sig_path!r}: must be a relative path inside the folder")
