@@ -3,8 +3,109 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .output import emit_json
+
+P12_PASSWORD_ENV = "REPRODMG_P12_PASSWORD"
 
 
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser("sig", help="Code signatures: detach, apply, verify, sign")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("detach", help="cut the signatures out of a signed app or file")
+    p.add_argument("signed", type=Path, metavar="SIGNED_APP_OR_FILE")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="SIGNATURES.tar")
+    p.add_argument("--json", action="store_true", help="list the members written as JSON")
+    p.set_defaults(handler=_detach)
+
+    p = commands.add_parser("apply", help="attach detached signatures to an unsigned app, verify")
+    p.add_argument("unsigned", type=Path, metavar="UNSIGNED_APP")
+    p.add_argument("signatures", type=Path, metavar="SIGNATURES.tar")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="SIGNED_APP")
+    p.add_argument("--json", action="store_true", help="print the verification report as JSON")
+    p.set_defaults(handler=_apply)
+
+    p = commands.add_parser("verify", help="verify the code signatures of an app or file")
+    p.add_argument("path", type=Path, metavar="APP_OR_FILE")
+    p.add_argument("--anchor", type=Path, action="append", metavar="ROOT.cer",
+                   help="also require the CMS certificate chain to end at this DER root "
+                        "certificate (repeatable)")
+    p.add_argument("--apple-root", action="store_true",
+                   help="also require the chain to end at Apple Root CA (pinned by SHA-256)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_verify)
+
+    p = commands.add_parser("sign", help="sign an app in place with a PKCS#12 identity "
+                                         "(portable Developer-ID-shaped signer)")
+    p.add_argument("app", type=Path, metavar="APP")
+    p.add_argument("--p12", type=Path, required=True, metavar="KEY.p12")
+    p.add_argument("--password-env", default=P12_PASSWORD_ENV, metavar="VAR",
+                   help=f"environment variable holding the p12 password (default {P12_PASSWORD_ENV}; "
+                        "unset means no password)")
+    p.add_argument("--identifier", metavar="ID", help="code identifier (default: CFBundleIdentifier)")
+    p.add_argument("--hardened-runtime", action="store_true", help="set the runtime flag (0x10000)")
+    p.add_argument("--entitlements", type=Path, metavar="F", help="entitlements plist to embed")
+    p.add_argument("--json", action="store_true", help="print the verification report as JSON")
+    p.set_defaults(handler=_sign)
+
+
+def _detach(args: argparse.Namespace) -> int:
+    from ..codesign.detach import detach, signature_members
+    detach(args.signed, args.output)
+    if args.json:
+        from ..tarball import read_members
+        emit_json({"output": os.fspath(args.output),
+                   "members": {n: len(d) for n, d in sorted(read_members(args.output).items())}})
+    else:
+        print(f"{args.output}: signatures of {args.signed}")
+    return 0
+
+
+def _print_report(report, as_json: bool) -> int:
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for f in report.files:
+            for s in f.slices:
+                state = "ok" if s.ok else "FAILED"
+                who = f", signer {s.signer}" if s.signer else ""
+                print(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier {s.identifier}, "
+                      f"cdhash {s.cdhash}{who}")
+        for failure in report.failures:
+            print(f"FAILED: {failure}")
+    return 0 if report.ok else 1
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from ..codesign.apply import apply
+    from ..codesign.verify import verify_path
+    apply(args.unsigned, args.signatures, args.output)
+    return _print_report(verify_path(args.output), args.json)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ..codesign.verify import verify_path
+    anchors = None
+    if args.anchor:
+        anchors = []
+        for path in args.anchor:
+            try:
+                anchors.append(path.read_bytes())
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return _print_report(verify_path(args.path, anchors=anchors, apple_root=args.apple_root),
+                         args.json)
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from ..codesign.sign import sign_app
+    from ..codesign.verify import verify_path
+    password = os.environ.get(args.password_env)
+    sign_app(args.app, args.p12, password.encode() if password is not None else None,
+             identifier=args.identifier, hardened_runtime=args.hardened_runtime,
+             entitlements=args.entitlements)
+    return _print_report(verify_path(args.app), args.json)

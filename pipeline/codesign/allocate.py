@@ -1,0 +1,92 @@
+"""Make room for a code signature in one Mach-O slice, as Apple's
+codesign_allocate does (cctools misc/codesign_allocate.c + libstuff
+writeout.c):
+
+- the signature is the last thing in __LINKEDIT and in the slice, at a
+  16-byte aligned offset after the other link-edit data;
+- LC_CODE_SIGNATURE is updated in place, or appended after the load
+  commands when there is none (16 free bytes needed before the first
+  section's data);
+- __LINKEDIT.filesize ends at the end of the signature; __LINKEDIT.vmsize
+  is rounded up to the segment alignment (0x1000 x86_64, 0x4000 arm64) only
+  when the new filesize exceeds it.
+
+The header bytes this touches are inside code page 0, so a signature made
+for a different layout fails verification on page 0 - which is how apply
+notices a signature from another allocator or build.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..errors import CorruptError, InputError
+from ..macho import MachOSlice
+from ..macho import structs as S
+
+SIGNATURE_ALIGN = 16
+
+
+def round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def default_dataoff(sl: MachOSlice) -> int:
+    return round_up(sl.linkedit_content_end(), SIGNATURE_ALIGN)
+
+
+def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytearray:
+    """Return the slice's bytes resized for a ``datasize``-byte signature at
+    ``dataoff`` (default: codesign_allocate's choice), signature area zeroed."""
+    linkedit = sl.segment("__LINKEDIT")
+    if linkedit is None:
+        raise CorruptError(sl.path, f"{sl.arch} __LINKEDIT", "no __LINKEDIT segment: cannot "
+                           "hold a code signature", sl.file_offset)
+    last = max(sl.segments, key=lambda seg: seg.fileoff + seg.filesize)
+    if last is not linkedit and last.filesize:
+        raise CorruptError(sl.path, f"{sl.arch} __LINKEDIT", f"segment {last.segname} follows "
+                           "__LINKEDIT in the file", sl.file_offset + linkedit.command.offset)
+    content_end = sl.linkedit_content_end()
+    if dataoff is None:
+        dataoff = round_up(content_end, SIGNATURE_ALIGN)
+    if dataoff % SIGNATURE_ALIGN or dataoff < content_end or dataoff < linkedit.fileoff:
+        raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
+                         f"link-edit data ends at {content_end:#x} and the signature must start "
+                         f"at a 16-byte boundary after it (signature made for another build?)")
+    if datasize <= 0 or datasize % 4:
+        raise InputError(f"{sl.path}: {sl.arch}: signature size {datasize} is not a positive "
+                         "multiple of 4")
+    old = sl.code_signature
+    keep = min(dataoff, old.dataoff if old is not None else len(sl.data), len(sl.data))
+    out = bytearray(sl.data[:keep])
+    out += bytes(dataoff + datasize - len(out))
+
+    if old is not None:
+        struct.pack_into("<II", out, old.command.offset + 8, dataoff, datasize)
+    else:
+        _append_command(sl, out, dataoff, datasize)
+
+    filesize = dataoff + datasize - linkedit.fileoff
+    vmsize = linkedit.vmsize
+    if filesize > vmsize:
+        vmsize = round_up(filesize, S.segment_alignment(sl.cputype))
+    cmd = linkedit.command
+    if cmd.cmd == S.LC_SEGMENT_64:
+        # vmaddr(Q) vmsize(Q) fileoff(Q) filesize(Q) after cmd, cmdsize, segname[16]
+        struct.pack_into("<Q", out, cmd.offset + 32, vmsize)
+        struct.pack_into("<Q", out, cmd.offset + 48, filesize)
+    else:
+        struct.pack_into("<I", out, cmd.offset + 28, vmsize)
+        struct.pack_into("<I", out, cmd.offset + 36, filesize)
+    return out
+
+
+def _append_command(sl: MachOSlice, out: bytearray, dataoff: int, datasize: int) -> None:
+    end = sl.header_size + sl.sizeofcmds
+    room = sl.first_section_offset() - end
+    if room < S.sizeLinkeditData or any(out[end:end + S.sizeLinkeditData]):
+        raise InputError(f"{sl.path}: {sl.arch}: no room for LC_CODE_SIGNATURE after the load "
+                         f"commands ({room} free bytes; relink with -headerpad)")
+    struct.pack_into(S.structLinkeditData, out, end, S.LC_CODE_SIGNATURE, S.sizeLinkeditData,
+                     dataoff, datasize)
+    struct.pack_into("<II", out, 16, sl.ncmds + 1, sl.sizeofcmds + S.sizeLinkeditData)

@@ -1,0 +1,49 @@
+"""Cut the signatures out of a signed app (or one Mach-O file).
+
+The tarball holds, for every signed Mach-O slice, the bytes at
+[dataoff, dataoff + datasize) as ``<relative path>.<arch>sign``, and every
+``_CodeSignature/CodeResources``; paths are relative to the app folder (a
+single file is named by its base name).  Pure Python, so a signer can run
+it on a Mac right after ``codesign``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..macho import read_macho
+from ..tarball import pack_members
+from .bundle import macho_files, relative_name
+
+SIGN_SUFFIX = "sign"
+
+
+def signature_members(signed: Path) -> dict[str, bytes]:
+    signed = Path(signed)
+    if not signed.exists():
+        raise InputError(f"{signed}: no such file or folder")
+    members: dict[str, bytes] = {}
+    for path in macho_files(signed):
+        rel = relative_name(path, signed)
+        for sl in read_macho(path).slices:
+            sig = sl.signature_bytes()
+            if sig is None or not any(sig):
+                continue
+            members[f"{rel}.{sl.arch}{SIGN_SUFFIX}"] = sig
+    if signed.is_dir():
+        for dirpath, dirnames, filenames in os.walk(signed):
+            dirnames.sort()
+            if Path(dirpath).name == "_CodeSignature" and "CodeResources" in filenames:
+                res = Path(dirpath) / "CodeResources"
+                if res.is_file() and not res.is_symlink():
+                    members[relative_name(res, signed)] = res.read_bytes()
+    if not members:
+        raise InputError(f"{signed}: no signed Mach-O code found")
+    return members
+
+
+def detach(signed: Path, out_tar: Path) -> None:
+    """Write the detached signatures of ``signed`` as a deterministic tarball."""
+    pack_members(signature_members(Path(signed)), out_tar)

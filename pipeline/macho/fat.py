@@ -1,0 +1,121 @@
+"""Universal ("fat") Mach-O container: fat_header + fat_arch table.
+
+Slices start at multiples of 2**align.  When a slice grows (a signature is
+attached), every later slice moves to the next aligned offset, exactly as
+lipo and codesign_allocate lay them out.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import CorruptError
+from .structs import (FAT_MAGIC, FAT_MAGIC_64, MAX_FAT_ARCHS, arch_name, sizeFatArch,
+                      sizeFatArch64, sizeFatHeader, structFatArch, structFatArch64,
+                      structFatHeader)
+
+# lipo refuses alignments above 2**15; anything larger is a hostile header.
+MAX_ALIGN = 15
+
+
+@dataclass
+class FatArch:
+    cputype: int
+    cpusubtype: int
+    offset: int
+    size: int
+    align: int
+    reserved: int = 0
+
+    @property
+    def arch(self) -> str:
+        return arch_name(self.cputype, self.cpusubtype)
+
+
+@dataclass
+class FatHeader:
+    magic: int
+    archs: list[FatArch]
+
+    @property
+    def is64(self) -> bool:
+        return self.magic == FAT_MAGIC_64
+
+    @property
+    def header_size(self) -> int:
+        return sizeFatHeader + len(self.archs) * (sizeFatArch64 if self.is64 else sizeFatArch)
+
+    @classmethod
+    def parse(cls, data: bytes, path: str | None = None) -> "FatHeader":
+        if len(data) < sizeFatHeader:
+            raise CorruptError(path, "fat_header", "file shorter than a fat header", 0)
+        magic, nfat = struct.unpack_from(structFatHeader, data, 0)
+        if magic not in (FAT_MAGIC, FAT_MAGIC_64):
+            raise CorruptError(path, "fat_header.magic", f"{magic:#x} is not a universal binary", 0)
+        if not 0 < nfat <= MAX_FAT_ARCHS:
+            raise CorruptError(path, "fat_header.nfat_arch",
+                               f"{nfat} slices (expected 1..{MAX_FAT_ARCHS})", 4)
+        fmt, size = (structFatArch64, sizeFatArch64) if magic == FAT_MAGIC_64 else (structFatArch, sizeFatArch)
+        if sizeFatHeader + nfat * size > len(data):
+            raise CorruptError(path, "fat_arch table", "runs past the end of the file", sizeFatHeader)
+        archs = []
+        for i in range(nfat):
+            off = sizeFatHeader + i * size
+            fields = struct.unpack_from(fmt, data, off)
+            arch = FatArch(*fields)
+            where = f"fat_arch[{i}] ({arch.arch})"
+            if arch.align > MAX_ALIGN:
+                raise CorruptError(path, where + ".align", f"2**{arch.align} is not a sane alignment", off)
+            if arch.offset < sizeFatHeader + nfat * size or arch.offset + arch.size > len(data):
+                raise CorruptError(path, where, f"slice [{arch.offset:#x}, +{arch.size:#x}) is outside "
+                                   f"the file ({len(data):#x} bytes)", off)
+            if arch.offset % (1 << arch.align):
+                raise CorruptError(path, where + ".offset",
+                                   f"{arch.offset:#x} is not aligned to 2**{arch.align}", off)
+            archs.append(arch)
+        spans = sorted((a.offset, a.offset + a.size, a.arch) for a in archs)
+        for (s0, e0, n0), (s1, _e1, n1) in zip(spans, spans[1:]):
+            if s1 < e0:
+                raise CorruptError(path, "fat_arch table", f"slices {n0} and {n1} overlap", s1)
+        return cls(magic, archs)
+
+    def pack(self) -> bytes:
+        out = bytearray(struct.pack(structFatHeader, self.magic, len(self.archs)))
+        for a in self.archs:
+            if self.is64:
+                out += struct.pack(structFatArch64, a.cputype, a.cpusubtype, a.offset, a.size, a.align,
+                                   a.reserved)
+            else:
+                out += struct.pack(structFatArch, a.cputype, a.cpusubtype, a.offset, a.size, a.align)
+        return bytes(out)
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def build_universal(header: FatHeader, slices: list[bytes]) -> bytes:
+    """Lay ``slices`` out behind ``header`` (same arch order, same aligns).
+
+    The first slice keeps its offset; each later one starts at the next
+    multiple of its own alignment after the previous slice, which is what
+    lipo and codesign_allocate write.  The gap bytes are zero.
+    """
+    if len(slices) != len(header.archs):
+        raise ValueError("one slice per fat_arch")
+    archs = []
+    pos = header.header_size
+    out = bytearray()
+    for i, (arch, data) in enumerate(zip(header.archs, slices)):
+        offset = arch.offset if i == 0 else _round_up(pos, 1 << arch.align)
+        if offset < pos:
+            offset = _round_up(pos, 1 << arch.align)
+        archs.append(FatArch(arch.cputype, arch.cpusubtype, offset, len(data), arch.align, arch.reserved))
+        pos = offset + len(data)
+    new_header = FatHeader(header.magic, archs)
+    out += new_header.pack()
+    for arch, data in zip(archs, slices):
+        out += bytes(arch.offset - len(out))
+        out += data
+    return bytes(out)

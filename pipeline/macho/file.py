@@ -1,0 +1,324 @@
+"""Mach-O file object: finds the slices of a thin or universal file and
+parses each slice's header and load commands.
+
+Every offset and count read from the file is checked against the slice
+before use; a malformed file raises ``CorruptError`` naming the file, the
+architecture, the structure and the byte offset (relative to the file).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CorruptError, InputError
+from . import structs as S
+from .fat import FatHeader
+
+# Apps ship binaries of tens of MB; refuse to slurp anything absurd.
+MAX_MACHO_SIZE = 4 << 30
+# mach_header.ncmds is a u32; real binaries have < 200 commands.
+MAX_NCMDS = 4096
+
+
+@dataclass
+class LoadCommand:
+    index: int
+    cmd: int
+    cmdsize: int
+    offset: int          # from the start of the slice
+
+
+@dataclass
+class Section:
+    sectname: str
+    segname: str
+    addr: int
+    size: int
+    offset: int
+    flags: int
+
+
+@dataclass
+class Segment:
+    segname: str
+    vmaddr: int
+    vmsize: int
+    fileoff: int
+    filesize: int
+    maxprot: int
+    initprot: int
+    flags: int
+    sections: list[Section]
+    command: LoadCommand
+
+
+@dataclass
+class LinkeditData:
+    cmd: int
+    dataoff: int
+    datasize: int
+    command: LoadCommand
+
+
+@dataclass
+class BuildVersion:
+    platform: int
+    minos: int
+    sdk: int
+
+
+@dataclass
+class MachOSlice:
+    """One architecture: the bytes ``data`` are this slice only."""
+
+    path: str
+    file_offset: int     # where the slice starts in its file (0 if thin)
+    data: bytes
+    magic: int
+    cputype: int
+    cpusubtype: int
+    filetype: int
+    ncmds: int
+    sizeofcmds: int
+    flags: int
+    load_commands: list[LoadCommand] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    linkedit_data: list[LinkeditData] = field(default_factory=list)
+    build_version: BuildVersion | None = None
+
+    @property
+    def arch(self) -> str:
+        return S.arch_name(self.cputype, self.cpusubtype)
+
+    @property
+    def is64(self) -> bool:
+        return self.magic == S.MH_MAGIC_64
+
+    @property
+    def header_size(self) -> int:
+        return S.sizeMachHeader64 if self.is64 else S.sizeMachHeader
+
+    @property
+    def code_signature(self) -> LinkeditData | None:
+        for item in self.linkedit_data:
+            if item.cmd == S.LC_CODE_SIGNATURE:
+                return item
+        return None
+
+    def segment(self, name: str) -> Segment | None:
+        for seg in self.segments:
+            if seg.segname == name:
+                return seg
+        return None
+
+    def signature_bytes(self) -> bytes | None:
+        cs = self.code_signature
+        if cs is None:
+            return None
+        return self.data[cs.dataoff:cs.dataoff + cs.datasize]
+
+    def first_section_offset(self) -> int:
+        """File offset of the first section's data: the load commands may
+        grow up to here (codesign_allocate's rule for adding a command)."""
+        offsets = [sec.offset for seg in self.segments for sec in seg.sections
+                   if sec.offset != 0 and sec.size != 0]
+        return min(offsets) if offsets else len(self.data)
+
+    def linkedit_content_end(self) -> int:
+        """End of the __LINKEDIT contents other than the code signature."""
+        ends = []
+        for item in self.linkedit_data:
+            if item.cmd != S.LC_CODE_SIGNATURE and item.datasize:
+                ends.append(item.dataoff + item.datasize)
+        for lc in self.load_commands:
+            if lc.cmd == S.LC_SYMTAB:
+                _c, _s, symoff, nsyms, stroff, strsize = struct.unpack_from(S.structSymtab, self.data, lc.offset)
+                nlist = 16 if self.is64 else 12
+                if nsyms:
+                    ends.append(symoff + nsyms * nlist)
+                if strsize:
+                    ends.append(stroff + strsize)
+            elif lc.cmd == S.LC_DYSYMTAB:
+                f = struct.unpack_from(S.structDysymtab, self.data, lc.offset)
+                # (offset, count, entry size): toc, modtab, extrefsyms, indirectsyms, extrel, locrel
+                for off, count, size in ((f[10], f[11], 8), (f[12], f[13], 56 if self.is64 else 52),
+                                         (f[14], f[15], 4), (f[16], f[17], 4), (f[18], f[19], 8),
+                                         (f[20], f[21], 8) if len(f) > 21 else (0, 0, 0)):
+                    if count:
+                        ends.append(off + count * size)
+            elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
+                f = struct.unpack_from(S.structDyldInfo, self.data, lc.offset)
+                for i in range(2, 12, 2):
+                    if f[i + 1]:
+                        ends.append(f[i] + f[i + 1])
+        linkedit = self.segment("__LINKEDIT")
+        if not ends and linkedit is not None:
+            ends.append(linkedit.fileoff)
+        return max(ends) if ends else len(self.data)
+
+    def where(self, structure: str) -> str:
+        return f"{self.arch} {structure}"
+
+
+def _name(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("latin-1")
+
+
+def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
+    """Parse one thin Mach-O image held in ``data``."""
+
+    def fail(where: str, problem: str, off: int) -> CorruptError:
+        return CorruptError(path, where, problem, file_offset + off)
+
+    if len(data) < 4:
+        raise fail("mach_header", "shorter than a Mach-O header", 0)
+    (magic,) = struct.unpack_from("<I", data, 0)
+    if magic == S.MH_MAGIC_64:
+        fmt, hsize = S.structMachHeader64, S.sizeMachHeader64
+    elif magic == S.MH_MAGIC:
+        fmt, hsize = S.structMachHeader, S.sizeMachHeader
+    elif magic in (0xCEFAEDFE, 0xCFFAEDFE):
+        raise UnsupportedBigEndian(path)
+    else:
+        raise fail("mach_header.magic", f"{magic:#x} is not a Mach-O magic", 0)
+    if len(data) < hsize:
+        raise fail("mach_header", "shorter than a Mach-O header", 0)
+    fields = struct.unpack_from(fmt, data, 0)
+    _magic, cputype, cpusubtype, filetype, ncmds, sizeofcmds, flags = fields[:7]
+    sl = MachOSlice(path, file_offset, data, magic, cputype, cpusubtype, filetype, ncmds,
+                    sizeofcmds, flags)
+    arch = sl.arch
+    if ncmds > MAX_NCMDS:
+        raise fail(f"{arch} mach_header.ncmds", f"{ncmds} load commands is not sane", 16)
+    if hsize + sizeofcmds > len(data):
+        raise fail(f"{arch} mach_header.sizeofcmds",
+                   f"{sizeofcmds} bytes of load commands run past the slice ({len(data)} bytes)", 20)
+    pos = hsize
+    end = hsize + sizeofcmds
+    ptr_align = 8 if sl.is64 else 4
+    for index in range(ncmds):
+        if pos + S.sizeLoadCommand > end:
+            raise fail(f"{arch} load command {index}", "runs past sizeofcmds", pos)
+        cmd, cmdsize = struct.unpack_from(S.structLoadCommand, data, pos)
+        if cmdsize < S.sizeLoadCommand or pos + cmdsize > end or cmdsize % 4:
+            raise fail(f"{arch} load command {index} cmdsize", f"{cmdsize} is invalid", pos + 4)
+        lc = LoadCommand(index, cmd, cmdsize, pos)
+        sl.load_commands.append(lc)
+        _parse_command(sl, lc, fail, ptr_align)
+        pos += cmdsize
+    if pos != end:
+        raise fail(f"{arch} mach_header.sizeofcmds", f"load commands end at {pos:#x}, not {end:#x}", 20)
+    return sl
+
+
+class UnsupportedBigEndian(CorruptError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "mach_header.magic", "big-endian Mach-O (PowerPC) is not supported", 0)
+
+
+def _need(lc: LoadCommand, size: int, what: str, fail) -> None:
+    if lc.cmdsize < size:
+        raise fail(what + " cmdsize", f"{lc.cmdsize} is smaller than {size}", lc.offset + 4)
+
+
+def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> None:
+    data = sl.data
+    arch = sl.arch
+    if lc.cmd in (S.LC_SEGMENT, S.LC_SEGMENT_64):
+        is64 = lc.cmd == S.LC_SEGMENT_64
+        fmt, size = (S.structSegmentCommand64, S.sizeSegmentCommand64) if is64 else \
+            (S.structSegmentCommand, S.sizeSegmentCommand)
+        sfmt, ssize = (S.structSection64, S.sizeSection64) if is64 else (S.structSection, S.sizeSection)
+        _need(lc, size, f"{arch} segment command {lc.index}", fail)
+        (_c, _s, segname, vmaddr, vmsize, fileoff, filesize, maxprot, initprot, nsects,
+         flags) = struct.unpack_from(fmt, data, lc.offset)
+        name = _name(segname)
+        where = f"{arch} segment {name}"
+        if size + nsects * ssize > lc.cmdsize:
+            raise fail(where + ".nsects", f"{nsects} sections do not fit in cmdsize {lc.cmdsize}",
+                       lc.offset)
+        if fileoff + filesize > len(data):
+            raise fail(where + ".filesize", f"[{fileoff:#x}, +{filesize:#x}) runs past the slice "
+                       f"({len(data):#x} bytes)", lc.offset)
+        sections = []
+        for i in range(nsects):
+            soff = lc.offset + size + i * ssize
+            f = struct.unpack_from(sfmt, data, soff)
+            sections.append(Section(_name(f[0]), _name(f[1]), f[2], f[3], f[4], f[8]))
+        sl.segments.append(Segment(name, vmaddr, vmsize, fileoff, filesize, maxprot, initprot,
+                                   flags, sections, lc))
+    elif lc.cmd in S.LINKEDIT_DATA_COMMANDS:
+        _need(lc, S.sizeLinkeditData, f"{arch} load command {lc.index}", fail)
+        _c, _s, dataoff, datasize = struct.unpack_from(S.structLinkeditData, data, lc.offset)
+        if dataoff + datasize > len(data):
+            raise fail(f"{arch} linkedit_data_command {lc.cmd:#x}.dataoff",
+                       f"[{dataoff:#x}, +{datasize:#x}) runs past the slice ({len(data):#x} bytes)",
+                       lc.offset + 8)
+        sl.linkedit_data.append(LinkeditData(lc.cmd, dataoff, datasize, lc))
+    elif lc.cmd == S.LC_SYMTAB:
+        _need(lc, struct.calcsize(S.structSymtab), f"{arch} LC_SYMTAB", fail)
+        _c, _s, symoff, nsyms, stroff, strsize = struct.unpack_from(S.structSymtab, data, lc.offset)
+        nlist = 16 if sl.is64 else 12
+        if symoff + nsyms * nlist > len(data) or stroff + strsize > len(data):
+            raise fail(f"{arch} LC_SYMTAB", "symbol or string table runs past the slice", lc.offset + 8)
+    elif lc.cmd == S.LC_DYSYMTAB:
+        _need(lc, struct.calcsize(S.structDysymtab), f"{arch} LC_DYSYMTAB", fail)
+    elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
+        _need(lc, struct.calcsize(S.structDyldInfo), f"{arch} LC_DYLD_INFO", fail)
+        f = struct.unpack_from(S.structDyldInfo, data, lc.offset)
+        for i in range(2, 12, 2):
+            if f[i] + f[i + 1] > len(data):
+                raise fail(f"{arch} LC_DYLD_INFO", "a table runs past the slice", lc.offset + 4 * i)
+    elif lc.cmd == S.LC_BUILD_VERSION:
+        _need(lc, struct.calcsize(S.structBuildVersion), f"{arch} LC_BUILD_VERSION", fail)
+        _c, _s, platform, minos, sdk, _ntools = struct.unpack_from(S.structBuildVersion, data, lc.offset)
+        sl.build_version = BuildVersion(platform, minos, sdk)
+
+
+@dataclass
+class MachOFile:
+    path: str
+    data: bytes
+    fat: FatHeader | None
+    slices: list[MachOSlice]
+
+    @property
+    def is_universal(self) -> bool:
+        return self.fat is not None
+
+
+def is_macho(data: bytes) -> bool:
+    """True for a thin or universal Mach-O header (FAT_MAGIC is shared with
+    Java class files, whose second word is a version >= 45, far above any
+    sane slice count)."""
+    if len(data) < 8:
+        return False
+    (le,) = struct.unpack_from("<I", data, 0)
+    if le in (S.MH_MAGIC, S.MH_MAGIC_64):
+        return True
+    be, n = struct.unpack_from(">II", data, 0)
+    return be in (S.FAT_MAGIC, S.FAT_MAGIC_64) and 0 < n <= S.MAX_FAT_ARCHS and n < 45
+
+
+def parse_macho(data: bytes, path: str | os.PathLike = "<input>") -> MachOFile:
+    path = os.fspath(path)
+    if len(data) >= 4 and struct.unpack_from(">I", data, 0)[0] in (S.FAT_MAGIC, S.FAT_MAGIC_64):
+        fat = FatHeader.parse(data, path)
+        slices = [parse_slice(data[a.offset:a.offset + a.size], path, a.offset) for a in fat.archs]
+        return MachOFile(path, data, fat, slices)
+    return MachOFile(path, data, None, [parse_slice(data, path, 0)])
+
+
+def read_macho(path: str | os.PathLike) -> MachOFile:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_MACHO_SIZE:
+            raise InputError(f"{p}: {size} bytes is larger than any Mach-O this tool accepts")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror}") from None
+    return parse_macho(data, p)
