@@ -3,8 +3,183 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import InputError, UnsupportedError, VerificationError
+from .output import emit_json
+
+FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2), "
+               "ULFO or ULZF (lzfse), ULMO (lzma), raw (expanded disk image)")
 
 
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser("dmg", help="UDIF disk images: create, convert, info, verify, ls, extract")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def writer_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-o", "--output", required=True, help="image to write")
+        p.add_argument("--format", default="UDZO", help=FORMAT_HELP)
+        p.add_argument("--level", type=int, default=None,
+                       help="compression level (UDZO 1-12, UDBZ 1-9, ULMO 0-9)")
+        p.add_argument("--layout", choices=("none", "gpt"), default=None,
+                       help="partition layout (create: default none; convert: keep the "
+                            "input's partitions unless given)")
+        p.add_argument("--workers", type=int, default=None,
+                       help="compression threads (default: all cores); output is identical "
+                            "for any value")
+        p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    p = sub.add_parser("create", help="author an HFS+ volume from a folder and wrap it as UDIF")
+    p.add_argument("src", metavar="SRC_FOLDER")
+    p.add_argument("--volname", required=True, help="volume name")
+    p.add_argument("--case-sensitive", action="store_true", help="HFSX (case-sensitive)")
+    p.add_argument("--epoch", type=int, default=None,
+                   help="timestamps (SOURCE_DATE_EPOCH in the environment wins)")
+    writer_options(p)
+    p.set_defaults(handler=cmd_create)
+
+    p = sub.add_parser("convert", help="convert a .dmg or raw image to another format")
+    p.add_argument("input", metavar="IN")
+    writer_options(p)
+    p.set_defaults(handler=cmd_convert)
+
+    p = sub.add_parser("info", help="what hdiutil imageinfo reports")
+    p.add_argument("image")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("verify", help="check every CRC32 (data fork, partitions, master)")
+    p.add_argument("image")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("ls", help="list the HFS+ volume inside an image")
+    p.add_argument("image")
+    p.add_argument("--partition", default=None, help="blkx index or name (default: the HFS+ one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ls)
+
+    p = sub.add_parser("extract", help="extract the HFS+ volume inside an image")
+    p.add_argument("image")
+    p.add_argument("dest")
+    p.add_argument("--partition", default=None, help="blkx index or name (default: the HFS+ one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_extract)
+
+
+def _print_manifest(args, manifest: dict) -> None:
+    if args.json:
+        emit_json(manifest)
+    else:
+        print(f"{args.output}: {manifest['format']} {manifest['size']} bytes, "
+              f"sha256 {manifest['sha256']}")
+        print(f"expanded: {manifest['expanded_size']} bytes, sha256 {manifest['expanded_sha256']}")
+
+
+def cmd_create(args) -> int:
+    from ..epoch import source_date_epoch
+    try:
+        from ..hfs.writer import build_volume
+    except ImportError:
+        raise UnsupportedError("dmg create: the HFS+ writer (pipeline.hfs.writer) is not "
+                               "available in this build") from None
+    from ..udif.writer import write_udif
+    src = Path(args.src)
+    if not src.is_dir():
+        raise InputError(f"{src}: not a directory")
+    epoch = source_date_epoch(args.epoch)
+    volume = build_volume(os.fspath(src), volname=args.volname,
+                          case_sensitive=args.case_sensitive, epoch=epoch)
+    manifest = write_udif(volume, args.output, format=args.format, level=args.level,
+                          layout=args.layout or "none", workers=args.workers,
+                          source_name=src.name)
+    _print_manifest(args, manifest)
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from ..udif.convert import convert
+    manifest = convert(args.input, args.output, format=args.format, level=args.level,
+                       layout=args.layout, workers=args.workers)
+    _print_manifest(args, manifest)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ..udif.info import format_info, image_info
+    from ..udif.reader import open_udif
+    with open_udif(args.image) as image:
+        info = image_info(image, display_path=args.image)
+    if args.json:
+        emit_json(info)
+    else:
+        print(format_info(info))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from ..progress import Progress
+    from ..udif.reader import open_udif
+    with open_udif(args.image) as image:
+        with Progress(f"verify {Path(args.image).name}",
+                      total=len(image.partitions) + 1) as progress:
+            result = image.verify(progress=progress)
+    if args.json:
+        d = result.as_dict()
+        d["path"] = args.image
+        emit_json(d)
+    else:
+        for c in result.checks:
+            status = "ok" if c.ok else "FAILED"
+            value = f"CRC32 ${c.actual:08X}" if c.actual is not None else ""
+            print(f"{c.what} {c.name}: {status} {value} {c.problem}".rstrip())
+    if not result.ok:
+        for line in result.problems:
+            print(f"reprodmg: error: {line}", file=sys.stderr)
+        return VerificationError.exit_code
+    return 0
+
+
+def _hfs_source(image, key):
+    if key is None:
+        part = image.data_partition()
+    else:
+        part = image.partition(int(key) if key.lstrip("-").isdigit() else key)
+    return image.partition_source(part.index), part
+
+
+def cmd_ls(args) -> int:
+    try:
+        from ..hfs.listing import format_entries
+        from ..hfs.reader import HFSReader
+    except ImportError:
+        raise UnsupportedError("dmg ls: the HFS+ reader is not available in this build") from None
+    from ..udif.reader import open_udif
+    with open_udif(args.image) as image:
+        source, part = _hfs_source(image, args.partition)
+        reader = HFSReader(source, f"{args.image}: {part.label}")
+        entries = list(reader.entries())
+        if args.json:
+            emit_json([e.as_dict() if hasattr(e, "as_dict") else e for e in entries])
+        else:
+            text = format_entries(entries)
+            if text:
+                print(text)
+    return 0
+
+
+def cmd_extract(args) -> int:
+    try:
+        from ..hfs.reader import HFSReader
+    except ImportError:
+        raise UnsupportedError("dmg extract: the HFS+ reader is not available in this build") from None
+    from ..udif.reader import open_udif
+    with open_udif(args.image) as image:
+        source, part = _hfs_source(image, args.partition)
+        reader = HFSReader(source, f"{args.image}: {part.label}")
+        result = reader.extract(args.dest)
+    if args.json:
+        emit_json(result if isinstance(result, (dict, list)) else {"dest": args.dest})
+    return 0
