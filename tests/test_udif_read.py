@@ -19,7 +19,7 @@ from pipeline.udif.reader import open_udif
 from pipeline.udif.resources import ResourceFork
 from pipeline.udif.verify import partition_crc32
 
-from udif_helpers import (COMPRESSION_DMGS, CORPUS_DMGS, HFS_DMGS, mbr_disk,  # noqa: F401
+from test_udif_helpers import (COMPRESSION_DMGS, CORPUS_DMGS, HFS_DMGS, mbr_disk,  # noqa: F401
                           sevenzip_extract)
 
 
