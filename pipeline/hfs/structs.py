@@ -198,3 +198,207 @@ class VolumeHeader:
     @property
     def is_hfsx(self) -> bool:
         return self.signature == SIG_HFSX
+
+
+# --- catalog -----------------------------------------------------------------
+
+CATALOG_KEY_HEAD = struct.Struct(">HIH")     # keyLength, parentID, name length
+CATALOG_MAX_KEY_LENGTH = 516                 # 6 + 2 x 255
+
+
+def pack_catalog_key(parent_id: int, name_utf16: bytes) -> bytes:
+    n = len(name_utf16) // 2
+    return CATALOG_KEY_HEAD.pack(6 + 2 * n, parent_id, n) + name_utf16
+
+
+def parse_catalog_key(key: bytes) -> tuple[int, bytes]:
+    """(parentID, UTF-16BE name) of a catalog key (keyLength included).
+
+    Raises ValueError when the name length disagrees with keyLength.
+    """
+    klen, parent, n = CATALOG_KEY_HEAD.unpack_from(key)
+    if 6 + 2 * n != klen or len(key) < 2 + klen or n > 255:
+        raise ValueError(f"name length {n} does not match keyLength {klen}")
+    return parent, key[8:8 + 2 * n]
+
+
+# ownerID, groupID, adminFlags, ownerFlags, fileMode, special
+BSD_INFO = struct.Struct(">IIBBHI")
+# Finder info (16 bytes each): FileInfo/FolderInfo and the extended variants
+# are kept as raw 16-byte fields; the writer builds them with the helpers below.
+FINDER_FLAGS_OFFSET = 8                      # fdFlags / frFlags within userInfo
+
+# recordType, flags, valence, folderID, createDate, contentModDate,
+# attributeModDate, accessDate, backupDate, bsdInfo(16), userInfo(16),
+# finderInfo(16), textEncoding, folderCount
+FOLDER_RECORD = struct.Struct(">hHII5I16s16s16sII")
+# recordType, flags, reserved1, fileID, 5 dates, bsdInfo, userInfo, finderInfo,
+# textEncoding, reserved2, then dataFork and resourceFork (80 bytes each)
+FILE_RECORD_HEAD = struct.Struct(">hHII5I16s16s16sII")
+FILE_RECORD_SIZE = FILE_RECORD_HEAD.size + 2 * FORK_SIZE
+# recordType, reserved, parentID, then HFSUniStr255 at its real length
+THREAD_HEAD = struct.Struct(">hhIH")
+assert FOLDER_RECORD.size == 88 and FILE_RECORD_SIZE == 248
+
+
+@dataclass
+class BSDInfo:
+    ownerID: int = 0
+    groupID: int = 0
+    adminFlags: int = 0
+    ownerFlags: int = 0
+    fileMode: int = 0
+    special: int = 0
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "BSDInfo":
+        return cls(*BSD_INFO.unpack_from(buf, offset))
+
+    def pack(self) -> bytes:
+        return BSD_INFO.pack(self.ownerID, self.groupID, self.adminFlags, self.ownerFlags,
+                             self.fileMode, self.special)
+
+
+@dataclass
+class FolderRecord:
+    """HFSPlusCatalogFolder (88 bytes)."""
+
+    flags: int = 0
+    valence: int = 0
+    folderID: int = 0
+    createDate: int = 0
+    contentModDate: int = 0
+    attributeModDate: int = 0
+    accessDate: int = 0
+    backupDate: int = 0
+    bsdInfo: BSDInfo = field(default_factory=BSDInfo)
+    userInfo: bytes = bytes(16)
+    finderInfo: bytes = bytes(16)
+    textEncoding: int = 0
+    folderCount: int = 0
+    recordType: int = REC_FOLDER
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "FolderRecord":
+        v = FOLDER_RECORD.unpack_from(buf, offset)
+        return cls(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], BSDInfo.parse(v[9]),
+                   v[10], v[11], v[12], v[13], v[0])
+
+    def pack(self) -> bytes:
+        return FOLDER_RECORD.pack(self.recordType, self.flags, self.valence, self.folderID,
+                                  self.createDate, self.contentModDate,
+                                  self.attributeModDate, self.accessDate, self.backupDate,
+                                  self.bsdInfo.pack(), self.userInfo, self.finderInfo,
+                                  self.textEncoding, self.folderCount)
+
+
+@dataclass
+class FileRecord:
+    """HFSPlusCatalogFile (248 bytes)."""
+
+    flags: int = 0
+    reserved1: int = 0                      # hl_firstLinkID of hard-link inodes
+    fileID: int = 0
+    createDate: int = 0
+    contentModDate: int = 0
+    attributeModDate: int = 0
+    accessDate: int = 0
+    backupDate: int = 0
+    bsdInfo: BSDInfo = field(default_factory=BSDInfo)
+    userInfo: bytes = bytes(16)
+    finderInfo: bytes = bytes(16)
+    textEncoding: int = 0
+    reserved2: int = 0
+    dataFork: ForkData = field(default_factory=ForkData)
+    resourceFork: ForkData = field(default_factory=ForkData)
+    recordType: int = REC_FILE
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "FileRecord":
+        v = FILE_RECORD_HEAD.unpack_from(buf, offset)
+        base = offset + FILE_RECORD_HEAD.size
+        return cls(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], BSDInfo.parse(v[9]),
+                   v[10], v[11], v[12], v[13], ForkData.parse(buf, base),
+                   ForkData.parse(buf, base + FORK_SIZE), v[0])
+
+    def pack(self) -> bytes:
+        return FILE_RECORD_HEAD.pack(
+            self.recordType, self.flags, self.reserved1, self.fileID, self.createDate,
+            self.contentModDate, self.attributeModDate, self.accessDate, self.backupDate,
+            self.bsdInfo.pack(), self.userInfo, self.finderInfo, self.textEncoding,
+            self.reserved2) + self.dataFork.pack() + self.resourceFork.pack()
+
+    @property
+    def fileType(self) -> bytes:
+        return self.userInfo[0:4]
+
+    @property
+    def fileCreator(self) -> bytes:
+        return self.userInfo[4:8]
+
+    @property
+    def finderFlags(self) -> int:
+        return struct.unpack_from(">H", self.userInfo, FINDER_FLAGS_OFFSET)[0]
+
+
+@dataclass
+class ThreadRecord:
+    """HFSPlusCatalogThread, stored at its real length (10 + 2n bytes)."""
+
+    recordType: int = REC_FOLDER_THREAD
+    parentID: int = 0
+    nodeName: bytes = b""                   # UTF-16BE
+    reserved: int = 0
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "ThreadRecord":
+        rtype, reserved, parent, n = THREAD_HEAD.unpack_from(buf, offset)
+        start = offset + THREAD_HEAD.size
+        if n > 255 or start + 2 * n > len(buf):
+            raise ValueError(f"thread name length {n} exceeds the record")
+        return cls(rtype, parent, bytes(buf[start:start + 2 * n]), reserved)
+
+    def pack(self) -> bytes:
+        return THREAD_HEAD.pack(self.recordType, self.reserved, self.parentID,
+                                len(self.nodeName) // 2) + self.nodeName
+
+
+def record_type(data: bytes) -> int:
+    return struct.unpack_from(">h", data)[0] if len(data) >= 2 else 0
+
+
+# --- extents overflow -----------------------------------------------------------
+
+# keyLength (10), forkType (0 data, 0xFF resource), pad, fileID, startBlock
+EXTENT_KEY = struct.Struct(">HBBII")
+EXTENT_MAX_KEY_LENGTH = 10
+FORK_DATA_TYPE = 0x00
+FORK_RSRC_TYPE = 0xFF
+
+
+# --- attributes -------------------------------------------------------------------
+
+# keyLength, pad, fileID, startBlock, nameLength; then UTF-16BE name
+ATTR_KEY_HEAD = struct.Struct(">HHIIH")
+ATTR_MAX_KEY_LENGTH = 266
+ATTR_MAX_NAME = 127
+# recordType, reserved[2], attrSize; then the data
+ATTR_INLINE_HEAD = struct.Struct(">I8sI")
+
+
+def pack_attr_key(file_id: int, name_utf16: bytes, start_block: int = 0) -> bytes:
+    n = len(name_utf16) // 2
+    return ATTR_KEY_HEAD.pack(12 + 2 * n, 0, file_id, start_block, n) + name_utf16
+
+
+def parse_attr_key(key: bytes) -> tuple[int, int, bytes]:
+    """(fileID, startBlock, UTF-16BE name); ValueError when lengths disagree."""
+    klen, _pad, file_id, start, n = ATTR_KEY_HEAD.unpack_from(key)
+    if 12 + 2 * n != klen or n > ATTR_MAX_NAME or len(key) < 2 + klen:
+        raise ValueError(f"name length {n} does not match keyLength {klen}")
+    return file_id, start, key[14:14 + 2 * n]
+
+
+def pack_attr_inline(data: bytes) -> bytes:
+    rec = ATTR_INLINE_HEAD.pack(ATTR_INLINE_DATA, bytes(8), len(data)) + data
+    return rec + b"\0" * (len(rec) & 1)

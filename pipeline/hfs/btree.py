@@ -1,0 +1,394 @@
+"""HFS+ B-trees (catalog, extents overflow, attributes): bottom-up builder
+and a defensive reader.
+
+Node layout (TN1150 "B-Trees"): a 14-byte node descriptor, records packed
+upwards from byte 14, and a table of u16 record offsets growing down from
+the end of the node, with one extra offset for the start of free space.
+Node 0 is the header node: header record (106 bytes) at 14, user data
+record (128 bytes) at 120, map record at 248 up to nodeSize - 8.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from ..errors import CorruptError
+from ..imagesource import ImageSource
+
+# fLink, bLink, kind, height, numRecords, reserved
+NODE_DESCRIPTOR = struct.Struct(">IIbBHH")
+# treeDepth, rootNode, leafRecords, firstLeafNode, lastLeafNode, nodeSize,
+# maxKeyLength, totalNodes, freeNodes, reserved1, clumpSize, btreeType,
+# keyCompareType, attributes, reserved3[16] (u32)
+HEADER_REC = struct.Struct(">HIIIIHHIIHIBBI64s")
+assert NODE_DESCRIPTOR.size == 14 and HEADER_REC.size == 106
+
+KIND_LEAF = -1
+KIND_INDEX = 0
+KIND_HEADER = 1
+KIND_MAP = 2
+
+USER_DATA_OFFSET = 120
+USER_DATA_SIZE = 128
+HEADER_MAP_OFFSET = 248
+
+# Header attributes.
+BT_BAD_CLOSE = 0x1
+BT_BIG_KEYS = 0x2
+BT_VARIABLE_INDEX_KEYS = 0x4
+
+# keyCompareType of the catalog (TN1150 "HFSX").
+COMPARE_CASE_FOLDING = 0xCF
+COMPARE_BINARY = 0xBC
+
+# No tree we read or write has nodes outside 512..32768 bytes (TN1150).
+MIN_NODE_SIZE = 512
+MAX_NODE_SIZE = 32768
+
+
+def header_map_bytes(node_size: int) -> int:
+    return node_size - HEADER_MAP_OFFSET - 8
+
+
+def map_node_bytes(node_size: int) -> int:
+    # Apple BTreeAllocate.c: map node record = nodeSize - descriptor - 6.
+    return node_size - NODE_DESCRIPTOR.size - 6
+
+
+@dataclass
+class NodeDescriptor:
+    fLink: int = 0
+    bLink: int = 0
+    kind: int = KIND_LEAF
+    height: int = 0
+    numRecords: int = 0
+    reserved: int = 0
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "NodeDescriptor":
+        return cls(*NODE_DESCRIPTOR.unpack_from(buf, offset))
+
+    def pack(self) -> bytes:
+        return NODE_DESCRIPTOR.pack(self.fLink, self.bLink, self.kind, self.height,
+                                    self.numRecords, self.reserved)
+
+
+@dataclass
+class HeaderRecord:
+    treeDepth: int = 0
+    rootNode: int = 0
+    leafRecords: int = 0
+    firstLeafNode: int = 0
+    lastLeafNode: int = 0
+    nodeSize: int = 4096
+    maxKeyLength: int = 0
+    totalNodes: int = 0
+    freeNodes: int = 0
+    reserved1: int = 0
+    clumpSize: int = 0
+    btreeType: int = 0
+    keyCompareType: int = 0
+    attributes: int = 0
+    reserved3: bytes = bytes(64)
+
+    @classmethod
+    def parse(cls, buf: bytes, offset: int = 0) -> "HeaderRecord":
+        return cls(*HEADER_REC.unpack_from(buf, offset))
+
+    def pack(self) -> bytes:
+        return HEADER_REC.pack(self.treeDepth, self.rootNode, self.leafRecords,
+                               self.firstLeafNode, self.lastLeafNode, self.nodeSize,
+                               self.maxKeyLength, self.totalNodes, self.freeNodes,
+                               self.reserved1, self.clumpSize, self.btreeType,
+                               self.keyCompareType, self.attributes, self.reserved3)
+
+
+def pack_node(desc: NodeDescriptor, records: Sequence[bytes], node_size: int) -> bytes:
+    """One node: descriptor, records, zeroed free space, offset table."""
+    desc.numRecords = len(records)
+    node = bytearray(node_size)
+    node[:14] = desc.pack()
+    pos = 14
+    offsets = []
+    for rec in records:
+        offsets.append(pos)
+        node[pos:pos + len(rec)] = rec
+        pos += len(rec)
+    offsets.append(pos)
+    if pos + 2 * len(offsets) > node_size:
+        raise ValueError("records overflow the node")
+    for i, off in enumerate(offsets):
+        struct.pack_into(">H", node, node_size - 2 * (i + 1), off)
+    return bytes(node)
+
+
+# --- builder -------------------------------------------------------------------
+
+@dataclass
+class BuiltTree:
+    """A complete B-tree file: ``data`` is totalNodes x nodeSize bytes."""
+
+    data: bytes
+    header: HeaderRecord
+    node_count_used: int
+
+
+def _pack_level(records: list[bytes], node_size: int) -> list[list[bytes]]:
+    """Fill nodes in order, each as full as it can get."""
+    nodes: list[list[bytes]] = []
+    cur: list[bytes] = []
+    used = NODE_DESCRIPTOR.size + 2          # descriptor + free-space offset
+    for rec in records:
+        need = len(rec) + 2
+        if NODE_DESCRIPTOR.size + 2 + need > node_size:
+            raise ValueError(f"a {len(rec)}-byte record cannot fit a {node_size}-byte node")
+        if cur and used + need > node_size:
+            nodes.append(cur)
+            cur, used = [], NODE_DESCRIPTOR.size + 2
+        cur.append(rec)
+        used += need
+    if cur:
+        nodes.append(cur)
+    return nodes
+
+
+def build_tree(leaf_records: Sequence[tuple[bytes, bytes]], *, node_size: int,
+               max_key_length: int, attributes: int, key_compare_type: int = 0,
+               min_bytes: int = 0, block_size: int = 4096) -> BuiltTree:
+    """Build a B-tree bottom-up from (key, data) pairs already in key order.
+
+    Keys include their u16 keyLength.  Index records use the full key of
+    their child's first record (VariableIndexKeys), or a key padded to
+    maxKeyLength when that attribute is clear.  Nodes are numbered: header
+    0, leaves 1..L in order, then each index level, root last; map nodes
+    (only for huge trees) follow.  Unused nodes stay all zero.
+    """
+    levels: list[list[list[bytes]]] = []
+    leaf_level = _pack_level([k + d for k, d in leaf_records], node_size)
+    levels.append(leaf_level)
+    first_keys = []
+    # First key of every leaf node, in order.
+    i = 0
+    for node in leaf_level:
+        first_keys.append(leaf_records[i][0])
+        i += len(node)
+    next_no = 1
+    numbers: list[list[int]] = [list(range(next_no, next_no + len(leaf_level)))]
+    next_no += len(leaf_level)
+    while len(levels[-1]) > 1:
+        child_numbers = numbers[-1]
+        recs = []
+        for key, child in zip(first_keys, child_numbers):
+            if not attributes & BT_VARIABLE_INDEX_KEYS:
+                key = struct.pack(">H", max_key_length) + key[2:].ljust(max_key_length, b"\0")
+            recs.append(key + struct.pack(">I", child))
+        level = _pack_level(recs, node_size)
+        new_first = []
+        j = 0
+        for node in level:
+            new_first.append(first_keys[j])
+            j += len(node)
+        first_keys = new_first
+        levels.append(level)
+        numbers.append(list(range(next_no, next_no + len(level))))
+        next_no += len(level)
+    used_nodes = next_no if leaf_records else 1
+    if not leaf_records:
+        levels, numbers = [], []
+
+    # Size: enough nodes for the records and the map, rounded up to blocks.
+    unit = max(node_size, block_size)
+    total = max(used_nodes, (min_bytes + node_size - 1) // node_size)
+    total = -(-total * node_size // unit) * unit // node_size
+    map_nodes = 0
+    while header_map_bytes(node_size) * 8 + map_nodes * map_node_bytes(node_size) * 8 < total:
+        map_nodes += 1
+        total = max(total, used_nodes + map_nodes)
+        total = -(-total * node_size // unit) * unit // node_size
+    map_numbers = list(range(used_nodes, used_nodes + map_nodes))
+    in_use = used_nodes + map_nodes
+
+    header = HeaderRecord(
+        treeDepth=len(levels),
+        rootNode=numbers[-1][0] if levels else 0,
+        leafRecords=len(leaf_records),
+        firstLeafNode=numbers[0][0] if levels else 0,
+        lastLeafNode=numbers[0][-1] if levels else 0,
+        nodeSize=node_size, maxKeyLength=max_key_length,
+        totalNodes=total, freeNodes=total - in_use,
+        clumpSize=total * node_size, keyCompareType=key_compare_type,
+        attributes=attributes)
+
+    out = bytearray(total * node_size)
+    bitmap = bytearray((total + 7) // 8)
+    for n in range(in_use):
+        bitmap[n >> 3] |= 0x80 >> (n & 7)
+    hm = header_map_bytes(node_size)
+    head = pack_node(NodeDescriptor(fLink=map_numbers[0] if map_numbers else 0,
+                                    kind=KIND_HEADER),
+                     [header.pack(), bytes(USER_DATA_SIZE), bytes(bitmap[:hm]).ljust(hm, b"\0")],
+                     node_size)
+    out[0:node_size] = head
+    for height, (level, nos) in enumerate(zip(levels, numbers), start=1):
+        kind = KIND_LEAF if height == 1 else KIND_INDEX
+        for idx, (recs, no) in enumerate(zip(level, nos)):
+            desc = NodeDescriptor(fLink=nos[idx + 1] if idx + 1 < len(nos) else 0,
+                                  bLink=nos[idx - 1] if idx > 0 else 0,
+                                  kind=kind, height=height)
+            out[no * node_size:(no + 1) * node_size] = pack_node(desc, recs, node_size)
+    mb = map_node_bytes(node_size)
+    for k, no in enumerate(map_numbers):
+        chunk = bytes(bitmap[hm + k * mb:hm + (k + 1) * mb]).ljust(mb, b"\0")
+        desc = NodeDescriptor(fLink=map_numbers[k + 1] if k + 1 < len(map_numbers) else 0,
+                              kind=KIND_MAP)
+        out[no * node_size:(no + 1) * node_size] = pack_node(desc, [chunk], node_size)
+    return BuiltTree(bytes(out), header, in_use)
+
+
+# --- reader --------------------------------------------------------------------
+
+@dataclass
+class Node:
+    number: int
+    offset: int                      # byte offset of the node in the image
+    descriptor: NodeDescriptor
+    records: list[bytes] = field(default_factory=list)
+    record_offsets: list[int] = field(default_factory=list)
+
+
+class BTreeReader:
+    """Reads one B-tree file of a volume, checking every node it touches.
+
+    ``runs`` are the (image byte offset, byte length) pieces of the tree's
+    fork, in file order.
+    """
+
+    def __init__(self, source: ImageSource, name: str, tree: str,
+                 runs: list[tuple[int, int]]) -> None:
+        self.source = source
+        self.name = name
+        self.tree = tree
+        self.runs = runs
+        self.size = sum(length for _, length in runs)
+        if self.size < 512:
+            raise CorruptError(name, f"{tree} B-tree", f"file of {self.size} bytes has no "
+                               "room for a header node", runs[0][0] if runs else None)
+        first = self._read(0, 512)
+        desc = NodeDescriptor.parse(first)
+        hdr = HeaderRecord.parse(first, 14)
+        where = f"{tree} B-tree header node"
+        if desc.kind != KIND_HEADER:
+            raise CorruptError(name, f"{where}.kind", f"kind {desc.kind}, expected 1 (header)",
+                               self._image_offset(8))
+        ns = hdr.nodeSize
+        if ns < MIN_NODE_SIZE or ns > MAX_NODE_SIZE or ns & (ns - 1):
+            raise CorruptError(name, f"{where}.nodeSize", f"{ns} is not a power of two in "
+                               f"{MIN_NODE_SIZE}..{MAX_NODE_SIZE}", self._image_offset(32))
+        if hdr.totalNodes == 0 or hdr.totalNodes * ns > self.size:
+            raise CorruptError(name, f"{where}.totalNodes", f"{hdr.totalNodes} nodes of {ns} "
+                               f"bytes do not fit the {self.size}-byte file",
+                               self._image_offset(36))
+        for fname, value, off in (("rootNode", hdr.rootNode, 16),
+                                  ("firstLeafNode", hdr.firstLeafNode, 24),
+                                  ("lastLeafNode", hdr.lastLeafNode, 28)):
+            if value >= hdr.totalNodes:
+                raise CorruptError(name, f"{where}.{fname}", f"node {value} is past "
+                                   f"totalNodes {hdr.totalNodes}", self._image_offset(off))
+        self.header = hdr
+        self.node_size = ns
+
+    def _image_offset(self, file_offset: int) -> int:
+        for start, length in self.runs:
+            if file_offset < length:
+                return start + file_offset
+            file_offset -= length
+        return -1
+
+    def _read(self, file_offset: int, length: int) -> bytes:
+        parts = []
+        for start, run_len in self.runs:
+            if length <= 0:
+                break
+            if file_offset >= run_len:
+                file_offset -= run_len
+                continue
+            n = min(length, run_len - file_offset)
+            parts.append(self.source.read(start + file_offset, n))
+            length -= n
+            file_offset = 0
+        if length > 0:
+            raise CorruptError(self.name, f"{self.tree} B-tree", "read past the end of the "
+                               "tree file")
+        return b"".join(parts)
+
+    def node(self, number: int, expect_kind: int | None = None) -> Node:
+        ns = self.node_size
+        where = f"{self.tree} B-tree node {number}"
+        if number >= self.header.totalNodes:
+            raise CorruptError(self.name, where, f"node number past totalNodes "
+                               f"{self.header.totalNodes}")
+        raw = self._read(number * ns, ns)
+        offset = self._image_offset(number * ns)
+        desc = NodeDescriptor.parse(raw)
+        if expect_kind is not None and desc.kind != expect_kind:
+            raise CorruptError(self.name, f"{where}.kind", f"kind {desc.kind}, expected "
+                               f"{expect_kind}", offset + 8)
+        n = desc.numRecords
+        if 14 + 2 * (n + 1) > ns:
+            raise CorruptError(self.name, f"{where}.numRecords", f"{n} records cannot fit a "
+                               f"{ns}-byte node", offset + 10)
+        offs = [struct.unpack_from(">H", raw, ns - 2 * (i + 1))[0] for i in range(n + 1)]
+        table_start = ns - 2 * (n + 1)
+        prev = 13
+        for i, off in enumerate(offs):
+            if off <= prev or off & 1 or off > table_start:
+                label = "free space offset" if i == n else f"record offset {i}"
+                raise CorruptError(self.name, f"{where} {label}",
+                                   f"{off} is not even, increasing and within 14..{table_start}",
+                                   offset + ns - 2 * (i + 1))
+            prev = off
+        records = [raw[offs[i]:offs[i + 1]] for i in range(n)]
+        return Node(number, offset, desc, records, offs[:n])
+
+    def leaf_nodes(self) -> Iterator[Node]:
+        """Leaf nodes in key order, following fLink from firstLeafNode.
+
+        A chain longer than totalNodes or revisiting a node is a cycle.
+        """
+        if self.header.treeDepth == 0 or self.header.leafRecords == 0 and \
+                self.header.firstLeafNode == 0:
+            return
+        seen: set[int] = set()
+        number = self.header.firstLeafNode
+        prev = 0
+        while number:
+            if number in seen:
+                raise CorruptError(self.name, f"{self.tree} B-tree node {prev}.fLink",
+                                   f"cyclic leaf chain: node {number} visited twice",
+                                   self._image_offset(prev * self.node_size))
+            seen.add(number)
+            node = self.node(number, KIND_LEAF)
+            yield node
+            prev, number = number, node.descriptor.fLink
+
+    def leaf_records(self) -> Iterator[tuple[Node, int, bytes]]:
+        for node in self.leaf_nodes():
+            for i, rec in enumerate(node.records):
+                yield node, i, rec
+
+
+def split_key(rec: bytes, tree: str, name: str, node: Node, index: int,
+              max_key_length: int) -> tuple[bytes, bytes]:
+    """(key incl. keyLength, data) of a leaf record, with keyLength checked."""
+    if len(rec) < 2:
+        raise CorruptError(name, f"{tree} B-tree node {node.number} record {index}",
+                           "record shorter than its key length field",
+                           node.offset + node.record_offsets[index])
+    (klen,) = struct.unpack_from(">H", rec)
+    if klen > max_key_length or 2 + klen > len(rec):
+        raise CorruptError(name, f"{tree} B-tree node {node.number} record {index}.keyLength",
+                           f"{klen} exceeds maxKeyLength {max_key_length} or the record "
+                           f"({len(rec)} bytes)", node.offset + node.record_offsets[index])
+    return rec[:2 + klen], rec[2 + klen:]

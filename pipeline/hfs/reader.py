@@ -1,0 +1,427 @@
+"""Reading HFS+ / HFSX volumes from any ImageSource.
+
+``HFSReader(source, name)`` checks the volume header, walks the catalog
+B-tree once (checking key order, record sizes and thread records), resolves
+hard links through the private "\\0\\0\\0\\0HFS+ Private Data" folder, and
+serves entries, streaming file data and a safe ``extract``.  Nothing read
+from the image is trusted before it is checked against the image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import CorruptError, InputError
+from ..imagesource import ImageSource
+from . import unicode as hfsuni
+from .btree import (COMPARE_BINARY, BTreeReader, split_key)
+from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_INLINE_HEAD, ATTR_MAX_KEY_LENGTH,
+                      CATALOG_MAX_KEY_LENGTH, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
+                      CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS, EXTENT_KEY,
+                      EXTENT_MAX_KEY_LENGTH, FILE_RECORD_SIZE, FLAG_HAS_LINK_CHAIN,
+                      FOLDER_RECORD, FORK_DATA_TYPE, FORK_RSRC_TYPE, REC_FILE,
+                      REC_FILE_THREAD, REC_FOLDER, REC_FOLDER_THREAD, SIG_HFSX,
+                      TYPE_HARDLINK, TYPE_SYMLINK, FileRecord, FolderRecord, ForkData,
+                      ThreadRecord, VolumeHeader, parse_attr_key, parse_catalog_key,
+                      parse_extent_record, record_type, unix_date)
+from .volume import check_fork, fork_byte_runs, fork_extents, read_volume_header
+
+# Private folders macOS hides from users (hfs_format.h).
+PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
+PRIVATE_DIR_DATA_NAME = ".HFS+ Private Directory Data\r"
+HIDDEN_ROOT_NAMES = (PRIVATE_DATA_NAME, PRIVATE_DIR_DATA_NAME)
+
+# A symlink target longer than PATH_MAX is not a symlink macOS could make.
+MAX_LINK_TARGET = 4096
+_STREAM_CHUNK = 1 << 20
+
+
+class ExtentsOverflow:
+    """The extents-overflow B-tree, loaded on first use into a dict."""
+
+    def __init__(self, source: ImageSource, name: str, vh: VolumeHeader) -> None:
+        self.source, self.name, self.vh = source, name, vh
+        self._records: dict[tuple[int, int, int], list[tuple[int, int]]] | None = None
+
+    def _load(self) -> None:
+        self._records = {}
+        fork = self.vh.extentsFile
+        if fork.totalBlocks == 0:
+            return
+        # The extents file can never itself overflow (TN1150).
+        extents = fork_extents(fork, self.vh, self.name, "volume header.extentsFile",
+                               CNID_EXTENTS)
+        tree = BTreeReader(self.source, self.name, "extents overflow",
+                           fork_byte_runs(extents, self.vh.blockSize, fork.logicalSize))
+        for node, i, rec in tree.leaf_records():
+            key, data = split_key(rec, "extents overflow", self.name, node, i,
+                                  EXTENT_MAX_KEY_LENGTH)
+            if len(key) != 12 or len(data) < 64:
+                raise CorruptError(self.name, f"extents overflow B-tree node {node.number} "
+                                   f"record {i}", "record is not a 12-byte key and 64-byte "
+                                   "extent record", node.offset + node.record_offsets[i])
+            _kl, fork_type, _pad, file_id, start = EXTENT_KEY.unpack(key)
+            self._records[(file_id, fork_type, start)] = parse_extent_record(data)
+
+    def lookup(self, file_id: int, fork_type: int, start_block: int) -> list[tuple[int, int]]:
+        if self._records is None:
+            self._load()
+        return self._records.get((file_id, fork_type, start_block), [])
+
+
+@dataclass
+class Entry:
+    """One catalog object as the reader sees it."""
+
+    path: str                       # POSIX path relative to the volume root
+    kind: str                       # "dir", "file" or "symlink"
+    cnid: int
+    mode: int
+    uid: int
+    gid: int
+    create_date: int                # Unix seconds (0 when never set)
+    modify_date: int
+    access_date: int
+    attribute_mod_date: int
+    backup_date: int
+    flags: int                      # catalog record flags
+    finder_flags: int
+    file_type: str = ""
+    creator: str = ""
+    link_target: str | None = None
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    data_size: int = 0
+    rsrc_size: int = 0
+    valence: int | None = None
+    hardlink_inode: int | None = None   # iNode<N> number for hard links
+    nlink: int = 1
+    _data_fork: ForkData | None = field(default=None, repr=False, compare=False)
+    _rsrc_fork: ForkData | None = field(default=None, repr=False, compare=False)
+    _fork_owner: int = field(default=0, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        out["mode"] = f"{self.mode:06o}"
+        out["xattrs"] = {k: {"size": len(v), "hex": v.hex() if len(v) <= 64 else None}
+                         for k, v in sorted(self.xattrs.items())}
+        return out
+
+
+class ForkStream(io.RawIOBase):
+    """A read-only, seekable stream over one fork's extents."""
+
+    def __init__(self, source: ImageSource, runs: list[tuple[int, int]], size: int) -> None:
+        self._source = source
+        self._runs = runs
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buf) -> int:
+        want = min(len(buf), self._size - self._pos)
+        if want <= 0:
+            return 0
+        done = 0
+        file_off = 0
+        for start, length in self._runs:
+            if self._pos + done >= file_off + length:
+                file_off += length
+                continue
+            inner = self._pos + done - file_off
+            n = min(want - done, length - inner)
+            buf[done:done + n] = self._source.read(start + inner, n)
+            done += n
+            file_off += length
+            if done >= want:
+                break
+        self._pos += done
+        return done
+
+
+class HFSReader:
+    """An HFS+ or HFSX volume inside ``source`` (``name`` is used in errors)."""
+
+    def __init__(self, source: ImageSource, name: str) -> None:
+        self.source = source
+        self.name = name
+        vh = read_volume_header(source, name)
+        if vh is None:
+            raise CorruptError(name, "volume header.signature",
+                               "no HFS+ (H+) or HFSX (HX) signature", 1024)
+        self.vh = vh
+        self.overflow = ExtentsOverflow(source, name, vh)
+        cat_ext = fork_extents(vh.catalogFile, vh, name, "volume header.catalogFile",
+                               CNID_CATALOG, overflow=self.overflow.lookup)
+        self.catalog = BTreeReader(source, name, "catalog",
+                                   fork_byte_runs(cat_ext, vh.blockSize,
+                                                  vh.catalogFile.logicalSize))
+        self.case_sensitive = (vh.signature == SIG_HFSX
+                               and self.catalog.header.keyCompareType == COMPARE_BINARY)
+        self.attributes: BTreeReader | None = None
+        if vh.attributesFile.totalBlocks:
+            attr_ext = fork_extents(vh.attributesFile, vh, name,
+                                    "volume header.attributesFile", CNID_ATTRIBUTES,
+                                    overflow=self.overflow.lookup)
+            self.attributes = BTreeReader(source, name, "attributes",
+                                          fork_byte_runs(attr_ext, vh.blockSize,
+                                                         vh.attributesFile.logicalSize))
+        self._loaded = False
+
+    # --- catalog walk ---------------------------------------------------------
+
+    def catalog_keys(self) -> Iterator[tuple[int, str]]:
+        """(parentID, name) of every catalog leaf record, in on-disk order."""
+        for node, i, rec in self.catalog.leaf_records():
+            key, _ = split_key(rec, "catalog", self.name, node, i, CATALOG_MAX_KEY_LENGTH)
+            try:
+                parent, raw = parse_catalog_key(key)
+            except (ValueError, struct.error) as exc:
+                raise CorruptError(self.name, f"catalog B-tree node {node.number} record {i} "
+                                   "key", str(exc), node.offset + node.record_offsets[i]) from None
+            yield parent, hfsuni.decode_name(raw)
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        children: dict[int, list[tuple[str, object]]] = {}
+        threads: dict[int, tuple[int, str]] = {}
+        prev = None
+        for node, i, rec in self.catalog.leaf_records():
+            where = f"catalog B-tree node {node.number} record {i}"
+            off = node.offset + node.record_offsets[i]
+            key, data = split_key(rec, "catalog", self.name, node, i, CATALOG_MAX_KEY_LENGTH)
+            try:
+                parent, raw = parse_catalog_key(key)
+            except (ValueError, struct.error) as exc:
+                raise CorruptError(self.name, f"{where} key", str(exc), off) from None
+            name = hfsuni.decode_name(raw)
+            order = (parent, hfsuni.name_key(name, self.case_sensitive))
+            if prev is not None and order <= prev:
+                raise CorruptError(self.name, f"{where} key", "catalog keys out of order "
+                                   f"(parent {parent}, name {name!r})", off)
+            prev = order
+            rtype = record_type(data)
+            try:
+                if rtype == REC_FOLDER:
+                    if len(data) < FOLDER_RECORD.size:
+                        raise ValueError(f"folder record of {len(data)} bytes")
+                    children.setdefault(parent, []).append((name, FolderRecord.parse(data)))
+                elif rtype == REC_FILE:
+                    if len(data) < FILE_RECORD_SIZE:
+                        raise ValueError(f"file record of {len(data)} bytes")
+                    children.setdefault(parent, []).append((name, FileRecord.parse(data)))
+                elif rtype in (REC_FOLDER_THREAD, REC_FILE_THREAD):
+                    if name:
+                        raise ValueError("thread record key has a name")
+                    th = ThreadRecord.parse(data)
+                    threads[parent] = (th.parentID, hfsuni.decode_name(th.nodeName))
+                else:
+                    raise ValueError(f"unknown record type {rtype}")
+            except (ValueError, struct.error) as exc:
+                raise CorruptError(self.name, where, str(exc), off) from None
+        self._children = children
+        self._threads = threads
+        self._private_id = None
+        for name, rec in children.get(CNID_ROOT_FOLDER, []):
+            if name == PRIVATE_DATA_NAME and isinstance(rec, FolderRecord):
+                self._private_id = rec.folderID
+        self._inodes: dict[int, FileRecord] = {}
+        if self._private_id is not None:
+            for name, rec in children.get(self._private_id, []):
+                if isinstance(rec, FileRecord) and name.startswith("iNode"):
+                    try:
+                        self._inodes[int(name[5:])] = rec
+                    except ValueError:
+                        pass
+        roots = children.get(CNID_ROOT_PARENT, [])
+        if not roots or not isinstance(roots[0][1], FolderRecord) \
+                or roots[0][1].folderID != CNID_ROOT_FOLDER:
+            raise CorruptError(self.name, "catalog B-tree", "no root folder record "
+                               "(parent 1, CNID 2)")
+        self.volume_name = roots[0][0]
+        self._loaded = True
+
+    def _xattrs(self, file_id: int) -> dict[str, bytes]:
+        if self.attributes is None:
+            return {}
+        if not hasattr(self, "_attr_index"):
+            index: dict[int, dict[str, bytes]] = {}
+            for node, i, rec in self.attributes.leaf_records():
+                off = node.offset + node.record_offsets[i]
+                where = f"attributes B-tree node {node.number} record {i}"
+                key, data = split_key(rec, "attributes", self.name, node, i,
+                                      ATTR_MAX_KEY_LENGTH)
+                try:
+                    fid, _start, raw = parse_attr_key(key)
+                    (rtype,) = struct.unpack_from(">I", data)
+                    if rtype == ATTR_INLINE_DATA:
+                        _t, _r, size = ATTR_INLINE_HEAD.unpack_from(data)
+                        if ATTR_INLINE_HEAD.size + size > len(data):
+                            raise ValueError(f"inline data of {size} bytes exceeds the record")
+                        value = data[ATTR_INLINE_HEAD.size:ATTR_INLINE_HEAD.size + size]
+                    elif rtype == ATTR_FORK_DATA:
+                        value = self._attr_fork(data, fid, where, off)
+                    else:
+                        continue   # extents continuation records
+                except (ValueError, struct.error) as exc:
+                    raise CorruptError(self.name, where, str(exc), off) from None
+                index.setdefault(fid, {})[hfsuni.decode_name(raw)] = value
+            self._attr_index = index
+        return self._attr_index.get(file_id, {})
+
+    def _attr_fork(self, data: bytes, fid: int, where: str, off: int) -> bytes:
+        fork = ForkData.parse(data, 8)
+        check_fork(fork, self.vh, self.name, where, off)
+        if fork.logicalSize > 64 << 20:
+            raise CorruptError(self.name, where, f"attribute of {fork.logicalSize} bytes is "
+                               "larger than this reader accepts", off)
+        runs = fork_byte_runs(fork.used_extents(), self.vh.blockSize, fork.logicalSize)
+        return ForkStream(self.source, runs, fork.logicalSize).read()
+
+    def _make_entry(self, path: str, rec: object) -> Entry:
+        if isinstance(rec, FolderRecord):
+            b = rec.bsdInfo
+            mode = b.fileMode or (stat.S_IFDIR | 0o755)
+            return Entry(path, "dir", rec.folderID, mode, b.ownerID, b.groupID,
+                         unix_date(rec.createDate), unix_date(rec.contentModDate),
+                         unix_date(rec.accessDate), unix_date(rec.attributeModDate),
+                         unix_date(rec.backupDate), rec.flags,
+                         struct.unpack_from(">H", rec.userInfo, 8)[0],
+                         xattrs=self._xattrs(rec.folderID), valence=rec.valence)
+        assert isinstance(rec, FileRecord)
+        data_rec = rec
+        inode = None
+        nlink = 1
+        if rec.fileType == TYPE_HARDLINK and rec.fileCreator == CREATOR_HFSPLUS \
+                and rec.bsdInfo.special in self._inodes:
+            inode = rec.bsdInfo.special
+            data_rec = self._inodes[inode]
+            nlink = max(1, data_rec.bsdInfo.special)
+        b = data_rec.bsdInfo
+        is_link = stat.S_ISLNK(b.fileMode) or (b.fileMode == 0 and data_rec.fileType == TYPE_SYMLINK)
+        for label, fork in (("dataFork", data_rec.dataFork), ("resourceFork", data_rec.resourceFork)):
+            check_fork(fork, self.vh, self.name, f"catalog file record {path!r}.{label}", None)
+        mode = b.fileMode or (stat.S_IFREG | 0o644)
+        entry = Entry(path, "symlink" if is_link else "file", data_rec.fileID, mode,
+                      b.ownerID, b.groupID, unix_date(data_rec.createDate), unix_date(data_rec.contentModDate),
+                      unix_date(data_rec.accessDate), unix_date(data_rec.attributeModDate),
+                      unix_date(data_rec.backupDate), rec.flags, rec.finderFlags,
+                      data_rec.fileType.decode("mac_roman"), data_rec.fileCreator.decode("mac_roman"),
+                      xattrs=self._xattrs(data_rec.fileID),
+                      data_size=data_rec.dataFork.logicalSize,
+                      rsrc_size=data_rec.resourceFork.logicalSize,
+                      hardlink_inode=inode, nlink=nlink)
+        entry._data_fork = data_rec.dataFork
+        entry._rsrc_fork = data_rec.resourceFork
+        entry._fork_owner = data_rec.fileID
+        if is_link:
+            if entry.data_size > MAX_LINK_TARGET:
+                raise CorruptError(self.name, f"catalog file record {path!r}.dataFork",
+                                   f"symbolic link target of {entry.data_size} bytes")
+            raw = self.open(entry).read()
+            entry.link_target = raw.decode("utf-8", "surrogateescape")
+        return entry
+
+    def entries(self, include_private: bool = False) -> Iterator[Entry]:
+        """Every file, folder and symlink below the root, depth first, in catalog order.
+
+        The private hard-link folders are skipped unless ``include_private``.
+        """
+        self._load()
+        stack: list[tuple[int, str, int]] = [(CNID_ROOT_FOLDER, "", 0)]
+        visited = {CNID_ROOT_FOLDER}
+        while stack:
+            folder_id, prefix, depth = stack.pop()
+            subdirs = []
+            for name, rec in self._children.get(folder_id, []):
+                if folder_id == CNID_ROOT_FOLDER and name in HIDDEN_ROOT_NAMES \
+                        and not include_private:
+                    continue
+                posix = hfsuni.to_posix_name(name)
+                if posix in ("", ".", "..") or "\0" in posix and not include_private:
+                    raise CorruptError(self.name, f"catalog record in folder {folder_id}",
+                                       f"unusable file name {posix!r}")
+                path = prefix + posix
+                entry = self._make_entry(path, rec)
+                yield entry
+                if isinstance(rec, FolderRecord):
+                    if rec.folderID in visited or depth > 4096:
+                        raise CorruptError(self.name, f"catalog folder record {path!r}",
+                                           f"folder {rec.folderID} appears twice (cycle)")
+                    visited.add(rec.folderID)
+                    subdirs.append((rec.folderID, path + "/", depth + 1))
+            stack.extend(reversed(subdirs))
+
+    # --- data -------------------------------------------------------------------
+
+    def open(self, entry: Entry, fork: str = "data") -> ForkStream:
+        """A streaming reader of an entry's data (or resource) fork."""
+        fk = entry._data_fork if fork == "data" else entry._rsrc_fork
+        if fk is None:
+            raise InputError(f"{self.name}: {entry.path}: not a file")
+        ftype = FORK_DATA_TYPE if fork == "data" else FORK_RSRC_TYPE
+        ext = fork_extents(fk, self.vh, self.name, f"catalog file record {entry.path!r}."
+                           f"{fork}Fork", entry._fork_owner, ftype, self.overflow.lookup)
+        return ForkStream(self.source, fork_byte_runs(ext, self.vh.blockSize, fk.logicalSize),
+                          fk.logicalSize)
+
+    def extract(self, dest: str | os.PathLike) -> None:
+        """Write the tree below ``dest``; nothing is ever written outside it.
+
+        Files are created with O_EXCL|O_NOFOLLOW and symlinks last, so a
+        hostile volume cannot redirect a write through a link it created.
+        """
+        root = Path(dest)
+        root.mkdir(parents=True, exist_ok=True)
+        root_real = os.path.realpath(root)
+        links: list[Entry] = []
+        dirs: list[tuple[str, Entry]] = []
+        inode_paths: dict[int, str] = {}
+        for entry in self.entries():
+            target = os.path.join(root_real, entry.path)
+            parent = os.path.realpath(os.path.dirname(target))
+            if os.path.commonpath([parent, root_real]) != root_real:
+                raise CorruptError(self.name, f"catalog entry {entry.path!r}",
+                                   "would be written outside the destination")
+            if entry.kind == "dir":
+                os.mkdir(target, 0o700)
+                dirs.append((target, entry))
+            elif entry.kind == "symlink":
+                links.append(entry)
+            else:
+                if entry.hardlink_inode is not None and entry.hardlink_inode in inode_paths:
+                    os.link(inode_paths[entry.hardlink_inode], target)
+                    continue
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                with os.fdopen(fd, "wb") as out, self.open(entry) as src:
+                    while chunk := src.read(_STREAM_CHUNK):
+                        out.write(chunk)
+                os.chmod(target, stat.S_IMODE(entry.mode) & 0o777)
+                os.utime(target, (entry.modify_date, entry.modify_date))
+                if entry.hardlink_inode is not None:
+                    inode_paths[entry.hardlink_inode] = target
+        for entry in links:
+            os.symlink(entry.link_target, os.path.join(root_real, entry.path))
+        for target, entry in reversed(dirs):
+            os.chmod(target, stat.S_IMODE(entry.mode) & 0o777 or 0o755)
+            os.utime(target, (entry.modify_date, entry.modify_date))

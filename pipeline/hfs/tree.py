@@ -1,0 +1,202 @@
+"""The in-memory tree a volume is authored from.
+
+A tree is folders, files and symlinks keyed by POSIX name.  File data comes
+from a path on disk (read in chunks when the volume is written) or from
+bytes, so a stage can add entries - e.g. an ``Applications -> /Applications``
+symlink next to an .app - without staging them on disk::
+
+    tree = tree_from_directory("build/stage")
+    tree.add("Applications", Symlink(target="/Applications"))
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Hashable, Iterator
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class FileData:
+    """Where a fork's bytes come from: exactly one of ``path`` or ``data``."""
+
+    path: str | None = None
+    data: bytes | None = None
+    size: int = 0
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FileData":
+        return cls(data=bytes(data), size=len(data))
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> "FileData":
+        p = os.fspath(path)
+        try:
+            size = os.stat(p).st_size
+        except OSError as exc:
+            raise InputError(f"{p}: cannot read: {exc.strerror}") from None
+        return cls(path=p, size=size)
+
+
+EMPTY = FileData.from_bytes(b"")
+
+
+@dataclass
+class FinderInfo:
+    """The 32 bytes of Finder info: FileInfo/FolderInfo then the extended info.
+
+    For files the first 8 bytes are type and creator; ``flags`` (fdFlags /
+    frFlags) holds e.g. kIsInvisible 0x4000 and kHasCustomIcon 0x0400.
+    """
+
+    raw: bytes = bytes(32)
+
+    @classmethod
+    def for_file(cls, file_type: bytes = b"\0\0\0\0", creator: bytes = b"\0\0\0\0",
+                 flags: int = 0) -> "FinderInfo":
+        if len(file_type) != 4 or len(creator) != 4:
+            raise InputError("Finder info: type and creator must be 4 bytes each")
+        return cls(file_type + creator + flags.to_bytes(2, "big") + bytes(22))
+
+    @classmethod
+    def for_folder(cls, flags: int = 0) -> "FinderInfo":
+        return cls(bytes(8) + flags.to_bytes(2, "big") + bytes(22))
+
+    def __post_init__(self) -> None:
+        if len(self.raw) != 32:
+            raise InputError(f"Finder info must be 32 bytes, got {len(self.raw)}")
+
+
+@dataclass
+class Entry:
+    """Common metadata.  ``mode`` holds permission bits only (0o7777) and is
+    used verbatim only with ``keep_modes``; otherwise the writer normalises."""
+
+    mode: int | None = None
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    finder_info: FinderInfo | None = None
+    origin: str | None = None        # where it came from, for error messages
+
+
+@dataclass
+class Folder(Entry):
+    children: dict[str, "Entry"] = field(default_factory=dict)
+
+
+@dataclass
+class File(Entry):
+    data: FileData = EMPTY
+    rsrc: FileData | None = None
+    # Files sharing a link_group are hard links to one another.
+    link_group: Hashable | None = None
+
+
+@dataclass
+class Symlink(Entry):
+    target: str = ""                 # stored as UTF-8 (surrogateescape for raw bytes)
+
+
+@dataclass
+class Tree:
+    root: Folder = field(default_factory=Folder)
+
+    def add(self, path: str, entry: Entry) -> Entry:
+        """Add ``entry`` at POSIX ``path`` (relative), creating parent folders."""
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            raise InputError(f"tree path {path!r}: must be relative, without '..'")
+        folder = self.root
+        for i, part in enumerate(parts[:-1]):
+            nxt = folder.children.get(part)
+            if nxt is None:
+                nxt = folder.children[part] = Folder(origin="/".join(parts[:i + 1]))
+            if not isinstance(nxt, Folder):
+                raise InputError(f"tree path {path!r}: {'/'.join(parts[:i + 1])!r} is not a folder")
+            folder = nxt
+        if parts[-1] in folder.children:
+            raise InputError(f"tree path {path!r}: already exists")
+        if entry.origin is None:
+            entry.origin = "/".join(parts)
+        folder.children[parts[-1]] = entry
+        return entry
+
+    def get(self, path: str) -> Entry | None:
+        node: Entry = self.root
+        for part in (p for p in path.split("/") if p not in ("", ".")):
+            if not isinstance(node, Folder) or part not in node.children:
+                return None
+            node = node.children[part]
+        return node
+
+    def walk(self) -> Iterator[tuple[str, Entry]]:
+        """(path, entry) for every entry below the root, names sorted."""
+        stack = [("", self.root)]
+        while stack:
+            prefix, folder = stack.pop()
+            for name in sorted(folder.children, reverse=True):
+                child = folder.children[name]
+                path = prefix + name
+                if isinstance(child, Folder):
+                    stack.append((path + "/", child))
+            for name in sorted(folder.children):
+                yield prefix + name, folder.children[name]
+
+
+def tree_from_directory(path: str | os.PathLike) -> Tree:
+    """Model of a directory: folders, regular files, symlinks (never followed).
+
+    Hard links inside the tree share a ``link_group`` (device, inode).
+    Sockets, FIFOs and device files are refused.
+    """
+    top = os.fspath(path)
+    try:
+        st = os.lstat(top)
+    except OSError as exc:
+        raise InputError(f"{top}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{top}: not a directory")
+    tree = Tree(Folder(mode=stat.S_IMODE(st.st_mode), origin=top))
+    nlinks: dict[tuple[int, int], int] = {}
+
+    def scan(dirpath: str, folder: Folder) -> None:
+        try:
+            names = sorted(os.listdir(dirpath))
+        except OSError as exc:
+            raise InputError(f"{dirpath}: cannot list: {exc.strerror}") from None
+        for name in names:
+            full = os.path.join(dirpath, name)
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{full!r}: file name is not valid UTF-8") from None
+            st = os.lstat(full)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISDIR(st.st_mode):
+                sub = Folder(mode=mode, origin=full)
+                folder.children[name] = sub
+                scan(full, sub)
+            elif stat.S_ISREG(st.st_mode):
+                group = None
+                if st.st_nlink > 1:
+                    group = (st.st_dev, st.st_ino)
+                    nlinks[group] = nlinks.get(group, 0) + 1
+                folder.children[name] = File(mode=mode, origin=full,
+                                             data=FileData(path=full, size=st.st_size),
+                                             link_group=group)
+            elif stat.S_ISLNK(st.st_mode):
+                target = os.readlink(full)
+                folder.children[name] = Symlink(mode=mode, origin=full, target=target)
+            else:
+                raise InputError(f"{full}: not a file, folder or symlink "
+                                 "(sockets, FIFOs and devices cannot be stored)")
+
+    scan(top, tree.root)
+    # A hard link whose other names are outside the tree is just a file.
+    for _path, entry in tree.walk():
+        if isinstance(entry, File) and entry.link_group is not None \
+                and nlinks.get(entry.link_group, 0) < 2:
+            entry.link_group = None
+    return tree

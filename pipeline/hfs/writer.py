@@ -1,0 +1,732 @@
+"""Authoring HFS+ / HFSX volumes from a tree, deterministically.
+
+``build_volume`` lays the volume out completely in memory except file data:
+block 0 (boot blocks + volume header), the allocation bitmap, the extents,
+catalog and attributes B-trees, then every fork contiguously in CNID order
+(so no extents-overflow records are ever needed), free space, and the last
+block holding the alternate volume header.  The result, ``HFSVolume``, is an
+``ImageSource`` whose bytes are computed on demand, reading file data from
+the source files only when asked.
+
+Determinism: names are processed in catalog order, CNIDs are handed out in
+that order, every date is SOURCE_DATE_EPOCH, owners and modes are normalised,
+and the volume id (finderInfo[6..7]) is a hash of everything else.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+from dataclasses import dataclass, field
+from typing import IO, Hashable, Mapping
+
+from ..epoch import source_date_epoch
+from ..errors import InputError, UnsupportedError
+from ..progress import Progress
+from . import unicode as hfsuni
+from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
+                    build_tree)
+from .structs import (ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALOG_MAX_KEY_LENGTH,
+                      CNID_FIRST_USER, CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS,
+                      CREATOR_SYMLINK, EXTENT_MAX_KEY_LENGTH, FLAG_HAS_ATTRIBUTES,
+                      FLAG_HAS_FOLDER_COUNT, FLAG_HAS_LINK_CHAIN, FLAG_THREAD_EXISTS,
+                      REC_FILE_THREAD, REC_FOLDER_THREAD, SIG_HFSPLUS, SIG_HFSX,
+                      TYPE_HARDLINK, TYPE_SYMLINK, VERSION_HFSPLUS, VERSION_HFSX,
+                      VOL_UNMOUNTED, VOL_UNUSED_NODE_FIX, VOLUME_HEADER_OFFSET, BSDInfo,
+                      FileRecord, FolderRecord, ForkData, ThreadRecord, VolumeHeader,
+                      hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key)
+from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
+from .tree import Entry as TreeEntry
+
+BLOCK_SIZE = 4096
+CATALOG_NODE_SIZE = 4096
+EXTENTS_NODE_SIZE = 4096
+ATTRIBUTES_NODE_SIZE = 8192
+# TN1150 / FORMATS.md: clump sizes must be > 0, <= 1 MiB, multiples of blockSize.
+CLUMP_SIZE = 16 * BLOCK_SIZE
+# Largest inline attribute that fits an 8 KiB attributes node twice (Apple's
+# kHFSMaxInlineAttrSize analogue for 8 KiB nodes).
+MAX_INLINE_ATTR = 3802
+# A volume never shrinks below this, however little it holds.
+MIN_VOLUME_SIZE = 1 << 20
+
+PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
+# hfs_link.c hfs_privatedir_init: invisible + name locked, parked at (16384, 16384).
+PRIVATE_FOLDER_USERINFO = bytes(8) + struct.pack(">HhhH", 0x5000, 16384, 16384, 0)
+UF_IMMUTABLE = 0x02
+FINDER_HAS_BEEN_INITED = 0x0100
+
+S_IFDIR, S_IFREG, S_IFLNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
+_COPY_CHUNK = 1 << 20
+
+# Special xattr names that are not attribute records (FORMATS.md 1.7).
+XATTR_FINDER_INFO = "com.apple.FinderInfo"
+XATTR_RESOURCE_FORK = "com.apple.ResourceFork"
+
+
+def parse_size(text: str | int, *, of: int | None = None) -> int:
+    """Bytes from ``123``, ``"64K"``, ``"10M"``, ``"2G"`` or (with ``of``) ``"10%"``."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG%]?)\s*", str(text))
+    if not m:
+        raise InputError(f"size {text!r}: expected a number with optional K, M, G or %")
+    n, unit = int(m.group(1)), m.group(2).upper()
+    if unit == "%":
+        if of is None:
+            raise InputError(f"size {text!r}: a percentage is not allowed here")
+        return of * n // 100
+    return n << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
+
+
+@dataclass
+class _Item:
+    """One catalog object being authored."""
+
+    kind: str                       # "dir", "file", "symlink", "hardlink", "inode"
+    path: str                       # POSIX path, for messages
+    name: str                       # HFS name (decomposed, ':' -> '/')
+    parent: int = 0
+    cnid: int = 0
+    mode: int = 0
+    entry: TreeEntry | None = None
+    children: list["_Item"] = field(default_factory=list)
+    data: FileData = EMPTY
+    rsrc: FileData = EMPTY
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    finder: bytes = bytes(32)
+    special: int = 0
+    link_prev: int = 0
+    link_next: int = 0
+    first_link: int = 0
+    group: Hashable | None = None
+    flags: int = 0
+    owner_flags: int = 0
+    data_ext: tuple[int, int] = (0, 0)
+    rsrc_ext: tuple[int, int] = (0, 0)
+
+
+class HFSVolume:
+    """A built volume: ``size`` and ``read(offset, length)`` (an ImageSource),
+    and ``write_to(fileobj)`` to stream it out.
+
+    Metadata is held in memory; file data is read from its source on demand.
+    """
+
+    def __init__(self, size: int, segments: list[tuple[int, bytes | FileData]],
+                 header: VolumeHeader, stats: dict) -> None:
+        self.size = size
+        self._segments = segments              # sorted, non-overlapping (offset, payload)
+        self._starts = [s for s, _ in segments]
+        self.header = header
+        self.stats = stats
+
+    @staticmethod
+    def _length(payload: bytes | FileData) -> int:
+        return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
+                             f"({self.size})")
+        out = bytearray(length)
+        i = max(0, bisect.bisect_right(self._starts, offset) - 1)
+        end = offset + length
+        while i < len(self._segments):
+            start, payload = self._segments[i]
+            if start >= end:
+                break
+            seg_len = self._length(payload)
+            lo, hi = max(start, offset), min(start + seg_len, end)
+            if lo < hi:
+                out[lo - offset:hi - offset] = _payload_slice(payload, lo - start, hi - lo)
+            i += 1
+        return bytes(out)
+
+    def write_to(self, fileobj: IO[bytes]) -> None:
+        """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""
+        progress = Progress("hfs: writing volume", total=self.size)
+        try:
+            fd = fileobj.fileno()
+            regular = stat.S_ISREG(os.fstat(fd).st_mode) and fileobj.seekable()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            regular = False
+        with progress:
+            if regular:
+                fileobj.flush()
+                base = fileobj.tell()
+                os.ftruncate(fd, base)        # holes must read as zeros
+                for start, payload in self._segments:
+                    _write_payload_at(fd, base + start, payload)
+                    progress.advance(self._length(payload))
+                os.ftruncate(fd, base + self.size)
+                fileobj.seek(base + self.size)
+            else:
+                pos = 0
+                for start, payload in self._segments:
+                    _write_zeros(fileobj, start - pos)
+                    _write_payload_stream(fileobj, payload)
+                    pos = start + self._length(payload)
+                    progress.advance(self._length(payload))
+                _write_zeros(fileobj, self.size - pos)
+
+
+def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes:
+    if isinstance(payload, (bytes, bytearray)):
+        return bytes(payload[offset:offset + length])
+    if payload.data is not None:
+        return payload.data[offset:offset + length]
+    try:
+        with open(payload.path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if len(data) != length:
+        raise InputError(f"{payload.path}: file shrank while the volume was being written")
+    return data
+
+
+def _write_zeros(fileobj: IO[bytes], n: int) -> None:
+    zeros = bytes(min(n, _COPY_CHUNK))
+    while n > 0:
+        k = min(n, len(zeros))
+        fileobj.write(zeros[:k])
+        n -= k
+
+
+def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None:
+    if isinstance(payload, (bytes, bytearray)):
+        fileobj.write(payload)
+        return
+    if payload.data is not None:
+        fileobj.write(payload.data)
+        return
+    remaining = payload.size
+    try:
+        with open(payload.path, "rb") as fh:
+            while remaining > 0:
+                chunk = fh.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    break
+                fileobj.write(chunk)
+                remaining -= len(chunk)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if remaining:
+        raise InputError(f"{payload.path}: file shrank while the volume was being written")
+
+
+def _write_payload_at(fd: int, offset: int, payload: bytes | FileData) -> None:
+    if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
+        data = payload if isinstance(payload, (bytes, bytearray)) else payload.data
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+        return
+    remaining = payload.size
+    src_off = 0
+    try:
+        src = os.open(payload.path, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    try:
+        use_cfr = hasattr(os, "copy_file_range")
+        while remaining > 0:
+            n = 0
+            if use_cfr:
+                try:
+                    n = os.copy_file_range(src, fd, min(remaining, 1 << 30), src_off, offset)
+                except OSError:
+                    use_cfr = False
+                    continue
+            else:
+                chunk = os.pread(src, min(_COPY_CHUNK, remaining), src_off)
+                n = len(chunk)
+                view = memoryview(chunk)
+                o = offset
+                while view:
+                    w = os.pwrite(fd, view, o)
+                    view, o = view[w:], o + w
+            if n == 0:
+                raise InputError(f"{payload.path}: file shrank while the volume was being written")
+            remaining -= n
+            src_off += n
+            offset += n
+    finally:
+        os.close(src)
+
+
+# --- building ------------------------------------------------------------------
+
+def build_volume(source: str | os.PathLike | Tree, *, volname: str,
+                 case_sensitive: bool = False, epoch: int | None = None,
+                 uid: int = 0, gid: int = 0, keep_modes: bool = False,
+                 size: int | str | None = None, headroom: int | str = 0,
+                 hard_links: str = "link", open_folder: str | None = None,
+                 xattrs: Mapping[str, Mapping[str, bytes]] | None = None,
+                 finder_info: Mapping[str, FinderInfo | bytes] | None = None,
+                 resource_forks: Mapping[str, bytes | str | os.PathLike] | None = None,
+                 ) -> HFSVolume:
+    """Author a volume from a directory or a ``Tree``.
+
+    ``xattrs``, ``finder_info`` and ``resource_forks`` map POSIX paths in the
+    tree to extra metadata.  ``headroom`` is free space added on top of the
+    content (bytes, "10M" or "5%"); ``size`` fixes the volume size instead.
+    ``hard_links`` is "link" (HFS+ hard links) or "copy" (one copy per name).
+    """
+    if hard_links not in ("link", "copy"):
+        raise InputError(f"hard_links: {hard_links!r} is not 'link' or 'copy'")
+    tree = source if isinstance(source, Tree) else tree_from_directory(source)
+    when = hfs_date(source_date_epoch(epoch))
+    for label, value in (("uid", uid), ("gid", gid)):
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise InputError(f"{label} {value} is out of range")
+    builder = _Builder(tree, volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
+                       xattrs or {}, finder_info or {}, resource_forks or {})
+    builder.collect()
+    return builder.layout(size, headroom, open_folder)
+
+
+class _Builder:
+    def __init__(self, tree: Tree, volname: str, case_sensitive: bool, when: int, uid: int,
+                 gid: int, keep_modes: bool, hard_links: str, xattrs, finder_info,
+                 resource_forks) -> None:
+        self.tree = tree
+        self.case_sensitive = case_sensitive
+        self.when = when
+        self.uid, self.gid = uid, gid
+        self.keep_modes = keep_modes
+        self.hard_links = hard_links
+        self.extra_xattrs = {k.strip("/"): dict(v) for k, v in xattrs.items()}
+        self.extra_finder = {k.strip("/"): v for k, v in finder_info.items()}
+        self.extra_rsrc = {k.strip("/"): v for k, v in resource_forks.items()}
+        if not volname:
+            raise InputError("volume name must not be empty")
+        self.volname = self._hfs_name(volname, "volume name")
+        self.items: list[_Item] = []          # every catalog object except the root
+        self.by_path: dict[str, _Item] = {}
+
+    # names -----------------------------------------------------------------
+
+    def _hfs_name(self, name: str, where: str) -> str:
+        if not name or "\0" in name:
+            raise InputError(f"{where}: empty name or NUL character")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{where}: name is not valid UTF-8") from None
+        hname = hfsuni.to_hfs_name(name)
+        units = hfsuni.utf16_units(hname)
+        if units > hfsuni.MAX_NAME_UNITS:
+            raise InputError(f"{where}: name is {units} UTF-16 units after decomposition; "
+                             f"HFS+ allows {hfsuni.MAX_NAME_UNITS}")
+        return hname
+
+    def _key(self, name: str) -> bytes:
+        return hfsuni.name_key(name, self.case_sensitive)
+
+    # modes -----------------------------------------------------------------
+
+    def _mode(self, entry: TreeEntry, kind: str) -> int:
+        if kind == "symlink":
+            return S_IFLNK | (stat.S_IMODE(entry.mode) if self.keep_modes and entry.mode
+                              is not None else 0o755)
+        if kind == "dir":
+            if self.keep_modes and entry.mode is not None:
+                return S_IFDIR | (entry.mode & 0o7777)
+            return S_IFDIR | 0o755
+        if self.keep_modes and entry.mode is not None:
+            return S_IFREG | (entry.mode & 0o7777)
+        return S_IFREG | (0o755 if (entry.mode or 0) & 0o111 else 0o644)
+
+    # tree -> items -----------------------------------------------------------
+
+    def collect(self) -> None:
+        root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
+                     self._mode(self.tree.root, "dir"), self.tree.root)
+        self._apply_extras(root)
+        self.root = root
+        next_cnid = CNID_FIRST_USER
+        stack = [root]
+        groups: dict[Hashable, list[_Item]] = {}
+        while stack:
+            folder = stack.pop()
+            assert isinstance(folder.entry, Folder)
+            seen: dict[bytes, str] = {}
+            kids = []
+            for name, entry in folder.entry.children.items():
+                path = f"{folder.path}/{name}" if folder.path else name
+                hname = self._hfs_name(name, path)
+                key = self._key(hname)
+                if key in seen:
+                    hint = ("; rename one, or build a case-sensitive volume with "
+                            "--case-sensitive" if not self.case_sensitive else "")
+                    raise InputError(f"{seen[key]!r} and {path!r} have the same name on "
+                                     f"{'this HFSX' if self.case_sensitive else 'a case-insensitive HFS+'} "
+                                     f"volume{hint}")
+                seen[key] = path
+                kids.append((key, hname, path, entry))
+            kids.sort(key=lambda k: k[0])
+            for key, hname, path, entry in kids:
+                if isinstance(entry, Folder):
+                    kind = "dir"
+                elif isinstance(entry, Symlink):
+                    kind = "symlink"
+                elif isinstance(entry, File):
+                    kind = "file"
+                else:
+                    raise InputError(f"{path}: unsupported tree entry {type(entry).__name__}")
+                item = _Item(kind, path, hname, folder.cnid, next_cnid,
+                             self._mode(entry, kind), entry)
+                next_cnid += 1
+                if kind == "file":
+                    item.data = entry.data
+                    item.rsrc = entry.rsrc or EMPTY
+                    if entry.link_group is not None and self.hard_links == "link":
+                        groups.setdefault(entry.link_group, []).append(item)
+                elif kind == "symlink":
+                    target = entry.target.encode("utf-8", "surrogateescape")
+                    if not target:
+                        raise InputError(f"{path}: symbolic link with an empty target")
+                    item.data = FileData.from_bytes(target)
+                self._apply_extras(item)
+                folder.children.append(item)
+                self.items.append(item)
+                self.by_path[path] = item
+            # Depth first, in catalog order: CNIDs follow the catalog.
+            for item in reversed(folder.children):
+                if item.kind == "dir":
+                    stack.append(item)
+        for path in list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc):
+            if path and path not in self.by_path:
+                raise InputError(f"{path}: metadata supplied for a path not in the tree")
+        self.private = None
+        linked = [g for g in groups.values() if len(g) > 1]
+        if linked:
+            self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
+        self.next_cnid = max(i.cnid for i in self.items) + 1 if self.items else CNID_FIRST_USER
+
+    def _apply_extras(self, item: _Item) -> None:
+        entry = item.entry
+        xattrs = dict(entry.xattrs)
+        xattrs.update(self.extra_xattrs.get(item.path, {}))
+        finder = entry.finder_info
+        if XATTR_FINDER_INFO in xattrs:
+            finder = FinderInfo(xattrs.pop(XATTR_FINDER_INFO))
+        if item.path in self.extra_finder:
+            f = self.extra_finder[item.path]
+            finder = f if isinstance(f, FinderInfo) else FinderInfo(bytes(f))
+        if XATTR_RESOURCE_FORK in xattrs:
+            item.rsrc = FileData.from_bytes(xattrs.pop(XATTR_RESOURCE_FORK))
+        if item.path in self.extra_rsrc:
+            r = self.extra_rsrc[item.path]
+            item.rsrc = FileData.from_bytes(r) if isinstance(r, (bytes, bytearray)) \
+                else FileData.from_path(r)
+        if item.kind != "file" and item.rsrc.size:
+            raise InputError(f"{item.path or '/'}: only files can have a resource fork")
+        for name, value in xattrs.items():
+            units = hfsuni.utf16_units(name)
+            if not name or units > ATTR_MAX_NAME:
+                raise InputError(f"{item.path or '/'}: extended attribute name {name!r} must "
+                                 f"be 1..{ATTR_MAX_NAME} UTF-16 units")
+            if len(value) > MAX_INLINE_ATTR:
+                raise UnsupportedError(
+                    f"{item.path or '/'}: extended attribute {name!r} is {len(value)} bytes; "
+                    f"only inline attributes up to {MAX_INLINE_ATTR} bytes are supported")
+        item.xattrs = xattrs
+        if finder is not None:
+            item.finder = finder.raw
+        if item.kind == "symlink":
+            # The BSD layer recognises links by type/creator (hfs_format.h).
+            item.finder = TYPE_SYMLINK + CREATOR_SYMLINK + item.finder[8:]
+
+    def _make_hard_links(self, groups: list[list[_Item]], next_cnid: int) -> None:
+        """Move each group's data to an iNode<N> file in the private folder and
+        turn every name into a link record (hfs_link.c, FORMATS.md 1.6)."""
+        private = _Item("dir", PRIVATE_DATA_NAME, PRIVATE_DATA_NAME, CNID_ROOT_FOLDER,
+                        next_cnid, S_IFDIR, Folder())
+        next_cnid += 1
+        private.flags = FLAG_HAS_FOLDER_COUNT
+        private.owner_flags = UF_IMMUTABLE
+        private.special = 1
+        private.finder = PRIVATE_FOLDER_USERINFO + bytes(16)
+        inodes = []
+        for group in groups:
+            first = group[0]
+            inode = _Item("inode", f"{first.path} (hard link inode)", "", private.cnid,
+                          next_cnid, first.mode, first.entry, data=first.data, rsrc=first.rsrc,
+                          xattrs=first.xattrs, finder=first.finder)
+            next_cnid += 1
+            inode.name = f"iNode{inode.cnid}"
+            inode.special = len(group)
+            inode.first_link = group[0].cnid
+            for i, link in enumerate(group):
+                link.kind = "hardlink"
+                link.data = EMPTY
+                link.rsrc = EMPTY
+                link.xattrs = {}
+                link.special = inode.cnid
+                link.link_prev = group[i - 1].cnid if i > 0 else 0
+                link.link_next = group[i + 1].cnid if i + 1 < len(group) else 0
+                link.mode = S_IFREG | 0o444
+                link.owner_flags = UF_IMMUTABLE
+                link.finder = (TYPE_HARDLINK + CREATOR_HFSPLUS
+                               + struct.pack(">H", FINDER_HAS_BEEN_INITED) + bytes(22))
+            inodes.append(inode)
+        inodes.sort(key=lambda it: self._key(it.name))
+        private.children = inodes
+        self.root.children.append(private)
+        self.items.append(private)
+        self.items.extend(inodes)
+        self.private = private
+
+    # records -------------------------------------------------------------------
+
+    def _fork(self, size: int, ext: tuple[int, int]) -> ForkData:
+        start, count = ext
+        extents = [(start, count)] if count else []
+        return ForkData(size, 0, count, extents + [(0, 0)] * (8 - len(extents)))
+
+    def _folder_record(self, item: _Item) -> FolderRecord:
+        flags = item.flags | (FLAG_HAS_ATTRIBUTES if item.xattrs else 0)
+        folder_count = sum(1 for c in item.children if c.kind == "dir")
+        if self.case_sensitive:
+            flags |= FLAG_HAS_FOLDER_COUNT
+        uid, gid = (0, 0) if item is self.private else (self.uid, self.gid)
+        return FolderRecord(
+            flags=flags, valence=len(item.children), folderID=item.cnid,
+            createDate=self.when, contentModDate=self.when, attributeModDate=self.when,
+            accessDate=self.when, backupDate=0,
+            bsdInfo=BSDInfo(uid, gid, 0, item.owner_flags, item.mode, item.special),
+            userInfo=item.finder[:16], finderInfo=item.finder[16:],
+            folderCount=folder_count if flags & FLAG_HAS_FOLDER_COUNT else 0)
+
+    def _file_record(self, item: _Item) -> FileRecord:
+        flags = FLAG_THREAD_EXISTS | (FLAG_HAS_ATTRIBUTES if item.xattrs else 0)
+        owner, group, special, reserved1 = self.uid, self.gid, 1, 0
+        if item.kind == "hardlink":
+            flags |= FLAG_HAS_LINK_CHAIN
+            owner, group, special = item.link_prev, item.link_next, item.special
+        elif item.kind == "inode":
+            flags |= FLAG_HAS_LINK_CHAIN
+            special, reserved1 = item.special, item.first_link
+        return FileRecord(
+            flags=flags, reserved1=reserved1, fileID=item.cnid, createDate=self.when,
+            contentModDate=self.when, attributeModDate=self.when, accessDate=self.when,
+            backupDate=0,
+            bsdInfo=BSDInfo(owner, group, 0, item.owner_flags, item.mode, special),
+            userInfo=item.finder[:16], finderInfo=item.finder[16:],
+            dataFork=self._fork(item.data.size, item.data_ext),
+            resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
+
+    def catalog_records(self) -> list[tuple[bytes, bytes]]:
+        recs: list[tuple[tuple[int, bytes], bytes, bytes]] = []
+
+        def add(parent: int, name: str, data: bytes) -> None:
+            recs.append(((parent, self._key(name)),
+                         pack_catalog_key(parent, hfsuni.encode_name(name)), data))
+
+        root = self.root
+        add(CNID_ROOT_PARENT, root.name, self._folder_record(root).pack())
+        add(root.cnid, "", ThreadRecord(REC_FOLDER_THREAD, CNID_ROOT_PARENT,
+                                        hfsuni.encode_name(root.name)).pack())
+        for item in self.items:
+            if item.kind == "dir":
+                rec, ttype = self._folder_record(item).pack(), REC_FOLDER_THREAD
+            else:
+                rec, ttype = self._file_record(item).pack(), REC_FILE_THREAD
+            add(item.parent, item.name, rec)
+            add(item.cnid, "", ThreadRecord(ttype, item.parent,
+                                            hfsuni.encode_name(item.name)).pack())
+        recs.sort(key=lambda r: r[0])
+        return [(k, d) for _, k, d in recs]
+
+    def attribute_records(self) -> list[tuple[bytes, bytes]]:
+        recs = []
+        for item in [self.root] + self.items:
+            for name, value in item.xattrs.items():
+                raw = hfsuni.encode_name(name)
+                recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw),
+                             pack_attr_inline(bytes(value))))
+        recs.sort(key=lambda r: r[0])
+        return [(k, d) for _, k, d in recs]
+
+    def _catalog_tree(self, block_size: int):
+        return build_tree(self.catalog_records(), node_size=CATALOG_NODE_SIZE,
+                          max_key_length=CATALOG_MAX_KEY_LENGTH,
+                          attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
+                          key_compare_type=(COMPARE_BINARY if self.case_sensitive
+                                            else COMPARE_CASE_FOLDING),
+                          block_size=block_size)
+
+    # layout ---------------------------------------------------------------------
+
+    def layout(self, size: int | str | None, headroom: int | str,
+               open_folder: str | None) -> HFSVolume:
+        bs = BLOCK_SIZE
+        extents_tree = build_tree([], node_size=EXTENTS_NODE_SIZE,
+                                  max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
+                                  block_size=bs)
+        attr_tree = build_tree(self.attribute_records(), node_size=ATTRIBUTES_NODE_SIZE,
+                               max_key_length=ATTR_MAX_KEY_LENGTH,
+                               attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
+                               block_size=bs)
+        catalog_size = len(self._catalog_tree(bs).data)    # sizes do not depend on extents
+
+        def blocks(n: int) -> int:
+            return -(-n // bs)
+
+        forks = [(it, which, fd) for it in self.items
+                 for which, fd in (("data", it.data), ("rsrc", it.rsrc)) if fd.size]
+        forks.sort(key=lambda f: (f[0].cnid, f[1]))
+        data_blocks = sum(blocks(fd.size) for _, _, fd in forks)
+        meta_blocks = (blocks(len(extents_tree.data)) + blocks(catalog_size)
+                       + blocks(len(attr_tree.data)))
+        # Block 0 holds the boot blocks and the header; the last block the
+        # alternate header.  The bitmap's own size depends on the total.
+        fixed = 1 + meta_blocks + data_blocks + 1
+        content_bytes = fixed * bs
+        if size is not None:
+            want = parse_size(size)
+            if want % bs:
+                raise InputError(f"--size {want}: must be a multiple of {bs} bytes")
+            total = want // bs
+            bitmap_blocks = blocks(-(-total // 8))
+            if fixed + bitmap_blocks > total:
+                raise InputError(f"--size {want}: too small; the content needs at least "
+                                 f"{(fixed + blocks(-(-(fixed + 1) // 8))) * bs} bytes")
+        else:
+            extra = blocks(parse_size(headroom, of=content_bytes))
+            bitmap_blocks = 1
+            while True:
+                total = max(fixed + bitmap_blocks + extra, MIN_VOLUME_SIZE // bs)
+                need = blocks(-(-total // 8))
+                if need == bitmap_blocks:
+                    break
+                bitmap_blocks = need
+        if total > 0xFFFFFFFF:
+            raise InputError("volume too large for 32-bit allocation block numbers")
+
+        next_block = 1
+        bitmap_start = next_block
+        next_block += bitmap_blocks
+        ext_start = next_block
+        next_block += blocks(len(extents_tree.data))
+        cat_start = next_block
+        next_block += blocks(catalog_size)
+        attr_start = next_block
+        next_block += blocks(len(attr_tree.data))
+        for item, which, fd in forks:
+            n = blocks(fd.size)
+            if which == "data":
+                item.data_ext = (next_block, n)
+            else:
+                item.rsrc_ext = (next_block, n)
+            next_block += n
+        used_end = next_block
+        catalog_tree = self._catalog_tree(bs)
+        assert len(catalog_tree.data) == catalog_size
+
+        bitmap = bytearray(bitmap_blocks * bs)
+        _set_bits(bitmap, 0, used_end)
+        _set_bits(bitmap, total - 1, 1)
+        free_blocks = total - used_end - 1
+
+        open_cnid = 0
+        if open_folder is not None:
+            target = self.by_path.get(open_folder.strip("/")) if open_folder.strip("/") else self.root
+            if target is None or target.kind != "dir":
+                raise InputError(f"--open-folder {open_folder!r}: no such folder in the tree")
+            open_cnid = target.cnid
+
+        def fork(start: int, data_len: int) -> ForkData:
+            n = blocks(data_len)
+            return ForkData(data_len, data_len, n, [(start, n)] + [(0, 0)] * 7)
+
+        files = sum(1 for it in self.items if it.kind != "dir")
+        folders = sum(1 for it in self.items if it.kind == "dir")
+        vh = VolumeHeader(
+            signature=SIG_HFSX if self.case_sensitive else SIG_HFSPLUS,
+            version=VERSION_HFSX if self.case_sensitive else VERSION_HFSPLUS,
+            attributes=VOL_UNMOUNTED | VOL_UNUSED_NODE_FIX,
+            lastMountedVersion=b"10.0",
+            createDate=self.when, modifyDate=self.when, backupDate=0, checkedDate=self.when,
+            fileCount=files, folderCount=folders, blockSize=bs, totalBlocks=total,
+            freeBlocks=free_blocks, nextAllocation=used_end if used_end < total else 0,
+            rsrcClumpSize=CLUMP_SIZE, dataClumpSize=CLUMP_SIZE, nextCatalogID=self.next_cnid,
+            writeCount=0, encodingsBitmap=1,
+            allocationFile=ForkData(len(bitmap), len(bitmap), bitmap_blocks,
+                                    [(bitmap_start, bitmap_blocks)] + [(0, 0)] * 7),
+            extentsFile=fork(ext_start, len(extents_tree.data)),
+            catalogFile=fork(cat_start, len(catalog_tree.data)),
+            attributesFile=fork(attr_start, len(attr_tree.data)))
+        vh.finderInfo[2] = open_cnid
+
+        segments: list[tuple[int, bytes | FileData]] = [
+            (bitmap_start * bs, bytes(bitmap)),
+            (ext_start * bs, extents_tree.data),
+            (cat_start * bs, catalog_tree.data),
+            (attr_start * bs, attr_tree.data),
+        ]
+        for item, which, fd in forks:
+            start = (item.data_ext if which == "data" else item.rsrc_ext)[0]
+            segments.append((start * bs, fd))
+
+        # Volume id: a hash of everything else in the volume (FORMATS.md 1.2).
+        digest = hashlib.sha256()
+        digest.update(vh.pack())
+        for start, payload in segments:
+            digest.update(struct.pack(">Q", start))
+            _hash_payload(digest, payload)
+        vid = digest.digest()
+        vh.finderInfo[6], vh.finderInfo[7] = struct.unpack(">II", vid[:8])
+        header = vh.pack()
+        segments.insert(0, (VOLUME_HEADER_OFFSET, header))
+        segments.append((total * bs - 1024, header))
+        stats = {"files": files, "folders": folders, "total_blocks": total,
+                 "free_blocks": free_blocks, "content_bytes": sum(fd.size for _, _, fd in forks)}
+        return HFSVolume(total * bs, segments, vh, stats)
+
+
+def _set_bits(bitmap: bytearray, start: int, count: int) -> None:
+    """Mark blocks start..start+count-1 used (MSB of byte 0 is block 0)."""
+    end = start + count
+    while start < end and start & 7:
+        bitmap[start >> 3] |= 0x80 >> (start & 7)
+        start += 1
+    full_end = end & ~7
+    if start < full_end:
+        bitmap[start >> 3:full_end >> 3] = b"\xff" * ((full_end - start) >> 3)
+        start = full_end
+    while start < end:
+        bitmap[start >> 3] |= 0x80 >> (start & 7)
+        start += 1
+
+
+def _hash_payload(digest, payload: bytes | FileData) -> None:
+    if isinstance(payload, (bytes, bytearray)):
+        digest.update(payload)
+        return
+    if payload.data is not None:
+        digest.update(payload.data)
+        return
+    remaining = payload.size
+    try:
+        with open(payload.path, "rb") as fh:
+            while remaining > 0:
+                chunk = fh.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                remaining -= len(chunk)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if remaining:
+        raise InputError(f"{payload.path}: file shrank while the volume was being built")
