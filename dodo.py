@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from doit import get_var
+from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
@@ -29,10 +30,31 @@ from pipeline.errors import ReprodmgError
 
 ROOT = Path(__file__).resolve().parent
 BUILD = ROOT / "build"
+BUILD.mkdir(exist_ok=True)      # doit keeps its state file here, even when the first task fails
+
+
+
+class ContentChecker(FileChangedChecker):
+    """A file changed when its size or SHA-256 changed; modification times are ignored.
+
+    doit's default checker trusts an unchanged mtime, but every file of the
+    bundle carries SOURCE_DATE_EPOCH as its mtime, so an edited source that
+    yields a same-size executable would look unchanged to the image task.
+    """
+
+    def check_modified(self, file_path, file_stat, state):
+        size, digest = state
+        return file_stat.st_size != size or manifest.sha256_file(file_path) != digest
+
+    def get_state(self, dep, current_state):
+        state = [os.path.getsize(dep), manifest.sha256_file(dep)]
+        return None if current_state is not None and list(current_state) == state else state
+
 
 DOIT_CONFIG = {
     "dep_file": str(BUILD / ".doit.db"),
     "backend": "json",
+    "check_file_uptodate": ContentChecker,
     "default_tasks": ["checksums"],
     "verbosity": 1,
 }
@@ -292,7 +314,7 @@ def task_signed_image():
     sig_tar = CFG.root / CFG.signature.path
 
     def run():
-        image.apply_signature(APP, sig_tar, CFG.signature.sha256, SIGNED_APP)
+        image.apply_signature(APP, sig_tar, CFG.signature.sha256, SIGNED_APP, epoch=EPOCH)
         _make_image(SIGNED_APP, OUT / "stage-signed", SIGNED_DMG, SIGNED_IMAGE_INFO)
     return {
         "actions": [_guard(run)],

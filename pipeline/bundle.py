@@ -66,7 +66,7 @@ def render(info: BundleInfo, templates: str | os.PathLike = TEMPLATES) -> dict[s
         raise InputError(f"{templates}: template error: {exc}") from None
 
 
-def _normalise(root: Path, epoch: int) -> None:
+def normalise_tree(root: Path, epoch: int) -> None:
     """Fixed modes and times for everything under (and including) ``root``."""
     paths = [root]
     for dirpath, dirnames, filenames in os.walk(root):
@@ -106,7 +106,7 @@ def build_app(info: BundleInfo, *, executable: str | os.PathLike, out_dir: str |
             (contents / "Resources").mkdir()
             shutil.copyfile(icon, contents / "Resources" / info.icon_file)
             os.chmod(contents / "Resources" / info.icon_file, 0o644)
-        _normalise(tmp, epoch)
+        normalise_tree(tmp, epoch)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
