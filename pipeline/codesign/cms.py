@@ -221,12 +221,9 @@ def build_signed_data(code_directories: list[tuple[bytes, str]], leaf_der: bytes
     leaf = x509.Certificate.load(leaf_der)
     primary, _ = code_directories[0]
     digests = [_digest(name, blob) for blob, name in code_directories]
-    set_of_digests = []
-    for (blob, name), full in zip(code_directories, digests):
-        set_of_digests.append(core.Sequence([
-            core.ObjectIdentifier(algos.DigestAlgorithmId.unmap(name) if name != "sha256"
-                                  else "2.16.840.1.101.3.4.2.1"),
-            core.OctetString(full)]))
+    set_of_digests = [_CDHashDigest({"algorithm": algos.DigestAlgorithmId.unmap(name),
+                                     "digest": full})
+                      for (_blob, name), full in zip(code_directories, digests)]
     attrs = cms.CMSAttributes([
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})
@@ -266,6 +263,11 @@ def build_signed_data(code_directories: list[tuple[bytes, str]], leaf_der: bytes
         "signer_infos": [signer],
     })
     return cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
+
+
+class _CDHashDigest(core.Sequence):
+    """One value of attribute 1.2.840.113635.100.9.2."""
+    _fields = [("algorithm", core.ObjectIdentifier), ("digest", core.OctetString)]
 
 
 class _AnyAttribute(core.Sequence):
