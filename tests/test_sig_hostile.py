@@ -1,0 +1,226 @@
+"""Hostile signature tarballs, Mach-O headers and signature blobs: refused
+with an error naming the member/file, architecture, structure and offset;
+never a traceback, never a half-written output."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SIGNAPPLE_CORPUS
+from pipeline.codesign import blobs as B
+from pipeline.codesign.apply import apply
+from pipeline.codesign.detach import signature_members
+from pipeline.codesign.verify import verify_path, verify_slice
+from pipeline.errors import CorruptError, InputError, ReprodmgError
+from pipeline.macho import parse_macho, read_macho
+
+UNSIGNED = SIGNAPPLE_CORPUS / "unsigned"
+SIGNED = SIGNAPPLE_CORPUS / "signed"
+EXE = "Contents/MacOS/signapple-test"
+SIG_NAME = EXE + ".x86_64sign"
+
+
+def good_members() -> dict[str, bytes]:
+    return signature_members(SIGNED)
+
+
+def write_tar(path: Path, members: dict[str, bytes], symlinks: dict[str, str] = {}) -> Path:
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in symlinks.items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return path
+
+
+def refused(tmp_path: Path, members: dict[str, bytes], unsigned: Path = UNSIGNED,
+            exc=InputError, symlinks: dict[str, str] = {}) -> str:
+    tar = write_tar(tmp_path / "sigs.tar", members, symlinks)
+    out = tmp_path / "out.app"
+    with pytest.raises(exc) as info:
+        apply(unsigned, tar, out)
+    assert not out.exists() and not (tmp_path / "out.app.partial").exists()
+    return str(info.value)
+
+
+def test_dotdot_member_is_refused(tmp_path):
+    msg = refused(tmp_path, {"../" + SIG_NAME: good_members()[SIG_NAME]})
+    assert "member '../Contents/MacOS/signapple-test.x86_64sign'" in msg and "'..'" in msg
+
+
+def test_absolute_member_is_refused(tmp_path):
+    msg = refused(tmp_path, {"/" + SIG_NAME: good_members()[SIG_NAME]})
+    assert "absolute path refused" in msg and SIG_NAME in msg
+
+
+def test_signature_for_missing_file_is_refused(tmp_path):
+    msg = refused(tmp_path, {"Contents/MacOS/ghost.x86_64sign": good_members()[SIG_NAME]})
+    assert msg.endswith(f"member 'Contents/MacOS/ghost.x86_64sign': Contents/MacOS/ghost does not "
+                        f"exist in {UNSIGNED} (or is not a regular file)")
+
+
+def test_signature_for_wrong_architecture_is_refused(tmp_path):
+    msg = refused(tmp_path, {EXE + ".arm64sign": good_members()[SIG_NAME]})
+    assert msg.startswith(f"{EXE}.arm64sign: ") and "has no arm64 slice (it has x86_64)" in msg
+
+
+def test_oversized_signature_is_refused(tmp_path):
+    msg = refused(tmp_path, {SIG_NAME: bytes(17 << 20)})
+    assert f"member '{SIG_NAME}': 17825792 bytes exceeds" in msg
+
+
+def test_garbage_signature_names_member_arch_and_structure(tmp_path):
+    msg = refused(tmp_path, {SIG_NAME: b"\x00garbage" * 8}, exc=CorruptError)
+    assert msg == f"{SIG_NAME}: x86_64 SuperBlob.magic: offset 0x0: 0x676172 is not an " \
+                  "embedded signature"
+
+
+def test_truncated_signature_is_refused(tmp_path):
+    sig = good_members()[SIG_NAME]
+    msg = refused(tmp_path, {SIG_NAME: sig[:3000]}, exc=CorruptError)
+    assert msg.startswith(f"{SIG_NAME}: x86_64 SuperBlob.length: offset 0x4: 6312 exceeds")
+
+
+def test_signature_at_impossible_offset_is_refused(tmp_path):
+    sig = bytearray(good_members()[SIG_NAME])
+    struct.pack_into(">I", sig, 44 + 0x20, 0x100)     # CodeDirectory.codeLimit inside __TEXT
+    msg = refused(tmp_path, {SIG_NAME: bytes(sig)})
+    assert "x86_64: a signature at offset 0x100 does not fit" in msg
+
+
+def test_symlink_member_is_refused(tmp_path):
+    msg = refused(tmp_path, {}, symlinks={SIG_NAME: "/etc/passwd"})
+    assert SIG_NAME in msg and "leaves the destination" in msg
+
+
+def test_unexpected_member_is_refused(tmp_path):
+    msg = refused(tmp_path, {**good_members(), "Contents/Info.plist": b"<plist/>"})
+    assert "member 'Contents/Info.plist': not a .<arch>sign signature" in msg
+
+
+def test_code_resources_for_missing_bundle_is_refused(tmp_path):
+    msg = refused(tmp_path, {**good_members(),
+                             "Other.app/Contents/_CodeSignature/CodeResources": b"x"})
+    assert "member 'Other.app/Contents/_CodeSignature/CodeResources': no such bundle" in msg
+
+
+def test_signature_through_symlink_in_unsigned_tree_is_refused(tmp_path):
+    tree = tmp_path / "unsigned"
+    shutil.copytree(UNSIGNED, tree)
+    os.chmod(tree / "Contents", 0o755)
+    os.symlink("/usr/bin", tree / "Contents/Escape")
+    msg = refused(tmp_path, {"Contents/Escape/python3.x86_64sign": good_members()[SIG_NAME]},
+                  unsigned=tree)
+    assert "Contents/Escape/python3 does not exist" in msg
+
+
+def test_cli_reports_hostile_tarball_without_traceback(tmp_path):
+    tar = write_tar(tmp_path / "sigs.tar", {"../x.x86_64sign": b"x"})
+    r = subprocess.run([sys.executable, "-m", "pipeline", "sig", "apply", str(UNSIGNED), str(tar),
+                        "-o", str(tmp_path / "o.app")], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 2 and "'..' in path refused" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+# --- hostile Mach-O headers ----------------------------------------------------------
+
+def thin_header(ncmds=0, sizeofcmds=0, extra=b"") -> bytes:
+    return struct.pack("<IiiIIIII", 0xFEEDFACF, 0x01000007, 3, 2, ncmds, sizeofcmds, 0, 0) + extra
+
+
+@pytest.mark.parametrize("data, expected", [
+    (struct.pack(">II", 0xCAFEBABE, 40), "fat_arch table: offset 0x8: runs past the end"),
+    (struct.pack(">II", 0xCAFEBABE, 0), "fat_header.nfat_arch: offset 0x4: 0 slices"),
+    (struct.pack(">II", 0xCAFEBABE, 1) + struct.pack(">iiIII", 0x01000007, 3, 4096, 1 << 30, 12)
+     + bytes(100), "fat_arch[0] (x86_64): offset 0x8: slice [0x1000, +0x40000000) is outside"),
+    (struct.pack(">II", 0xCAFEBABE, 1) + struct.pack(">iiIII", 0x01000007, 3, 28, 8, 40)
+     + bytes(100), "fat_arch[0] (x86_64).align: offset 0x8: 2**40 is not a sane alignment"),
+    (struct.pack(">II", 0xCAFEBABE, 2) + struct.pack(">iiIII", 0x01000007, 3, 64, 64, 4)
+     + struct.pack(">iiIII", 0x0100000C, 0, 96, 64, 4) + bytes(200),
+     "fat_arch table: offset 0x60: slices x86_64 and arm64 overlap"),
+    (thin_header(1, 10_000), "x86_64 mach_header.sizeofcmds: offset 0x14: 10000 bytes of load "
+                             "commands run past"),
+    (thin_header(1, 8, struct.pack("<II", 0x19, 0)), "x86_64 load command 0 cmdsize: offset 0x24: "
+                                                     "0 is invalid"),
+    (thin_header(5000, 8, bytes(8)), "x86_64 mach_header.ncmds: offset 0x10: 5000 load commands"),
+    (thin_header(1, 16, struct.pack("<IIII", 0x1D, 16, 0x10000, 0x10)),
+     "x86_64 linkedit_data_command 0x1d.dataoff: offset 0x28: [0x10000, +0x10) runs past"),
+    (thin_header(1, 72, struct.pack("<II16sQQQQiiII", 0x19, 72, b"__TEXT", 0, 0, 0, 1 << 40, 5, 5,
+                                    0, 0)),
+     "x86_64 segment __TEXT.filesize: offset 0x20: [0x0, +0x10000000000) runs past"),
+    (thin_header(1, 72, struct.pack("<II16sQQQQiiII", 0x19, 72, b"__TEXT", 0, 0, 0, 0, 5, 5,
+                                    1000, 0)),
+     "x86_64 segment __TEXT.nsects: offset 0x20: 1000 sections do not fit"),
+])
+def test_hostile_macho_header_is_refused(data, expected):
+    with pytest.raises(CorruptError) as info:
+        parse_macho(data, "hostile.bin")
+    assert str(info.value).startswith("hostile.bin: " + expected), str(info.value)
+
+
+# --- hostile signature blobs ----------------------------------------------------------
+
+def corpus_cd() -> bytes:
+    sl = read_macho(SIGNED / EXE).slices[0]
+    return B.SuperBlob.parse(sl.signature_bytes()).get(0)
+
+
+@pytest.mark.parametrize("field_offset, value, expected", [
+    (0x10, 0xFFFFFF00, "CodeDirectory.hashOffset"),
+    (0x14, 0x7FFFFFFF, "CodeDirectory.identOffset"),
+    (0x18, 1000, "CodeDirectory.nSpecialSlots"),
+    (0x1C, 0x7FFFFFFF, "CodeDirectory.nCodeSlots"),
+    (0x04, 0x7FFFFFFF, "CodeDirectory.length"),
+    (0x08, 0x10000, "CodeDirectory.version"),
+])
+def test_hostile_code_directory_field_is_named(field_offset, value, expected):
+    cd = bytearray(corpus_cd())
+    struct.pack_into(">I", cd, field_offset, value)
+    with pytest.raises(CorruptError) as info:
+        B.CodeDirectory.parse(bytes(cd), B.BlobContext("sig.bin", "x86_64", 0x13380 + 44))
+    assert str(info.value).startswith(f"sig.bin: x86_64 {expected}: offset 0x"), str(info.value)
+
+
+def test_superblob_index_pointing_outside_is_named():
+    sig = bytearray(read_macho(SIGNED / EXE).slices[0].signature_bytes())
+    struct.pack_into(">I", sig, 12 + 8 + 4, 0x7FFFFFF0)     # index[1].offset
+    with pytest.raises(CorruptError) as info:
+        B.SuperBlob.parse(bytes(sig), B.BlobContext("f", "x86_64", 0))
+    assert "blob in slot 0x2" in str(info.value)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 98287), st.integers(0, 255)), min_size=1, max_size=8),
+       st.sampled_from([0, 4096, 78720]))
+def test_mutated_signed_binary_never_escapes_the_error_family(mutations, region):
+    data = bytearray((SIGNED / EXE).read_bytes())
+    for pos, byte in mutations:
+        # concentrate half the mutations on the headers and the signature
+        target = pos if pos % 2 else (region + pos % 4096) % len(data)
+        data[target] = byte
+    try:
+        macho = parse_macho(bytes(data), "fuzz.bin")
+    except ReprodmgError:
+        return
+    for sl in macho.slices:
+        try:
+            verify_slice(sl)
+        except ReprodmgError:
+            pass
