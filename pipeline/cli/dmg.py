@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import InputError, UnsupportedError, VerificationError
+from ..errors import InputError, VerificationError
 from .output import emit_json
 
 FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2), "
@@ -80,11 +80,7 @@ def _print_manifest(args, manifest: dict) -> None:
 
 def cmd_create(args) -> int:
     from ..epoch import source_date_epoch
-    try:
-        from ..hfs.writer import build_volume
-    except ImportError:
-        raise UnsupportedError("dmg create: the HFS+ writer (pipeline.hfs.writer) is not "
-                               "available in this build") from None
+    from ..hfs.writer import build_volume
     from ..udif.writer import write_udif
     src = Path(args.src)
     if not src.is_dir():
@@ -150,36 +146,38 @@ def _hfs_source(image, key):
     return image.partition_source(part.index), part
 
 
-def cmd_ls(args) -> int:
+def _text_listing(entries) -> str:
     try:
         from ..hfs.listing import format_entries
-        from ..hfs.reader import HFSReader
     except ImportError:
-        raise UnsupportedError("dmg ls: the HFS+ reader is not available in this build") from None
+        # The HFS+ listing formatter is not in this build: one path a line.
+        return "\n".join(e.path + ("/" if e.kind == "dir" else "") for e in entries)
+    return format_entries(entries)
+
+
+def cmd_ls(args) -> int:
+    from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         entries = list(reader.entries())
         if args.json:
-            emit_json([e.as_dict() if hasattr(e, "as_dict") else e for e in entries])
+            emit_json([e.to_json() for e in entries])
         else:
-            text = format_entries(entries)
+            text = _text_listing(entries)
             if text:
                 print(text)
     return 0
 
 
 def cmd_extract(args) -> int:
-    try:
-        from ..hfs.reader import HFSReader
-    except ImportError:
-        raise UnsupportedError("dmg extract: the HFS+ reader is not available in this build") from None
+    from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
-        result = reader.extract(args.dest)
-    if args.json:
-        emit_json(result if isinstance(result, (dict, list)) else {"dest": args.dest})
+        reader.extract(args.dest)
+        if args.json:
+            emit_json({"image": args.image, "partition": part.name, "dest": args.dest})
     return 0
