@@ -3,8 +3,99 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+
+from ..atomic import atomic_output
+from ..errors import InputError
+from ..imagesource import FileImageSource
+from .output import emit_json
 
 
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser("hfs", help="HFS+ volumes: create, ls, extract")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    create = sub.add_parser("create", help="author a raw HFS+ volume from a folder")
+    create.add_argument("src", help="folder to store in the volume")
+    create.add_argument("-o", "--output", required=True, help="raw volume file to write")
+    create.add_argument("--volname", help="volume name (default: the folder's name)")
+    create.add_argument("--case-sensitive", action="store_true",
+                        help="build a case-sensitive HFSX volume")
+    create.add_argument("--size", help="exact volume size (bytes, or with K/M/G)")
+    create.add_argument("--headroom", default="0",
+                        help="free space on top of the content: bytes, K/M/G, or N%% (default 0)")
+    create.add_argument("--uid", type=int, default=0, help="owner of every entry (default 0)")
+    create.add_argument("--gid", type=int, default=0, help="group of every entry (default 0)")
+    create.add_argument("--keep-modes", action="store_true",
+                        help="keep permission bits instead of normalising to 0755/0644")
+    create.add_argument("--hard-links", choices=("link", "copy"), default="link",
+                        help="store hard links as HFS+ hard links (default) or as copies")
+    create.add_argument("--open-folder", metavar="PATH",
+                        help="folder (relative to SRC) the Finder opens on mount")
+    create.add_argument("--source-date-epoch", type=int,
+                        help="timestamp for every date (SOURCE_DATE_EPOCH wins)")
+    create.add_argument("--json", action="store_true", help="print a JSON summary")
+    create.set_defaults(handler=cmd_create)
+
+    ls = sub.add_parser("ls", help="list the entries of a raw HFS+ volume")
+    ls.add_argument("image")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(handler=cmd_ls)
+
+    extract = sub.add_parser("extract", help="extract a raw HFS+ volume into a folder")
+    extract.add_argument("image")
+    extract.add_argument("dest")
+    extract.add_argument("--json", action="store_true", help="print a JSON summary")
+    extract.set_defaults(handler=cmd_extract)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from ..hfs.writer import build_volume
+    if not os.path.isdir(args.src):
+        raise InputError(f"{args.src}: not a folder")
+    volname = args.volname or os.path.basename(os.path.normpath(os.path.abspath(args.src)))
+    volume = build_volume(args.src, volname=volname, case_sensitive=args.case_sensitive,
+                          epoch=args.source_date_epoch, uid=args.uid, gid=args.gid,
+                          keep_modes=args.keep_modes, size=args.size, headroom=args.headroom,
+                          hard_links=args.hard_links, open_folder=args.open_folder)
+    with atomic_output(args.output) as fh:
+        volume.write_to(fh)
+    summary = {"output": args.output, "size": volume.size, "volume_name": volname,
+               "case_sensitive": args.case_sensitive, **volume.stats}
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"{args.output}: {volume.size} bytes, {volume.stats['files']} files, "
+              f"{volume.stats['folders']} folders, {volume.stats['free_blocks']} free blocks")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from ..hfs.listing import format_entries
+    from ..hfs.reader import HFSReader
+    with FileImageSource(args.image) as src:
+        reader = HFSReader(src, args.image)
+        entries = list(reader.entries())
+        if args.json:
+            emit_json({"volume_name": reader.volume_name,
+                       "signature": reader.vh.signature.decode(),
+                       "case_sensitive": reader.case_sensitive,
+                       "block_size": reader.vh.blockSize,
+                       "total_blocks": reader.vh.totalBlocks,
+                       "free_blocks": reader.vh.freeBlocks,
+                       "entries": [e.to_json() for e in entries]})
+        else:
+            sys.stdout.write(format_entries(entries))
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from ..hfs.reader import HFSReader
+    with FileImageSource(args.image) as src:
+        reader = HFSReader(src, args.image)
+        reader.extract(args.dest)
+        if args.json:
+            emit_json({"image": args.image, "dest": args.dest,
+                       "volume_name": reader.volume_name})
+    return 0

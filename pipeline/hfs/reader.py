@@ -42,6 +42,15 @@ MAX_LINK_TARGET = 4096
 _STREAM_CHUNK = 1 << 20
 
 
+def _fourcc(code: bytes) -> str:
+    """A Finder type/creator code as text: "" when unset, hex when not printable."""
+    if code == b"\0\0\0\0":
+        return ""
+    if all(0x20 <= c < 0x7F for c in code):
+        return code.decode("ascii")
+    return "0x" + code.hex()
+
+
 class ExtentsOverflow:
     """The extents-overflow B-tree, loaded on first use into a dict."""
 
@@ -325,7 +334,7 @@ class HFSReader:
                       b.ownerID, b.groupID, unix_date(data_rec.createDate), unix_date(data_rec.contentModDate),
                       unix_date(data_rec.accessDate), unix_date(data_rec.attributeModDate),
                       unix_date(data_rec.backupDate), rec.flags, rec.finderFlags,
-                      data_rec.fileType.decode("mac_roman"), data_rec.fileCreator.decode("mac_roman"),
+                      _fourcc(data_rec.fileType), _fourcc(data_rec.fileCreator),
                       xattrs=self._xattrs(data_rec.fileID),
                       data_size=data_rec.dataFork.logicalSize,
                       rsrc_size=data_rec.resourceFork.logicalSize,
