@@ -21,7 +21,7 @@ from conftest import SIGNAPPLE_CORPUS
 from pipeline.codesign import blobs as B
 from pipeline.codesign.apply import apply
 from pipeline.codesign.detach import signature_members
-from pipeline.codesign.verify import verify_path, verify_slice
+from pipeline.codesign.verify import verify_slice
 from pipeline.errors import CorruptError, InputError, ReprodmgError
 from pipeline.macho import parse_macho, read_macho
 

@@ -54,7 +54,7 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 
 def _detach(args: argparse.Namespace) -> int:
-    from ..codesign.detach import detach, signature_members
+    from ..codesign.detach import detach
     detach(args.signed, args.output)
     if args.json:
         from ..tarball import read_members

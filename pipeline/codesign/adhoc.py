@@ -96,9 +96,9 @@ def adhoc_sign_file(path: str | os.PathLike, out: str | os.PathLike | None = Non
     for sl in macho.slices:
         ident = identifier or existing_identifier(sl) or path.name
         slices.append(adhoc_sign_slice(sl, ident, linker_signed))
+    for signed in slices:
+        parse_slice(signed, os.fspath(path))      # what we write must parse again
     data = slices[0] if macho.fat is None else build_universal(macho.fat, slices)
-    for i, s in enumerate(slices):
-        parse_slice(s, os.fspath(path))
     target = Path(out) if out is not None else path
     mode = os.stat(path).st_mode & 0o7777
     atomic_write_bytes(target, data)

@@ -96,10 +96,6 @@ def cd_header_size(version: int) -> int:
     return size
 
 
-class BlobError(CorruptError):
-    pass
-
-
 def _fail(ctx: "BlobContext", where: str, problem: str, offset: int) -> CorruptError:
     return CorruptError(ctx.path, f"{ctx.arch} {where}" if ctx.arch else where, problem,
                         ctx.base + offset)

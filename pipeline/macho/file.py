@@ -142,11 +142,7 @@ class MachOSlice:
                 if strsize:
                     ends.append(stroff + strsize)
             elif lc.cmd == S.LC_DYSYMTAB:
-                f = struct.unpack_from(S.structDysymtab, self.data, lc.offset)
-                # (offset, count, entry size): toc, modtab, extrefsyms, indirectsyms, extrel, locrel
-                for off, count, size in ((f[10], f[11], 8), (f[12], f[13], 56 if self.is64 else 52),
-                                         (f[14], f[15], 4), (f[16], f[17], 4), (f[18], f[19], 8),
-                                         (f[20], f[21], 8) if len(f) > 21 else (0, 0, 0)):
+                for off, count, size in _dysymtab_tables(self, lc):
                     if count:
                         ends.append(off + count * size)
             elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
@@ -266,6 +262,10 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
             raise fail(f"{arch} LC_SYMTAB", "symbol or string table runs past the slice", lc.offset + 8)
     elif lc.cmd == S.LC_DYSYMTAB:
         _need(lc, struct.calcsize(S.structDysymtab), f"{arch} LC_DYSYMTAB", fail)
+        for off, count, size in _dysymtab_tables(sl, lc):
+            if off + count * size > len(data):
+                raise fail(f"{arch} LC_DYSYMTAB", f"a table at {off:#x} ({count} entries) runs "
+                           "past the slice", lc.offset + 8)
     elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
         _need(lc, struct.calcsize(S.structDyldInfo), f"{arch} LC_DYLD_INFO", fail)
         f = struct.unpack_from(S.structDyldInfo, data, lc.offset)
@@ -276,6 +276,15 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
         _need(lc, struct.calcsize(S.structBuildVersion), f"{arch} LC_BUILD_VERSION", fail)
         _c, _s, platform, minos, sdk, _ntools = struct.unpack_from(S.structBuildVersion, data, lc.offset)
         sl.build_version = BuildVersion(platform, minos, sdk)
+
+
+def _dysymtab_tables(sl: MachOSlice, lc: LoadCommand) -> list[tuple[int, int, int]]:
+    """(file offset, count, entry size) of the tables LC_DYSYMTAB points at:
+    toc, modtab, extrefsyms, indirectsyms, extrel, locrel."""
+    f = struct.unpack_from(S.structDysymtab, sl.data, lc.offset)
+    modtab = 56 if sl.is64 else 52
+    return [(f[8], f[9], 8), (f[10], f[11], modtab), (f[12], f[13], 4), (f[14], f[15], 4),
+            (f[16], f[17], 8), (f[18], f[19], 8)]
 
 
 @dataclass
