@@ -266,8 +266,14 @@ class HFSReader:
                 or roots[0][1].folderID != CNID_ROOT_FOLDER:
             raise CorruptError(self.name, "catalog B-tree", "no root folder record "
                                "(parent 1, CNID 2)")
-        self.volume_name = roots[0][0]
+        self._volume_name = roots[0][0]
         self._loaded = True
+
+    @property
+    def volume_name(self) -> str:
+        """The root folder's name, as POSIX text."""
+        self._load()
+        return hfsuni.to_posix_name(self._volume_name)
 
     def _xattrs(self, file_id: int) -> dict[str, bytes]:
         if self.attributes is None:
