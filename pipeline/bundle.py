@@ -120,12 +120,14 @@ def pack_app_tarball(app_dir: str | os.PathLike, *, config_path: str | os.PathLi
                      manifest_path: str | os.PathLike, out_path: str | os.PathLike,
                      epoch: int = 0) -> None:
     """The unsigned tarball for the signer: ``Name.app/...``, the release configuration
-    (as ``release.toml``) and the app manifest (as ``build-manifest.json``)."""
+    (as ``release.toml``, without its ``[signature]`` pin, which is added only
+    after signing) and the app manifest (as ``build-manifest.json``)."""
     from . import tarball
+    from .config import without_signature
 
     app = Path(app_dir)
-    members: dict[str, Path] = {"release.toml": Path(config_path),
-                                "build-manifest.json": Path(manifest_path)}
+    members: dict[str, Path | bytes] = {"release.toml": without_signature(config_path),
+                                        "build-manifest.json": Path(manifest_path)}
     executables = []
     for dirpath, dirnames, filenames in os.walk(app):
         dirnames.sort()

@@ -123,7 +123,14 @@ def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, An
                  sdk: Mapping[str, Any], app_dir: str | os.PathLike,
                  templates: Mapping[str, str | os.PathLike]) -> dict[str, Any]:
     """What the unsigned app is a function of, and the app's files."""
+    import hashlib
+
+    from .config import without_signature
+
     app = Path(app_dir)
+    inputs = file_hashes(cfg.root, project_inputs(cfg))
+    # The configuration as the unsigned tarball carries it (no signature pin).
+    inputs[cfg.path.name] = hashlib.sha256(without_signature(cfg.path)).hexdigest()
     return {
         "manifest_version": MANIFEST_VERSION,
         "release": {
@@ -132,7 +139,7 @@ def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, An
             "targets": list(cfg.targets), "minimum_macos": cfg.minimum_macos,
             "cflags": list(cfg.cflags), "source_date_epoch": epoch,
         },
-        "inputs": file_hashes(cfg.root, project_inputs(cfg)),
+        "inputs": inputs,
         "templates": {name: sha256_file(path) for name, path in sorted(templates.items())},
         "toolchain": dict(toolchain),
         "sdk": dict(sdk),

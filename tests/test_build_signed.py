@@ -78,11 +78,11 @@ def signed_release(tmp_path_factory, cache):
             fh.write(f'\n[signature]\npath = "signatures.tar"\nsha256 = "{sha256_file(signatures)}"\n')
         _ok(run_doit(project, cache=cache, umask=umask, tz=tz, lang=lang))
         builders.append(project)
-    return signatures, builders[0], builders[1]
+    return signatures, builders[0], builders[1], unsigned
 
 
 def test_signed_dmgs_from_two_builders_are_identical(signed_release):
-    _sig, a, b = signed_release
+    _sig, a, b, _u = signed_release
     assert sha256_file(a / SIGNED_DMG) == sha256_file(b / SIGNED_DMG)
     assert sha256_file(a / OUT / "SHA256SUMS") == sha256_file(b / OUT / "SHA256SUMS")
     sums = (a / OUT / "SHA256SUMS").read_text()
@@ -94,8 +94,17 @@ def test_signed_dmgs_from_two_builders_are_identical(signed_release):
     assert manifest["signature"]["path"] == "signatures.tar"
 
 
+def test_pinning_the_signature_leaves_the_unsigned_tarball_unchanged(signed_release):
+    # What the signer signed is what every builder rebuilds: the [signature]
+    # table is left out of the tarball's release.toml and of its manifest.
+    _sig, a, b, unsigned = signed_release
+    assert sha256_file(a / APP_TAR) == sha256_file(unsigned / APP_TAR)
+    assert sha256_file(b / APP_TAR) == sha256_file(unsigned / APP_TAR)
+    assert sha256_file(a / DMG) == sha256_file(unsigned / DMG)
+
+
 def test_app_read_back_from_the_signed_dmg_verifies(signed_release, tmp_path, capsys):
-    _sig, a, _b = signed_release
+    _sig, a, _b, _u = signed_release
     dest = tmp_path / "volume"
     assert cli_main(["dmg", "extract", str(a / SIGNED_DMG), str(dest)]) == 0
     app = dest / "Hello.app"
@@ -112,7 +121,7 @@ def test_app_read_back_from_the_signed_dmg_verifies(signed_release, tmp_path, ca
 
 
 def test_seven_zip_lists_the_signed_volume(signed_release):
-    _sig, a, _b = signed_release
+    _sig, a, _b, _u = signed_release
     out = subprocess.run([require_tool("7z"), "l", "-slt", str(a / SIGNED_DMG)],
                          capture_output=True, text=True, check=True).stdout
     paths = [line[len("Path = "):] for line in out.splitlines() if line.startswith("Path = ")]
@@ -120,7 +129,7 @@ def test_seven_zip_lists_the_signed_volume(signed_release):
 
 
 def test_signature_tarball_with_wrong_hash_is_refused(signed_release, tmp_path, cache):
-    signatures, _a, _b = signed_release
+    signatures, _a, _b, _u = signed_release
     project = copy_project(tmp_path / "proj")
     hello = project / "examples" / "hello"
     shutil.copyfile(signatures, hello / "signatures.tar")

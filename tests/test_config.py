@@ -135,3 +135,22 @@ def test_signature_pin(project: Path):
     with pytest.raises(InputError, match=r"signature\.path"):
         config.load(_write(project, BASE + '\n[signature]\npath = "../x.tar"\n'
                                   f'sha256 = "{"cd" * 32}"\n'))
+
+
+def test_without_signature_drops_only_the_signature_table(project: Path):
+    body = BASE + '\n[signature]\npath = "s.tar"   # from the signer\nsha256 = "' + "cd" * 32 + '"\n'
+    path = _write(project, body + "\n[toolchain]\nversion = 19\n")
+    stripped = config.without_signature(path)
+    assert b"signature" not in stripped and b"s.tar" not in stripped
+    assert b"[toolchain]\nversion = 19" in stripped
+    import tomllib
+    assert tomllib.loads(stripped.decode()) == {
+        k: v for k, v in tomllib.loads(path.read_text()).items() if k != "signature"}
+    plain = _write(project, BASE)
+    assert config.without_signature(plain) == BASE.encode()
+
+
+def test_inline_signature_cannot_be_stripped(project: Path):
+    path = _write(project, 'signature = { path = "s.tar", sha256 = "' + "cd" * 32 + '" }\n' + BASE)
+    with pytest.raises(InputError, match=r"signature: write it as a \[signature\] table"):
+        config.without_signature(path)
