@@ -316,8 +316,8 @@ class _Builder:
     # names -----------------------------------------------------------------
 
     def _hfs_name(self, name: str, where: str) -> str:
-        if not name or "\0" in name:
-            raise InputError(f"{where}: empty name or NUL character")
+        if not name or "\0" in name or name in (".", ".."):
+            raise InputError(f"{where}: file name {name!r} cannot be stored")
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
