@@ -242,3 +242,18 @@ def test_cli_sign_reads_password_from_env(builder, identity, tmp_path):
                        capture_output=True, text=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent)
     assert r.returncode == 2 and "wrong password" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_single_universal_file_detach_apply_round_trip(builder, identity, tmp_path):
+    """A bare Mach-O (no bundle): members are named <file>.<arch>sign."""
+    p12, _pem = identity
+    unsigned = builder.lipo("single-uni", builder.link("x86_64", "single-x86/tool"),
+                            builder.link("arm64", "single-arm/tool"))
+    signed = tmp_path / "tool"
+    shutil.copy(unsigned, signed)
+    sign_app(signed, p12, PASSWORD, identifier="org.example.tool")
+    detach(signed, tmp_path / "sigs.tar")
+    from pipeline.tarball import read_members
+    assert sorted(read_members(tmp_path / "sigs.tar")) == ["tool.arm64sign", "tool.x86_64sign"]
+    apply(unsigned, tmp_path / "sigs.tar", tmp_path / "out" / "tool")
+    assert (tmp_path / "out" / "tool").read_bytes() == signed.read_bytes()

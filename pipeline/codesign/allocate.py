@@ -32,6 +32,12 @@ def round_up(value: int, align: int) -> int:
 
 
 def default_dataoff(sl: MachOSlice) -> int:
+    """Where codesign_allocate puts the signature: with an LC_CODE_SIGNATURE
+    already there, 16 bytes past the end of the other link-edit data; without
+    one, 16 bytes past the end of __LINKEDIT as it stands."""
+    linkedit = sl.segment("__LINKEDIT")
+    if sl.code_signature is None and linkedit is not None:
+        return round_up(linkedit.fileoff + linkedit.filesize, SIGNATURE_ALIGN)
     return round_up(sl.linkedit_content_end(), SIGNATURE_ALIGN)
 
 
@@ -48,7 +54,7 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
                            "__LINKEDIT in the file", sl.file_offset + linkedit.command.offset)
     content_end = sl.linkedit_content_end()
     if dataoff is None:
-        dataoff = round_up(content_end, SIGNATURE_ALIGN)
+        dataoff = default_dataoff(sl)
     if dataoff % SIGNATURE_ALIGN or dataoff < content_end or dataoff < linkedit.fileoff:
         raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
                          f"link-edit data ends at {content_end:#x} and the signature must start "

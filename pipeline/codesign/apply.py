@@ -68,9 +68,11 @@ def _plan(unsigned: Path, sig_tar: Path) -> _Plan:
             raise InputError(f"{archive}: member {name!r}: {len(data)} bytes exceeds the "
                              f"{MAX_SIGNATURE_SIZE}-byte limit for a signature")
         if single:
-            if stem != unsigned.name:
-                raise InputError(f"{archive}: member {name!r}: signature for a file other than "
-                                 f"{unsigned.name}")
+            # A bare file may have been renamed since signing; its members
+            # must still all name one file, at the top level.
+            if "/" in stem or any(s != stem for s in plan.signatures):
+                raise InputError(f"{archive}: member {name!r}: {unsigned} is a single file, but "
+                                 "the signatures name more than one file")
             target = unsigned
         else:
             target = unsigned / stem

@@ -121,10 +121,19 @@ class MachOSlice:
         return self.data[cs.dataoff:cs.dataoff + cs.datasize]
 
     def first_section_offset(self) -> int:
-        """File offset of the first section's data: the load commands may
-        grow up to here (codesign_allocate's rule for adding a command)."""
-        offsets = [sec.offset for seg in self.segments for sec in seg.sections
-                   if sec.offset != 0 and sec.size != 0]
+        """Lowest file offset of section contents: the load commands may grow
+        up to here.  codesign_allocate's rule (add_code_sig_load_command):
+        sections with a size, skipping zero-fill ones - tested bitwise, so
+        any section type with bit 0 set counts as zero-fill - and, for
+        segments without sections, the segment's own non-zero file offset."""
+        offsets = []
+        for seg in self.segments:
+            if seg.sections:
+                offsets += [sec.offset for sec in seg.sections
+                            if sec.size and sec.flags & S.S_ZEROFILL != S.S_ZEROFILL
+                            and sec.flags & S.S_THREAD_LOCAL_ZEROFILL != S.S_THREAD_LOCAL_ZEROFILL]
+            elif seg.fileoff and seg.filesize:
+                offsets.append(seg.fileoff)
         return min(offsets) if offsets else len(self.data)
 
     def linkedit_content_end(self) -> int:

@@ -73,6 +73,9 @@ sizeSection = struct.calcsize(structSection)
 structSection64 = "<16s16sQQIIIIIIII"      # ... + reserved3
 sizeSection64 = struct.calcsize(structSection64)
 
+S_ZEROFILL = 0x1
+S_THREAD_LOCAL_ZEROFILL = 0x12
+
 structLinkeditData = "<IIII"               # cmd, cmdsize, dataoff, datasize
 sizeLinkeditData = struct.calcsize(structLinkeditData)
 structSymtab = "<IIIIII"                   # cmd, cmdsize, symoff, nsyms, stroff, strsize
