@@ -47,8 +47,11 @@ ZOO_NAMES = [
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write with the process umask applied, as a build tool would."""
+    umask = os.umask(0)
+    os.umask(umask)
     path.write_bytes(data)
-    os.chmod(path, mode)
+    os.chmod(path, (0o777 if mode & 0o111 else 0o666) & ~umask)
 
 
 def make_zoo(root: Path, *, folders: int = 200, files_per_folder: int = 10,
@@ -128,8 +131,6 @@ def make_zoo(root: Path, *, folders: int = 200, files_per_folder: int = 10,
             _write(p, exp.data, exp.mode)
             if exp.link_group:
                 first_of_group[exp.link_group] = p
-    for path, exp in dirs:
-        os.chmod(root / path, 0o755 if not reverse else 0o775)
     if mtime is not None:
         for path, _ in plan:
             os.utime(root / path, (mtime, mtime), follow_symlinks=False)
