@@ -1,0 +1,209 @@
+"""Writer options and caller-supplied metadata, checked with libfshfs
+(pyfshfs) and with the raw catalog bytes parsed here by struct."""
+
+from __future__ import annotations
+
+import stat
+import struct
+
+import pytest
+
+from pipeline.errors import InputError, UnsupportedError
+from pipeline.hfs.reader import HFSReader
+from pipeline.hfs.tree import File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
+from pipeline.hfs.writer import build_volume
+
+VH = 1024
+
+
+class BytesSource:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self.data[offset:offset + length]
+
+
+def _write(vol, path):
+    with open(path, "wb") as fh:
+        vol.write_to(fh)
+    return path
+
+
+def _pyfshfs(path):
+    import pyfshfs
+    vol = pyfshfs.volume()
+    vol.open(str(path))
+    return vol
+
+
+def test_xattrs_resource_fork_and_finder_info(tmp_path):
+    tree = Tree()
+    tree.add("doc.txt", File(data=FileData.from_bytes(b"text"),
+                             xattrs={"com.example.tag": b"red", "com.apple.quarantine": b"q;1"},
+                             rsrc=FileData.from_bytes(b"RSRC" * 3000),
+                             finder_info=FinderInfo.for_file(b"TEXT", b"ttxt", 0x4000)))
+    tree.add("Folder", Folder(xattrs={"com.example.dir": b"\x00\x01"},
+                              finder_info=FinderInfo.for_folder(0x0400)))
+    image = _write(build_volume(tree, volname="Meta", open_folder="Folder"), tmp_path / "m.hfs")
+
+    vol = _pyfshfs(image)
+    doc = vol.get_file_entry_by_path("/doc.txt")
+    assert {a.name: a.read_buffer() for a in doc.extended_attributes} == \
+        {"com.example.tag": b"red", "com.apple.quarantine": b"q;1"}
+    assert doc.has_resource_fork()
+    assert doc.get_resource_fork().read_buffer(20000) == b"RSRC" * 3000
+    folder = vol.get_file_entry_by_path("/Folder")
+    assert {a.name: a.read_buffer() for a in folder.extended_attributes} == \
+        {"com.example.dir": b"\x00\x01"}
+    data = image.read_bytes()
+    # finderInfo[2] of the volume header: the folder to open on mount.
+    assert struct.unpack_from(">I", data, VH + 80 + 8)[0] == folder.identifier
+
+    with open(image, "rb") as fh:
+        reader = HFSReader(BytesSource(fh.read()), "m.hfs")
+    entries = {e.path: e for e in reader.entries()}
+    d = entries["doc.txt"]
+    assert (d.file_type, d.creator, d.finder_flags) == ("TEXT", "ttxt", 0x4000)
+    assert d.flags & 0x4 and d.rsrc_size == 12000          # HasAttributes
+    assert reader.open(d, "rsrc").read() == b"RSRC" * 3000
+    assert entries["Folder"].finder_flags == 0x0400 and entries["Folder"].flags & 0x4
+
+
+def test_symlink_records_carry_slnk_rhap(tmp_path):
+    tree = Tree()
+    tree.add("Applications", Symlink(target="/Applications"))
+    image = _write(build_volume(tree, volname="L"), tmp_path / "l.hfs")
+    raw = image.read_bytes()
+    assert b"slnkrhap" in raw
+    e = _pyfshfs(image).get_file_entry_by_path("/Applications")
+    assert e.symbolic_link_target == "/Applications" and stat.S_ISLNK(e.file_mode)
+
+
+def test_case_collision_names_both_paths(tmp_path):
+    tree = Tree()
+    tree.add("dir/Readme", File())
+    tree.add("dir/README", File())
+    with pytest.raises(InputError) as info:
+        build_volume(tree, volname="C")
+    msg = str(info.value)
+    assert "dir/Readme" in msg and "dir/README" in msg and "--case-sensitive" in msg
+    # Ignorable characters fold away too (TN1150).
+    tree = Tree()
+    tree.add("ab", File())
+    tree.add("a\u200db", File())
+    with pytest.raises(InputError):
+        build_volume(tree, volname="C")
+
+
+def test_hfsx_keeps_case_variants(tmp_path):
+    tree = Tree()
+    tree.add("Readme", File(data=FileData.from_bytes(b"upper")))
+    tree.add("readme", File(data=FileData.from_bytes(b"lower")))
+    tree.add("sub/x", File())
+    image = _write(build_volume(tree, volname="X", case_sensitive=True), tmp_path / "x.hfs")
+    raw = image.read_bytes()
+    assert raw[VH:VH + 4] == b"HX\x00\x05"
+    vol = _pyfshfs(image)
+    assert vol.get_file_entry_by_path("/Readme").read() == b"upper"
+    assert vol.get_file_entry_by_path("/readme").read() == b"lower"
+    # Precomposed and decomposed spellings are the same name even on HFSX.
+    tree = Tree()
+    tree.add("caf\u00e9", File())
+    tree.add("cafe\u0301", File())
+    with pytest.raises(InputError) as info:
+        build_volume(tree, volname="X", case_sensitive=True)
+    assert "--case-sensitive" not in str(info.value)
+
+
+def test_hfsx_folders_have_folder_count(tmp_path):
+    tree = Tree()
+    tree.add("a/b/c", File())
+    tree.add("a/d", Folder())
+    vol = build_volume(tree, volname="X", case_sensitive=True)
+    reader = HFSReader(vol, "x")
+    entries = {e.path: e for e in reader.entries()}
+    assert entries["a"].flags & 0x10 and entries["a/b"].flags & 0x10   # kHFSHasFolderCount
+    reader._load()
+    rec = dict(reader._children[2])["a"]
+    assert rec.folderCount == 2 and rec.valence == 2
+
+
+def test_name_length_limit():
+    tree = Tree()
+    tree.add("x" * 255, File())
+    build_volume(tree, volname="N")
+    tree = Tree()
+    tree.root.children["y" * 256] = File()
+    with pytest.raises(InputError, match="255"):
+        build_volume(tree, volname="N")
+
+
+def test_size_and_headroom():
+    tree = Tree()
+    tree.add("f", File(data=FileData.from_bytes(bytes(3 * 1024 * 1024))))
+    assert build_volume(tree, volname="S").header.freeBlocks * 4096 < 1 << 20
+    roomy = build_volume(tree, volname="S", headroom="8M")
+    assert roomy.header.freeBlocks * 4096 >= 8 << 20
+    pct = build_volume(tree, volname="S", headroom="50%")
+    assert pct.header.freeBlocks * 4096 >= (3 << 20) // 2
+    exact = build_volume(tree, volname="S", size="16M")
+    assert exact.size == 16 << 20
+    assert exact.read(exact.size - 1024, 512) == exact.read(1024, 512)
+    with pytest.raises(InputError, match="too small"):
+        build_volume(tree, volname="S", size="1M")
+    with pytest.raises(InputError, match="multiple"):
+        build_volume(tree, volname="S", size=1000000)
+
+
+def test_owner_and_modes(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "secret").write_bytes(b"s")
+    (src / "secret").chmod(0o600)
+    (src / "tool").write_bytes(b"t")
+    (src / "tool").chmod(0o700)
+    norm = _write(build_volume(src, volname="M", uid=501, gid=20), tmp_path / "n.hfs")
+    vol = _pyfshfs(norm)
+    s, t = vol.get_file_entry_by_path("/secret"), vol.get_file_entry_by_path("/tool")
+    assert stat.S_IMODE(s.file_mode) == 0o644 and stat.S_IMODE(t.file_mode) == 0o755
+    assert (s.owner_identifier, s.group_identifier) == (501, 20)
+    kept = _write(build_volume(src, volname="M", keep_modes=True), tmp_path / "k.hfs")
+    vol = _pyfshfs(kept)
+    assert stat.S_IMODE(vol.get_file_entry_by_path("/secret").file_mode) == 0o600
+    assert stat.S_IMODE(vol.get_file_entry_by_path("/tool").file_mode) == 0o700
+
+
+def test_hard_links_as_copies(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "one").write_bytes(b"shared")
+    (src / "two").hardlink_to(src / "one")
+    image = _write(build_volume(src, volname="H", hard_links="copy"), tmp_path / "h.hfs")
+    vol = _pyfshfs(image)
+    one, two = vol.get_file_entry_by_path("/one"), vol.get_file_entry_by_path("/two")
+    assert one.read() == two.read() == b"shared"
+    assert one.number_of_links == two.number_of_links == 1
+    assert one.identifier != two.identifier
+    assert b"HFS+ Private Data".decode().encode("utf-16-be") not in image.read_bytes()
+
+
+def test_tree_model_mixes_disk_and_memory(tmp_path):
+    src = tmp_path / "stage"
+    (src / "App.app").mkdir(parents=True)
+    (src / "App.app" / "bin").write_bytes(b"\x7fELF")
+    tree = tree_from_directory(src)
+    tree.add("Applications", Symlink(target="/Applications"))
+    tree.add(".background/bg.png", File(data=FileData.from_bytes(b"PNG")))
+    vol = build_volume(tree, volname="App")
+    reader = HFSReader(vol, "in-memory")
+    assert [e.path for e in reader.entries()] == [
+        ".background", "App.app", "Applications", ".background/bg.png", "App.app/bin"]
+
+
+def test_big_inline_xattr_is_unsupported():
+    tree = Tree()
+    tree.add("f", File(xattrs={"big": bytes(5000)}))
+    with pytest.raises(UnsupportedError, match="big"):
+        build_volume(tree, volname="B")
