@@ -35,6 +35,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("src", metavar="SRC_FOLDER")
     p.add_argument("--volname", required=True, help="volume name")
     p.add_argument("--case-sensitive", action="store_true", help="HFSX (case-sensitive)")
+    p.add_argument("--size", default=None,
+                   help="volume size (bytes, or e.g. 1G); default: the content plus headroom")
     p.add_argument("--epoch", type=int, default=None,
                    help="timestamps (SOURCE_DATE_EPOCH in the environment wins)")
     writer_options(p)
@@ -87,7 +89,7 @@ def cmd_create(args) -> int:
         raise InputError(f"{src}: not a directory")
     epoch = source_date_epoch(args.epoch)
     volume = build_volume(os.fspath(src), volname=args.volname,
-                          case_sensitive=args.case_sensitive, epoch=epoch)
+                          case_sensitive=args.case_sensitive, epoch=epoch, size=args.size)
     manifest = write_udif(volume, args.output, format=args.format, level=args.level,
                           layout=args.layout or "none", workers=args.workers,
                           source_name=src.name)

@@ -20,11 +20,12 @@ import hashlib
 import itertools
 import os
 import struct
-import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
+
+from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times faster
 
 from ..atomic import atomic_output
 from ..errors import InputError
@@ -42,6 +43,7 @@ from .verify import crc32_zeros
 CHUNK_BYTES = CHUNK_SECTORS * SECTOR
 MIN_ZERO_RUN = 64              # sectors (32 KiB): shorter zero runs stay in data chunks
 _ZERO_SECTOR = bytes(SECTOR)
+_MIN_ZERO_BYTES = bytes(MIN_ZERO_RUN * SECTOR)
 _ZEROS = bytes(CHUNK_BYTES)
 LAYOUTS = ("none", "gpt")
 
@@ -141,6 +143,16 @@ def _plan_content(source: ImageSource, start: int, end: int):
             if not zero_len:
                 zero_at = sector
             zero_len += n
+        elif (window.find(_MIN_ZERO_BYTES) < 0 and window[:SECTOR] != _ZERO_SECTOR
+              and window[-SECTOR:] != _ZERO_SECTOR):
+            # No zero run long enough to matter lies inside this window, and
+            # none continues across its edges: it is data as a whole (the
+            # sector scan below would say the same, only slower).
+            yield from settle_zeros()
+            if not pending and n == CHUNK_SECTORS:
+                yield CHUNK_RAW, sector, n, window
+            else:
+                yield from add_data(sector, window)
         else:
             mv = memoryview(window)
             flags = [mv[i * SECTOR:(i + 1) * SECTOR] == _ZERO_SECTOR for i in range(n)]
@@ -293,7 +305,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
                 chunk.length = len(packed)
                 fh.write(packed)
                 fork_sha.update(packed)
-                state["crc"] = zlib.crc32(packed, state["crc"])
+                state["crc"] = crc32(packed, state["crc"])
                 state["offset"] += len(packed)
                 name = "raw" if chunk.type == CHUNK_RAW else fmt.codec
                 codecs_used.add(name)
@@ -320,7 +332,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
                     table.chunks.append(chunk)
                     inflight.append((chunk, None, None))
                 else:
-                    crc = zlib.crc32(data, crc)
+                    crc = crc32(data, crc)
                     expanded.update(data)
                     chunk = Chunk(fmt.chunk_type, sector, count)
                     table.chunks.append(chunk)
@@ -357,7 +369,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
         expanded_hex = expanded.hexdigest()
         segment_id = content_uuid("udif segment", expanded_hex, fork_sha.hexdigest())
         dck, dcs, dc = checksum_field(state["crc"])
-        mck, mcs, mc = checksum_field(zlib.crc32(master_input))
+        mck, mcs, mc = checksum_field(crc32(master_input))
         koly = Koly(data_fork_length=fork_length, xml_offset=fork_length,
                     xml_length=len(xml), sector_count=plan.sector_count,
                     segment_id=segment_id.bytes, data_checksum_type=dck,
@@ -374,7 +386,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
             "codecs": sorted(codecs_used), "segment_id": str(segment_id).upper(),
             "chunks": dict(sorted(counts.items())),
             "data_fork_crc32": f"{state['crc']:08x}",
-            "master_crc32": f"{zlib.crc32(master_input):08x}"}
+            "master_crc32": f"{crc32(master_input):08x}"}
 
 
 class _Done:
