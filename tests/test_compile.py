@@ -207,3 +207,21 @@ def test_date_macros_are_refused(tools, sdk_root, tmp_path):
         cc.compile_object(tools, source="src/when.c", source_root=project, out=tmp_path / "w.o",
                           arch="arm64", minimum_macos="11.0", sdk_root=sdk_root,
                           build_root=tmp_path, epoch=0)
+
+
+def test_objective_c_source_compiles_against_the_demo_sdk(tools, sdk_root, tmp_path):
+    # The demo SDK has the objc runtime headers but no libobjc stub or
+    # frameworks: Objective-C compiles; linking it needs a fuller SDK.
+    objdump = require_tool("llvm-objdump-19")
+    project = tmp_path / "p"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "root.m").write_text(
+        "#include <objc/runtime.h>\n"
+        "__attribute__((objc_root_class)) @interface Root { Class isa; } + (int)answer; @end\n"
+        "@implementation Root + (int)answer { return 42; } @end\n")
+    out = tmp_path / "root.o"
+    cc.compile_object(tools, source="src/root.m", source_root=project, out=out, arch="arm64",
+                      minimum_macos="11.0", sdk_root=sdk_root, build_root=tmp_path, epoch=0)
+    sections = subprocess.run([objdump, "--macho", "--section-headers", str(out)],
+                              capture_output=True, text=True, check=True).stdout
+    assert "__objc_classlist" in sections and "__objc_methname" in sections
