@@ -175,3 +175,65 @@ def test_lzfse_block_walk_matches_reference_encoder():
     bomb = b"bvx-" + struct.pack("<I", 1 << 30) + b"bvx$"
     with pytest.raises(CodecError):
         lzfse_declared_size(bomb)
+
+
+# -- partition maps, checked against 7-Zip's MBR and APM handlers ---------------
+
+def _sevenzip_slt(kind: str, path: Path) -> list[dict[str, str]]:
+    from test_udif_helpers import run
+    text = run(["7z", "l", "-slt", f"-t{kind}", str(path)], text=True).stdout
+    body = text.split("----------\n", 1)[1]
+    return [dict(line.partition(" = ")[::2] for line in block.splitlines())
+            for block in body.strip().split("\n\n")]
+
+
+def test_mbr_map_matches_7zip(mbr_disk):
+    from pipeline.imagesource import FileImageSource
+    from pipeline.udif.partitions import read_partition_map
+    with FileImageSource(mbr_disk) as src:
+        scheme, entries, problems = read_partition_map(src)
+    theirs = [(int(r["Offset"]) // 512, int(r["Size"]) // 512)
+              for r in _sevenzip_slt("mbr", mbr_disk) if r.get("Primary") == "+"]
+    assert (scheme, problems) == ("mbr", [])
+    assert [(e.first_sector, e.sector_count) for e in entries] == theirs
+
+
+def _apm_disk(path: Path) -> None:
+    """A 2 MiB disk with an Apple Partition Map (Inside Macintosh: Devices,
+    'Partition Map Entry'): DDM, the map itself, one Apple_HFS partition."""
+    sectors = 4096
+    disk = bytearray(sectors * 512)
+    struct.pack_into(">2sHI", disk, 0, b"ER", 512, sectors)
+    entries = [(b"Apple", b"Apple_partition_map", 1, 63),
+               (b"disk image", b"Apple_HFS", 64, sectors - 64)]
+    for i, (name, ptype, start, count) in enumerate(entries):
+        struct.pack_into(">2s2xIII32s32sII", disk, 512 * (1 + i), b"PM", len(entries),
+                         start, count, name, ptype, 0, count)
+    disk[64 * 512 + 1024:64 * 512 + 1026] = b"H+"
+    path.write_bytes(bytes(disk))
+
+
+def test_apm_map_matches_7zip(tmp_path):
+    from pipeline.imagesource import FileImageSource
+    from pipeline.udif.partitions import read_partition_map
+    disk = tmp_path / "apm.img"
+    _apm_disk(disk)
+    with FileImageSource(disk) as src:
+        scheme, entries, problems = read_partition_map(src)
+    assert (scheme, problems) == ("apm", [])
+    assert [(e.name, e.type, e.first_sector, e.sector_count) for e in entries] == [
+        ("Apple", "Apple_partition_map", 1, 63), ("disk image", "Apple_HFS", 64, 4032)]
+    theirs = _sevenzip_slt("apm", disk)
+    assert [int(r["Offset"]) // 512 for r in theirs if "Offset" in r] == [1, 64]
+
+
+def test_gpt_map_problems_are_reported(tmp_path):
+    from pipeline.udif.partitions import BytesSource, read_partition_map
+    disk = bytearray(64 * 512)
+    disk[510:512] = b"\x55\xaa"
+    disk[512:520] = b"EFI PART"
+    struct.pack_into("<IIII", disk, 520, 0x10000, 92, 0xDEAD, 0)
+    struct.pack_into("<QII", disk, 512 + 72, 2, 100000, 128)   # absurd entry count
+    scheme, entries, problems = read_partition_map(BytesSource(bytes(disk)))
+    assert scheme == "gpt" and entries == []
+    assert any("CRC32" in p for p in problems) and any("out of bounds" in p for p in problems)

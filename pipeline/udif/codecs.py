@@ -131,7 +131,7 @@ def _c_version(libname: str, symbol: str) -> str:
 def implementation(codec: str) -> dict[str, str]:
     """Which implementation and version makes this codec's bytes."""
     if codec == "raw":
-        return {"implementation": "none", "version": ""}
+        return {"implementation": "stored (no codec)", "version": "n/a"}
     if codec == "zlib":
         return {"implementation": "libdeflate (python package deflate)",
                 "version": _dist_version("deflate")}
