@@ -34,7 +34,7 @@ def adhoc_signature_size(identifier: str, code_limit: int) -> int:
     return all_headers + -(-code_limit // (1 << PAGE_LOG2)) * 32
 
 
-def build_adhoc_signature(code: bytes, identifier: str, exec_seg_base: int, exec_seg_limit: int,
+def build_adhoc_signature(code: bytes | memoryview, identifier: str, exec_seg_base: int, exec_seg_limit: int,
                           main_binary: bool, linker_signed: bool = True) -> bytes:
     """Signature over ``code`` (= the slice up to the signature's offset)."""
     name = identifier.encode()
@@ -80,8 +80,9 @@ def adhoc_sign_slice(sl: MachOSlice, identifier: str, linker_signed: bool = True
         dataoff = default_dataoff(sl)
         size = adhoc_signature_size(identifier, dataoff)
         data = allocate(sl, size, dataoff)
-    sig = build_adhoc_signature(bytes(data[:dataoff]), identifier, text.fileoff, text.filesize,
-                                sl.filetype == S.MH_EXECUTE, linker_signed)
+    with memoryview(data) as view:
+        sig = build_adhoc_signature(view[:dataoff], identifier, text.fileoff, text.filesize,
+                                    sl.filetype == S.MH_EXECUTE, linker_signed)
     assert len(sig) == size
     data[dataoff:dataoff + size] = sig
     return bytes(data)

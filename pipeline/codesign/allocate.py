@@ -64,7 +64,7 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
                          "multiple of 4")
     old = sl.code_signature
     keep = min(dataoff, old.dataoff if old is not None else len(sl.data), len(sl.data))
-    out = bytearray(sl.data[:keep])
+    out = bytearray(memoryview(sl.data)[:keep])      # one copy, not two
     out += bytes(dataoff + datasize - len(out))
 
     if old is not None:

@@ -94,7 +94,7 @@ def _has_symlink(root: Path, rel: Path) -> bool:
     return False
 
 
-def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) -> bytes:
+def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) -> bytes | bytearray:
     """New bytes of the Mach-O at ``path`` with ``signatures`` (arch -> blob) attached."""
     macho = read_macho(path)
     archs = [sl.arch for sl in macho.slices]
@@ -117,7 +117,7 @@ def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) ->
         cd = B.CodeDirectory.parse(primary, ctx)
         out = allocate(sl, len(blob), cd.code_limit)
         out[cd.code_limit:cd.code_limit + len(blob)] = blob
-        new_slices.append(bytes(out))
+        new_slices.append(out)
     if macho.fat is None:
         return new_slices[0]
     data = build_universal(macho.fat, new_slices)

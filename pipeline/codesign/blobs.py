@@ -217,7 +217,7 @@ class CodeDirectory:
         # pageSize 0 means "one page": the whole code limit is hashed at once.
         return 1 << self.page_size_log2 if self.page_size_log2 else max(self.code_limit, 1)
 
-    def hash(self, data: bytes) -> bytes:
+    def hash(self, data: bytes | memoryview) -> bytes:
         name, size = HASH_TYPES[self.hash_type]
         return hashlib.new(name, data).digest()[:size]
 
@@ -324,11 +324,12 @@ class CodeDirectory:
                 header += struct.pack(fmt, *(values[n] for n in names.split()))
         return header + body
 
-    def expected_code_hashes(self, code: bytes) -> list[bytes]:
+    def expected_code_hashes(self, code: bytes | bytearray | memoryview) -> list[bytes]:
         """Hashes of ``code[:code_limit]`` page by page (last page short)."""
         page = self.page_size
         limit = self.code_limit
-        return [self.hash(code[off:min(off + page, limit)]) for off in range(0, limit, page)]
+        view = memoryview(code)          # pages are hashed without copying them
+        return [self.hash(view[off:min(off + page, limit)]) for off in range(0, limit, page)]
 
 
 def _cstring(blob: bytes, offset: int, ctx: BlobContext, where: str, field_off: int,

@@ -103,7 +103,7 @@ def _signing_time() -> _dt.datetime:
 def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
                info_plist: bytes | None = None, code_resources: bytes | None = None,
                entitlements: bytes | None = None, hardened_runtime: bool = False,
-               signing_time: _dt.datetime | None = None) -> bytes:
+               signing_time: _dt.datetime | None = None) -> bytearray:
     """The slice's bytes signed with ``identity``."""
     text = sl.segment("__TEXT")
     if text is None:
@@ -129,8 +129,10 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
     cd.special_hashes = special
     cd.n_special_slots = max(special)
 
-    def superblob(code: bytes) -> bytes:
-        cd.code_hashes = cd.expected_code_hashes(code)
+    def superblob(code: memoryview | None) -> bytes:
+        # code None: the sizes only (every hash has the same length)
+        cd.code_hashes = cd.expected_code_hashes(code) if code is not None else \
+            [bytes(cd.hash_size)] * -(-dataoff // cd.page_size)
         cd_blob = cd.pack()
         cms_der = build_signed_data([(cd_blob, "sha256")], identity.der(identity.leaf),
                                     [identity.der(c) for c in identity.chain], identity.key, when)
@@ -140,17 +142,18 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
         entries.append((B.CSSLOT_SIGNATURESLOT, B.blob_wrapper(cms_der)))
         return B.SuperBlob(B.CSMAGIC_EMBEDDED_SIGNATURE, entries).pack()
 
-    estimate = len(superblob(bytes(dataoff)))
+    estimate = len(superblob(None))
     # RSA signatures have a fixed length; an ECDSA signature's DER varies by
     # a few bytes, so leave room for that.
     slack = 16 if isinstance(identity.key, ec.EllipticCurvePrivateKey) else 0
     size = round_up(estimate + slack, 16)
     data = allocate(sl, size, dataoff)
-    sig = superblob(bytes(data[:dataoff]))
+    with memoryview(data) as view:
+        sig = superblob(view[:dataoff])
     if len(sig) > size:
         raise AssertionError("signature outgrew its estimate")
     data[dataoff:dataoff + len(sig)] = sig
-    return bytes(data)
+    return data
 
 
 def sign_file(path: Path, identity: Identity, identifier: str, **options) -> bytes:
@@ -158,7 +161,9 @@ def sign_file(path: Path, identity: Identity, identifier: str, **options) -> byt
     slice's cdhash (what a CodeResources seal records for nested code)."""
     macho = read_macho(path)
     slices = [sign_slice(sl, identity, identifier, **options) for sl in macho.slices]
-    data = slices[0] if macho.fat is None else build_universal(macho.fat, slices)
+    fat = macho.fat
+    del macho                      # the input bytes are no longer needed
+    data = slices[0] if fat is None else build_universal(fat, slices)
     mode = os.stat(path).st_mode & 0o7777
     atomic_write_bytes(path, data)
     os.chmod(path, mode)

@@ -174,7 +174,8 @@ def _check_code(sl: MachOSlice, dataoff: int, slot: int, cd: B.CodeDirectory,
                             f"{cd.code_limit:#x} needs {want_slots}")
     bad = []
     for i, (have, want) in enumerate(zip(cd.code_hashes,
-                                         cd.expected_code_hashes(sl.data[:cd.code_limit]))):
+                                         cd.expected_code_hashes(
+                                             memoryview(sl.data)[:cd.code_limit]))):
         if have != want:
             bad.append(i)
     if bad:

@@ -95,7 +95,7 @@ def _round_up(value: int, align: int) -> int:
     return (value + align - 1) // align * align
 
 
-def build_universal(header: FatHeader, slices: list[bytes]) -> bytes:
+def build_universal(header: FatHeader, slices: list[bytes | bytearray]) -> bytes:
     """Lay ``slices`` out behind ``header`` (same arch order, same aligns).
 
     The first slice keeps its offset; each later one starts at the next
