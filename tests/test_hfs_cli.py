@@ -1,0 +1,103 @@
+"""`reprodmg hfs create | ls | extract` end to end, and the ImageSource view
+of a built volume (what the UDIF writer consumes) against the streamed file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import struct
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.hfs.freespace import free_byte_ranges
+from pipeline.hfs.tree import File, FileData, Tree
+from pipeline.hfs.writer import build_volume
+from pipeline.imagesource import FileImageSource
+
+
+@pytest.fixture()
+def src(tmp_path):
+    s = tmp_path / "src"
+    (s / "App.app" / "Contents" / "MacOS").mkdir(parents=True)
+    exe = s / "App.app" / "Contents" / "MacOS" / "App"
+    exe.write_bytes(b"\xcf\xfa\xed\xfe" + bytes(10000))
+    exe.chmod(0o755)
+    (s / "README:notes.txt").write_text("read me\n")
+    os.symlink("/Applications", s / "Applications")
+    return s
+
+
+def test_create_ls_extract(src, tmp_path, capsys):
+    out = tmp_path / "vol.hfs"
+    assert main(["hfs", "create", str(src), "-o", str(out), "--volname", "My App",
+                 "--open-folder", "App.app", "--headroom", "1M", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["size"] == out.stat().st_size and summary["volume_name"] == "My App"
+    assert not (tmp_path / "vol.hfs.partial").exists()
+
+    assert main(["hfs", "ls", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "App.app/Contents/MacOS/App" in text and "Applications -> /Applications" in text
+    assert "-rwxr-xr-x" in text and "README:notes.txt" in text
+
+    assert main(["hfs", "ls", str(out), "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["volume_name"] == "My App" and listing["signature"] == "H+"
+    by_path = {e["path"]: e for e in listing["entries"]}
+    assert by_path["Applications"]["link_target"] == "/Applications"
+    assert by_path["App.app/Contents/MacOS/App"]["mode"] == "100755"
+
+    dest = tmp_path / "out"
+    assert main(["hfs", "extract", str(out), str(dest)]) == 0
+    assert (dest / "App.app/Contents/MacOS/App").read_bytes() == \
+        (src / "App.app/Contents/MacOS/App").read_bytes()
+    assert os.readlink(dest / "Applications") == "/Applications"
+    assert (dest / "README:notes.txt").read_text() == "read me\n"
+
+
+def test_errors_are_one_line_and_nonzero(src, tmp_path, capsys):
+    bogus = tmp_path / "bogus.hfs"
+    bogus.write_bytes(bytes(64 * 1024))
+    assert main(["hfs", "ls", str(bogus)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bogus.hfs" in err and "signature" in err
+    assert main(["hfs", "create", str(src), "-o", str(tmp_path / "x.hfs"), "--size", "16K"]) != 0
+    assert "too small" in capsys.readouterr().err
+    assert not (tmp_path / "x.hfs").exists() and not (tmp_path / "x.hfs.partial").exists()
+    assert main(["hfs", "create", str(tmp_path / "missing"), "-o", str(tmp_path / "y.hfs")]) != 0
+
+
+def test_imagesource_reads_match_the_streamed_volume(tmp_path):
+    rng = random.Random(5)
+    tree = Tree()
+    for i in range(40):
+        tree.add(f"d{i % 4}/f{i}", File(data=FileData.from_bytes(rng.randbytes(rng.randrange(0, 70000)))))
+    disk = tmp_path / "big.bin"
+    disk.write_bytes(rng.randbytes(300000))
+    tree.add("disk/big.bin", File(data=FileData.from_path(disk)))
+    vol = build_volume(tree, volname="R", headroom="2M")
+    path = tmp_path / "r.hfs"
+    with open(path, "wb") as fh:
+        vol.write_to(fh)
+    data = path.read_bytes()
+    assert len(data) == vol.size
+    stream = io.BytesIO()                   # no fileno: the sequential path
+    vol.write_to(stream)
+    assert stream.getvalue() == data
+    for _ in range(200):
+        off = rng.randrange(0, vol.size)
+        n = rng.randrange(0, min(200000, vol.size - off) + 1)
+        assert vol.read(off, n) == data[off:off + n]
+    # Free ranges read back from the volume are exactly the unused blocks.
+    ranges = free_byte_ranges(vol, "r.hfs")
+    assert sum(n for _, n in ranges) == vol.header.freeBlocks * 4096 >= 2 << 20
+    for off, n in ranges:
+        assert data[off:off + n] == bytes(n)
+    with FileImageSource(path) as src:
+        assert free_byte_ranges(src, "r.hfs") == ranges
+    # The last free block is followed by the used block holding the alternate header.
+    assert ranges[-1][0] + ranges[-1][1] == vol.size - 4096
+    assert struct.unpack_from(">2s", data, vol.size - 1024)[0] == b"H+"
