@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import InputError, ReprodmgError
+from .errors import InputError
 
 # Where mapped paths point: stable, obviously synthetic names.
 SOURCE_PREFIX = "."
@@ -35,8 +35,8 @@ BUILD_PREFIX = "/build"
 _PATH = "/usr/bin:/bin"
 
 
-class ToolError(ReprodmgError):
-    """A compiler, archiver, linker or lipo run failed."""
+class ToolError(InputError):
+    """A compiler, archiver, linker or lipo run failed (bad source or flags: an input problem)."""
 
 
 def scrubbed_env(epoch: int) -> dict[str, str]:
