@@ -27,7 +27,7 @@ from conftest import require_tool
 from pipeline import tarball
 from pipeline.cli import main as cli_main
 from pipeline.manifest import sha256_file
-from test_build import APP_TAR, DMG, OUT, VERSION, _ok, cache, copy_project, executed, run_doit  # noqa: F401
+from test_build import APP_TAR, DMG, OUT, VERSION, _ok, cache, copy_project, run_doit  # noqa: F401
 
 SIGNED_DMG = OUT / f"Hello-{VERSION}-signed.dmg"
 PASSWORD = "test signer password"

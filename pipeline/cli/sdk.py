@@ -9,7 +9,6 @@ from pathlib import Path
 from .. import sdk as sdk_lib
 from .. import tarball
 from ..errors import InputError
-from ..manifest import sha256_file
 from .output import emit_json
 
 
