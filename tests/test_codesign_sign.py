@@ -9,6 +9,7 @@ and re-attaching; the corpus's Apple-made signature for blob shapes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import plistlib
 import shutil
@@ -242,6 +243,13 @@ def test_cli_sign_reads_password_from_env(builder, identity, tmp_path):
                        capture_output=True, text=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent)
     assert r.returncode == 2 and "wrong password" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "pw.txt").write_text(PASSWORD.decode() + "\n")
+    r = subprocess.run([sys.executable, "-m", "pipeline", "sig", "sign", str(app), "--p12", str(p12),
+                        "--password-file", str(tmp_path / "pw.txt"), "--json"],
+                       capture_output=True, text=True, env=env,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"][1]["slices"][0]["identifier"] == "org.example.hello"
 
 
 def test_single_universal_file_detach_apply_round_trip(builder, identity, tmp_path):

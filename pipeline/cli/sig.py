@@ -46,6 +46,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--password-env", default=P12_PASSWORD_ENV, metavar="VAR",
                    help=f"environment variable holding the p12 password (default {P12_PASSWORD_ENV}; "
                         "unset means no password)")
+    p.add_argument("--password-file", type=Path, metavar="F",
+                   help="read the p12 password from the first line of this file instead")
     p.add_argument("--identifier", metavar="ID", help="code identifier (default: CFBundleIdentifier)")
     p.add_argument("--hardened-runtime", action="store_true", help="set the runtime flag (0x10000)")
     p.add_argument("--entitlements", type=Path, metavar="F", help="entitlements plist to embed")
@@ -104,7 +106,14 @@ def _verify(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     from ..codesign.sign import sign_app
     from ..codesign.verify import verify_path
-    password = os.environ.get(args.password_env)
+    # Never a password on the command line: it would show in `ps` and shell history.
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, UnicodeError, IndexError) as exc:
+            raise InputError(f"{args.password_file}: cannot read a password line ({exc})") from None
+    else:
+        password = os.environ.get(args.password_env)
     sign_app(args.app, args.p12, password.encode() if password is not None else None,
              identifier=args.identifier, hardened_runtime=args.hardened_runtime,
              entitlements=args.entitlements)
