@@ -60,13 +60,15 @@ def copy_project(dest: Path) -> Path:
 
 
 def run_doit(project: Path, *args: str, cache: Path, umask: int = 0o022, tz: str = "UTC",
-             lang: str = "C.UTF-8", path: str | None = None) -> subprocess.CompletedProcess:
+             lang: str = "C.UTF-8", path: str | None = None,
+             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {
         "PATH": path if path is not None else os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
         "TZ": tz, "LANG": lang, "LC_ALL": lang,
         "REPRODMG_CACHE": str(cache),
         "CI": "true",
+        **(extra_env or {}),
     }
     return subprocess.run([sys.executable, "-m", "doit", "-f", "dodo.py", *args], cwd=project,
                           env=env, capture_output=True, text=True, timeout=900,
@@ -236,3 +238,17 @@ def test_arm64_slice_keeps_a_valid_lld_adhoc_signature(two_builds):
     report = verify_path(a / OUT / "arm64" / "Hello")
     assert report.ok, report.failures
     assert [s.arch for f in report.files for s in f.slices] == ["arm64"]
+
+
+def test_source_date_epoch_from_the_environment_wins(two_builds, tmp_path, cache):
+    a, _ = two_builds
+    project = copy_project(tmp_path / "proj")
+    _ok(run_doit(project, cache=cache, extra_env={"SOURCE_DATE_EPOCH": "1600000000"}))
+    with tarfile.open(project / APP_TAR) as tar:
+        assert {m.mtime for m in tar} == {1600000000}
+    with tarfile.open(a / APP_TAR) as tar:          # the configuration's 2025-01-01
+        assert {m.mtime for m in tar} == {1735689600}
+    # Dates live in the tarball and the HFS+ volume, not in the code.
+    assert sha256_file(project / OUT / "universal" / "Hello") == \
+        sha256_file(a / OUT / "universal" / "Hello")
+    assert sha256_file(project / DMG) != sha256_file(a / DMG)
