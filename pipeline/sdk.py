@@ -29,6 +29,7 @@ from pathlib import Path
 from . import tarball
 from .errors import CorruptError, InputError, VerificationError
 from .manifest import sha256_file
+from .progress import Progress
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -298,9 +299,12 @@ def fetch_wheel(origin: WheelOrigin, cache_dir: str | os.PathLike) -> Path:
                "--disable-pip-version-check", "--platform", origin.platform,
                "--python-version", "3.11", "--implementation", "py",
                "-d", os.fspath(cache), f"{origin.package}=={origin.version}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # ~100 MB: on a terminal pip's own progress bar is shown; in CI and
+        # pipes its output is kept for the error message only.
+        on_terminal = Progress(f"download {origin.filename}").enabled
+        proc = subprocess.run(cmd, capture_output=not on_terminal, text=True, check=False)
         if proc.returncode != 0 or not wheel.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            tail = ((proc.stderr or proc.stdout or "").strip().splitlines() or ["(see above)"])[-3:]
             raise InputError(f"cannot download {origin.filename} with pip: " + " / ".join(tail))
     actual = sha256_file(wheel)
     if actual != origin.sha256:
