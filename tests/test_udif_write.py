@@ -291,3 +291,24 @@ def test_convert_preserves_partitions_of_an_mbr_image(tmp_path, mbr_disk):
     convert(mbr_disk, tmp_path / "m.dmg", format="UDZO")
     with open_udif(tmp_path / "m.dmg") as image:
         assert image.disk_source().read(0, image.size) == mbr_disk.read_bytes()
+
+
+def test_convert_rewraps_whole_disk_image_as_gpt(tmp_path):
+    """A hdiutil whole-disk image re-wrapped with a GPT keeps its volume
+    bytes and its ignore chunks; 7-Zip's GPT parser agrees."""
+    from conftest import HDIUTIL_CORPUS
+    from pipeline.udif.convert import convert
+    src = HDIUTIL_CORPUS / "gpt.dmg"
+    convert(src, tmp_path / "g.dmg", format="UDZO", layout="gpt")
+    with open_udif(src) as a, open_udif(tmp_path / "g.dmg") as b:
+        vol_a = a.partition_source(0).read(0, a.size)
+        part = b.data_partition()
+        assert part.name == "disk image (Apple_HFS : 4)"
+        assert b.partition_source(part.index).read(0, part.size) == vol_a
+        ign = lambda t: [(c.sector, c.sector_count) for c in t.chunks if c.type == CHUNK_IGNORE]
+        assert ign(b.partitions[part.index].table) == ign(a.partitions[0].table)
+        assert b.verify().ok
+    convert(tmp_path / "g.dmg", tmp_path / "g.raw", format="raw")
+    run(["7z", "x", "-tgpt", "-y", f"-o{tmp_path / 'x'}", str(tmp_path / "g.raw")])
+    (only,) = list((tmp_path / "x").iterdir())
+    assert only.read_bytes() == vol_a
