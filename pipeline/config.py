@@ -98,11 +98,18 @@ class ReleaseConfig:
 class _Table:
     """Typed access to one TOML table; remembers which keys were consumed."""
 
-    def __init__(self, data: dict[str, Any], prefix: str, origin: str) -> None:
+    def __init__(self, data: dict[str, Any], prefix: str, origin: str,
+                 keys: tuple[str, ...] | None = None) -> None:
         self.data = data
         self.prefix = prefix
         self.origin = origin
         self.used: set[str] = set()
+        if keys is not None:
+            # Unknown keys first: a typo ("nmae") must be named as such, not
+            # reported as the correct key being missing.
+            unknown = sorted(set(data) - set(keys))
+            if unknown:
+                raise self.error(unknown[0], "unknown key")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -133,10 +140,10 @@ class _Table:
                 raise self.error(f"{key}[{i}]", f"expected a string, got {_toml_type(item)}")
         return tuple(value)
 
-    def table(self, key: str, *, required: bool = True) -> "_Table":
-        """A sub-table; an absent optional one reads as empty (all defaults)."""
+    def table(self, key: str, keys: tuple[str, ...], *, required: bool = True) -> "_Table":
+        """A sub-table with the given keys; an absent optional one reads as empty (all defaults)."""
         value = self.get(key, dict, default=... if required else {})
-        return _Table(value, f"{self._key(key)}.", self.origin)
+        return _Table(value, f"{self._key(key)}.", self.origin, keys)
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
@@ -210,9 +217,10 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     """Check a parsed TOML document against the schema."""
     cfg_path = Path(path)
     root = cfg_path.parent
-    top = _Table(data, "", os.fspath(path))
+    top = _Table(data, "", os.fspath(path),
+                 ("app", "build", "toolchain", "sdk", "dmg", "signature"))
 
-    app = top.table("app")
+    app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon"))
     name = _pattern(app, "name", app.get("name", str), _NAME_RE, "a plain app name")
     bundle_id = _pattern(app, "bundle_id", app.get("bundle_id", str), _BUNDLE_ID_RE,
                          "a reverse-DNS bundle identifier")
@@ -228,7 +236,8 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
             raise app.error("icon", f"{icon!r}: expected an .icns file")
     app.finish()
 
-    build = top.table("build")
+    build = top.table("build", ("sources", "include_dirs", "cflags", "targets", "minimum_macos",
+                                "source_date_epoch", "libraries"))
     sources = _sources(build, "sources", root)
     include_dirs = tuple(_relative_path(build, f"include_dirs[{i}]", d, root)
                          for i, d in enumerate(build.strings("include_dirs", default=())))
@@ -255,7 +264,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     for i, raw_lib in enumerate(raw_libs):
         if not isinstance(raw_lib, dict):
             raise build.error(f"libraries[{i}]", f"expected a table, got {_toml_type(raw_lib)}")
-        lib = _Table(raw_lib, f"build.libraries[{i}].", os.fspath(path))
+        lib = _Table(raw_lib, f"build.libraries[{i}].", os.fspath(path), ("name", "sources"))
         lib_name = _pattern(lib, "name", lib.get("name", str), re.compile(r"^[A-Za-z0-9_]+$"),
                             "a library name ([A-Za-z0-9_])")
         if lib_name in seen_libs:
@@ -271,19 +280,19 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     if len(set(stems)) != len(stems):
         raise top.error("build", "two sources differ only in extension (their objects would collide)")
 
-    toolchain = top.table("toolchain", required=False)
+    toolchain = top.table("toolchain", ("provider", "version"), required=False)
     provider = _choice(toolchain, "provider", toolchain.get("provider", str, default="llvm"),
                        TOOLCHAIN_PROVIDERS)
     tc_version = toolchain.get("version", int, default=19)
     toolchain.finish()
 
-    sdk = top.table("sdk")
+    sdk = top.table("sdk", ("name", "sha256"))
     sdk_name = _pattern(sdk, "name", sdk.get("name", str), re.compile(r"^[A-Za-z0-9._-]+$"),
                         "an SDK pin name (a file sdk/<name>.toml)")
     sdk_sha = _pattern(sdk, "sha256", sdk.get("sha256", str), _SHA256_RE, "64 lower-case hex digits")
     sdk.finish()
 
-    dmg = top.table("dmg", required=False)
+    dmg = top.table("dmg", ("volume_name", "format", "layout"), required=False)
     volume_name = dmg.get("volume_name", str, default=name)
     if not 1 <= len(volume_name) <= 255 or "/" in volume_name or "\0" in volume_name:
         raise dmg.error("volume_name", f"{volume_name!r}: 1-255 characters, no '/'")
@@ -293,7 +302,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
 
     signature = None
     if "signature" in data:
-        sig = top.table("signature")
+        sig = top.table("signature", ("path", "sha256"))
         sig_path = sig.get("path", str)
         if sig_path.startswith("/") or ".." in sig_path.split("/"):
             raise sig.error("path", f"{sig_path!r}: must be a relative path inside the folder")

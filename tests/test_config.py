@@ -154,3 +154,8 @@ def test_inline_signature_cannot_be_stripped(project: Path):
     path = _write(project, 'signature = { path = "s.tar", sha256 = "' + "cd" * 32 + '" }\n' + BASE)
     with pytest.raises(InputError, match=r"signature: write it as a \[signature\] table"):
         config.without_signature(path)
+
+
+def test_a_misspelt_required_key_is_reported_as_unknown(project: Path):
+    with pytest.raises(InputError, match=r"app\.nmae: unknown key"):
+        config.load(_write(project, BASE.replace('name = "Hello"', 'nmae = "Hello"')))
