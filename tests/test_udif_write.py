@@ -312,3 +312,31 @@ def test_convert_rewraps_whole_disk_image_as_gpt(tmp_path):
     run(["7z", "x", "-tgpt", "-y", f"-o{tmp_path / 'x'}", str(tmp_path / "g.raw")])
     (only,) = list((tmp_path / "x").iterdir())
     assert only.read_bytes() == vol_a
+
+
+def test_ignore_chunk_beyond_qemu_chunk_bound_is_read_by_all(tmp_path):
+    """Free space is one ignore chunk, as hdiutil writes it, even when it
+    is larger than QEMU's 64 MiB bound for chunks that carry data."""
+    vol = tmp_path / "sparse.img"
+    with open(vol, "wb") as fh:
+        fh.write(b"head" * 256)
+        fh.truncate(80 << 20)
+        fh.seek((80 << 20) - 4096)
+        fh.write(b"tail" * 1024)
+    free = [(1 << 20, 72 << 20)]
+    with FileImageSource(vol) as src:
+        write_udif(src, tmp_path / "s.dmg", format="UDZO", free_ranges=free)
+        write_udif(src, tmp_path / "s.raw", format="raw", free_ranges=free)
+    with open_udif(tmp_path / "s.dmg") as image:
+        big = [c for c in image.partitions[0].table.chunks if c.type == CHUNK_IGNORE]
+        assert [(c.sector, c.sector_count) for c in big] == [(2048, 147456)]
+    want = (tmp_path / "s.raw").read_bytes()
+    assert want == vol.read_bytes()
+    run(["qemu-img", "convert", "-f", "dmg", "-O", "raw", str(tmp_path / "s.dmg"),
+         str(tmp_path / "q.raw")])
+    assert (tmp_path / "q.raw").read_bytes() == want
+    run(["dmg2img", "-s", "-i", str(tmp_path / "s.dmg"), "-o", str(tmp_path / "d.raw")])
+    assert (tmp_path / "d.raw").read_bytes() == want
+    # (The volume is not HFS+, so 7-Zip is asked for the UDIF level only.)
+    out = sevenzip_extract(tmp_path / "s.dmg", tmp_path / "7z")
+    assert (out / "0.hfs").read_bytes() == want
