@@ -314,8 +314,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
         window = 2 * workers if parallel else 1
         pos = 0
         for part in _ordered(plan.parts):
-            gap = part.first_sector - pos
-            expanded.update(b"") if gap == 0 else _hash_zeros(expanded, gap * SECTOR)
+            _hash_zeros(expanded, (part.first_sector - pos) * SECTOR)   # gap: zeros
             table = BlkxTable(part.first_sector, part.sector_count,
                               block_descriptors=part.descriptor & 0xFFFFFFFF)
             crc = 0
@@ -340,12 +339,8 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | No
                         inflight.append((chunk, data, None))
                     else:
                         compressed_chunks = True
-                        fut = pool.submit(compress, data) if parallel else None
-                        if fut is None:
-                            data_c = compress(data)
-                            inflight.append((chunk, data, _Done(data_c)))
-                        else:
-                            inflight.append((chunk, data, fut))
+                        fut = pool.submit(compress, data) if parallel else _Done(compress(data))
+                        inflight.append((chunk, data, fut))
                 drain(window)
                 progress.advance(count)
             drain(0)
