@@ -219,3 +219,17 @@ def test_create_is_reproducible_and_readable(tmp_path):
         reader = HFSReader(image.partition_source(part.index), "out.dmg")
         paths = {e.path for e in reader.entries()}
     assert {"App.app/Contents/MacOS/app", "Applications", "file00.txt"} <= paths
+
+
+def test_benchmark_runs_on_a_small_tree(tmp_path):
+    """Smoke test only: figures come from `python -m pipeline.bench dmg`, not from tests."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline.bench", "dmg", "--size-mb", "3",
+                           "--workdir", str(tmp_path), "--json"], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    for key in ("create_wall_s", "create_peak_rss_mb", "floor_all_chunks_one_core_s",
+                "floor_writer_chunks_one_core_s", "gzip9_s", "create_vs_floor_all"):
+        assert figures[key] > 0
+    assert (tmp_path / "create.dmg").read_bytes() == (tmp_path / "conv.dmg").read_bytes()
