@@ -29,6 +29,7 @@ from typing import Callable
 import deflate
 import lzfse
 
+from ..errors import InputError
 from .mish import (CHUNK_ADC, CHUNK_BZIP2, CHUNK_LZFSE, CHUNK_LZMA, CHUNK_RAW,
                    CHUNK_ZLIB)
 
@@ -73,7 +74,6 @@ def lookup_format(name: str) -> Format:
     try:
         return FORMATS[key]
     except KeyError:
-        from ..errors import InputError
         known = ", ".join(sorted([*FORMATS, *FORMAT_ALIASES, "raw"]))
         raise InputError(f"unknown image format {name!r} (known: {known})") from None
 
@@ -81,7 +81,6 @@ def lookup_format(name: str) -> Format:
 def check_level(fmt: Format, level: int | None) -> int | None:
     if level is None:
         return fmt.default_level
-    from ..errors import InputError
     if fmt.levels is None:
         raise InputError(f"format {fmt.name} has no compression level")
     lo, hi = fmt.levels

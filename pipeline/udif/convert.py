@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..imagesource import FileImageSource
+from .info import scheme_from_names
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR
 from .mish import CHUNK_IGNORE
 from .partitions import Layout, LayoutPart
@@ -37,9 +38,8 @@ def layout_from_image(image) -> Layout:
         parts.append(LayoutPart(p.name, p.id, p.table.block_descriptors, p.first_sector,
                                 p.sector_count, image.partition_source(p.index), free,
                                 cfname=p.cfname))
-    from .info import _scheme_from_names
     return Layout(parts, image.koly.image_variant, image.sector_count,
-                  _scheme_from_names([p.name for p in image.partitions]))
+                  scheme_from_names([p.name for p in image.partitions]))
 
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,

@@ -9,8 +9,7 @@ import uuid
 from ..errors import CorruptError
 from .codecs import READ_ONLY_FORMATS, FORMATS
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
-from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_RAW, CHUNK_TERMINATOR, CHUNK_ZERO,
-                   NO_DATA_CHUNKS)
+from .mish import CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_ZERO, NO_DATA_CHUNKS
 from .partitions import read_partition_map
 
 FORMAT_DESCRIPTIONS = {
@@ -31,7 +30,8 @@ def _checksum(kind: int, bits: int, value: int | None) -> dict:
     return {"type": "CRC32", "bits": bits, "value": f"{value:08x}"}
 
 
-def _scheme_from_names(names: list[str]) -> str:
+def scheme_from_names(names: list[str]) -> str:
+    """The partition scheme hdiutil's blkx names imply (FORMATS.md 2.4)."""
     joined = " ".join(names)
     if "GPT" in joined:
         return "gpt"
@@ -55,7 +55,6 @@ def image_format(image) -> tuple[str, list[str]]:
         fmt = _FORMAT_BY_CHUNK.get(best, "unknown")
     else:
         fmt = "UDRO"
-    from .mish import CHUNK_NAMES
     return fmt, sorted(CHUNK_NAMES[t] for t in counts)
 
 
@@ -79,7 +78,7 @@ def image_info(image, display_path: str | None = None) -> dict:
             "chunks": dict(sorted(chunk_counts.items())),
         })
     expanded = image.size
-    scheme = _scheme_from_names([p.name for p in image.partitions])
+    scheme = scheme_from_names([p.name for p in image.partitions])
     try:
         map_scheme, entries, problems = read_partition_map(image.disk_source())
         partition_map = {"scheme": map_scheme, "entries": [e.as_dict() for e in entries],

@@ -15,7 +15,7 @@ import bisect
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorruptError, InputError, UnsupportedError
@@ -49,6 +49,10 @@ class Partition:
     table: BlkxTable
     attributes: str = "0x0050"
     cfname: str | None = None
+    # Random-access index: (first sector, chunk index) of the chunks that
+    # cover sectors, and their first sectors alone (for bisect).
+    _chunks: list[tuple[int, int]] = field(default_factory=list, repr=False)
+    _starts: list[int] = field(default_factory=list, repr=False)
 
     @property
     def first_sector(self) -> int:
