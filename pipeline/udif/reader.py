@@ -23,7 +23,7 @@ from .codecs import CodecError, decode
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR, Koly
 from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SIZE,
                    CHUNK_TERMINATOR, CHUNK_ZERO, MISH_MAGIC, MISH_SIZE, NO_DATA_CHUNKS,
-                   BlkxTable, Chunk)
+                   BlkxTable)
 from .resources import MAX_PLIST, ResourceError, ResourceFork
 
 # QEMU's bounds (block/dmg.c): no chunk expands to more than 64 MiB.  A
