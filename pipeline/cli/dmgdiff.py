@@ -1,0 +1,33 @@
+"""`reprodmg dmg diff A.dmg B.dmg [--json]`: where two images differ.
+
+Exit status: 0 identical, 1 different, 2 error (unreadable or hostile input).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .output import emit_json
+
+
+def register_diff(dmg_commands: argparse._SubParsersAction) -> None:
+    p = dmg_commands.add_parser(
+        "diff", help="say which koly field, chunk, file, metadata field or block differs "
+                     "between two images (exit 0 identical, 1 different, 2 error)")
+    p.add_argument("a", metavar="A.dmg")
+    p.add_argument("b", metavar="B.dmg")
+    p.add_argument("--json", action="store_true", help="the whole structured report")
+    p.set_defaults(handler=cmd_diff)
+
+
+def cmd_diff(args) -> int:
+    from ..dmgdiff import diff_images, exit_status, format_report
+    from ..progress import Progress
+    with Progress(f"diff {Path(args.a).name} {Path(args.b).name}", unit=" partitions") as progress:
+        report = diff_images(args.a, args.b, progress=progress)
+    if args.json:
+        emit_json(report)
+    else:
+        print(format_report(report))
+    return exit_status(report)
