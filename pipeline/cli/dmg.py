@@ -70,6 +70,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_extract)
 
+    from .dmgdiff import register_diff
+    register_diff(sub)
+
 
 def _print_manifest(args, manifest: dict) -> None:
     if args.json:
