@@ -63,7 +63,13 @@ def test_plan_covers_every_sector_once(spec, free_sectors):
         if t == CHUNK_IGNORE:
             ignored[s * SECTOR:(s + n) * SECTOR] = bytes(n * SECTOR)
     assert expanded == bytes(ignored)
-    free_set = {x for s, n in free_sectors for x in range(s, min(s + n, total))}
+    merged = []
+    for s, n in sorted((s, min(s + n, total)) for s, n in free_sectors):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], n)
+        elif n > s:
+            merged.append([s, n])
+    free_set = {x for s, e in merged for x in range(s, e)}
     assert {x for t, s, n, _ in chunks if t == CHUNK_IGNORE for x in range(s, s + n)} == free_set
     for t, s, n, d in chunks:
         if t == CHUNK_ZERO:

@@ -340,3 +340,13 @@ def test_ignore_chunk_beyond_qemu_chunk_bound_is_read_by_all(tmp_path):
     # (The volume is not HFS+, so 7-Zip is asked for the UDIF level only.)
     out = sevenzip_extract(tmp_path / "s.dmg", tmp_path / "7z")
     assert (out / "0.hfs").read_bytes() == want
+
+
+def test_small_hfs_free_ranges_stay_in_data_chunks(monkeypatch):
+    """Free runs under MIN_IGNORE_RUN sectors are not worth a chunk entry (a
+    fragmented bitmap would otherwise bloat the tables past QEMU's bound)."""
+    import pipeline.hfs.freespace as freespace
+    from pipeline.udif.writer import MIN_IGNORE_RUN, hfs_free_ranges
+    ranges = [(0, 4096), (8192, MIN_IGNORE_RUN * 512), (1 << 19, 8192)]
+    monkeypatch.setattr(freespace, "free_byte_ranges", lambda source, name: ranges)
+    assert hfs_free_ranges(object(), "x") == [(8192, MIN_IGNORE_RUN * 512)]

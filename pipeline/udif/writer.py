@@ -1,8 +1,8 @@
 """Write a UDIF image (or a raw disk) from an ImageSource, reproducibly.
 
 Chunking follows current hdiutil: each partition is cut into chunks of at
-most 2048 sectors (1 MiB); sectors the HFS+ allocation bitmap marks free
-become ``ignore`` chunks; runs of at least ``MIN_ZERO_RUN`` zero sectors
+most 2048 sectors (1 MiB); runs of at least ``MIN_IGNORE_RUN`` sectors
+that the HFS+ allocation bitmap marks free become ``ignore`` chunks; runs of at least ``MIN_ZERO_RUN`` zero sectors
 become zero-fill chunks (shorter runs stay inside the data chunk, where
 they cost a few bytes and keep the chunk count low).  A chunk that does not
 shrink under compression is stored raw, as hdiutil does.
@@ -42,6 +42,10 @@ from .verify import crc32_zeros
 
 CHUNK_BYTES = CHUNK_SECTORS * SECTOR
 MIN_ZERO_RUN = 64              # sectors (32 KiB): shorter zero runs stay in data chunks
+# Free ranges shorter than this are stored like any other sectors: a badly
+# fragmented bitmap must not blow the chunk tables past QEMU's 16 MiB
+# property-list bound (hdiutil, too, leaves small free ranges in data chunks).
+MIN_IGNORE_RUN = 64
 _ZERO_SECTOR = bytes(SECTOR)
 _MIN_ZERO_BYTES = bytes(MIN_ZERO_RUN * SECTOR)
 _ZEROS = bytes(CHUNK_BYTES)
@@ -176,9 +180,11 @@ def _plan_content(source: ImageSource, start: int, end: int):
 # Writing.
 
 def hfs_free_ranges(source: ImageSource, name: str) -> list[tuple[int, int]]:
-    """Free allocation blocks of the HFS+ volume in ``source`` ([] if not HFS+)."""
+    """Free allocation blocks of the HFS+ volume in ``source`` ([] if not HFS+),
+    in runs of at least ``MIN_IGNORE_RUN`` sectors."""
     from ..hfs.freespace import free_byte_ranges
-    return free_byte_ranges(source, name) or []
+    ranges = free_byte_ranges(source, name) or []
+    return [(off, n) for off, n in ranges if n >= MIN_IGNORE_RUN * SECTOR]
 
 
 def build_layout(source: ImageSource, layout: str, free_ranges=None,
