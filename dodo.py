@@ -24,6 +24,7 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+import pipeline
 from pipeline import bundle, compile as cc, config, image, manifest, sdk, toolchain
 from pipeline.epoch import source_date_epoch
 from pipeline.errors import ReprodmgError
@@ -283,6 +284,22 @@ def task_app_tarball():
     }
 
 
+# The code that writes the image bytes is an input of the image tasks too:
+# an upgraded HFS+/UDIF (or signing) library must rebuild the DMG rather than
+# leave a stale one that looks up to date.  Located through the imported
+# package, so a checkout outside the project folder is tracked as well.
+_PKG = Path(pipeline.__file__).resolve().parent
+
+
+def _library_sources(*packages: str) -> list[Path]:
+    return sorted(p for pkg in packages for p in (_PKG / pkg).glob("*.py"))
+
+
+IMAGE_LIBS = [_PKG / "image.py", _PKG / "imagesource.py",
+              *_library_sources("hfs", "udif")]
+SIGNING_LIBS = _library_sources("codesign", "macho")
+
+
 def _image_options() -> dict:
     return {"volume_name": CFG.volume_name, "format": CFG.dmg_format, "layout": CFG.dmg_layout,
             "epoch": EPOCH}
@@ -299,7 +316,7 @@ def task_image():
     """Stage (.app + Applications link) -> HFS+ -> UDIF."""
     return {
         "actions": [(_guard(_make_image), [APP, OUT / "stage", DMG, IMAGE_INFO])],
-        "file_dep": APP_FILES,
+        "file_dep": [*APP_FILES, *IMAGE_LIBS],
         "targets": [DMG, IMAGE_INFO],
         "uptodate": [config_changed(_image_options())],
         "clean": True,
@@ -318,7 +335,7 @@ def task_signed_image():
         _make_image(SIGNED_APP, OUT / "stage-signed", SIGNED_DMG, SIGNED_IMAGE_INFO)
     return {
         "actions": [_guard(run)],
-        "file_dep": [*APP_FILES, sig_tar],
+        "file_dep": [*APP_FILES, sig_tar, *IMAGE_LIBS, *SIGNING_LIBS],
         "targets": [SIGNED_DMG, SIGNED_IMAGE_INFO],
         "uptodate": [config_changed({**_image_options(), "sig": CFG.signature.sha256})],
         "clean": True,

@@ -51,11 +51,17 @@ def cache() -> Path:
     return CACHE
 
 
-def copy_project(dest: Path) -> Path:
+def copy_project(dest: Path, *, with_pipeline: bool = False) -> Path:
+    """The build inputs in a new folder; ``with_pipeline`` also copies the
+    library sources there (``python -m doit`` then imports that copy first)."""
     dest.mkdir(parents=True)
     shutil.copy2(REPO / "dodo.py", dest / "dodo.py")
     shutil.copytree(REPO / "examples" / "hello", dest / "examples" / "hello")
     shutil.copytree(REPO / "sdk", dest / "sdk")
+    if with_pipeline:
+        shutil.copytree(REPO / "pipeline", dest / "pipeline",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "templates", dest / "templates")   # found beside the package
     return dest
 
 
@@ -184,7 +190,7 @@ def test_dmg_volume_holds_app_and_applications_link(two_builds):
 
 
 def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path, cache):
-    project = copy_project(tmp_path / "proj")
+    project = copy_project(tmp_path / "proj", with_pipeline=True)
     first = _ok(run_doit(project, cache=cache))
     assert {"toolchain", "sdk", "compile:arm64:src/main.c", "image", "checksums"} <= executed(first)
     again = _ok(run_doit(project, cache=cache))
@@ -199,6 +205,15 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
     assert executed(edited) == {
         "compile:arm64:src/main.c", "compile:x86_64:src/main.c", "link:arm64", "link:x86_64",
         "lipo", "bundle", "app_tarball", "image", "checksums"}, edited.stdout
+    assert executed(_ok(run_doit(project, cache=cache))) == set()
+
+    # A changed HFS+ or UDIF library rebuilds the image (never a stale DMG
+    # that looks up to date), and nothing upstream of it.  The edit is a
+    # comment, so the DMG comes out the same and the checksums stay.
+    for lib in ("hfs/writer.py", "udif/codecs.py"):
+        path = project / "pipeline" / lib
+        path.write_text(path.read_text() + "\n# library upgraded\n")
+        assert executed(_ok(run_doit(project, cache=cache))) == {"image"}, lib
     assert executed(_ok(run_doit(project, cache=cache))) == set()
 
 
