@@ -28,6 +28,7 @@ This is a stage-level module over the format libraries
 from __future__ import annotations
 
 import bisect
+import datetime
 import os
 import re
 import struct
@@ -38,7 +39,7 @@ from typing import Any, Iterator
 from .errors import CorruptError, InputError
 from .hfs.btree import BTreeReader
 from .hfs.reader import Entry, HFSReader
-from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
+from .hfs.structs import (HFS_EPOCH_OFFSET, CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
                           CNID_STARTUP, FORK_DATA_TYPE, FORK_RSRC_TYPE, VH_FORKS,
                           VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
 from .hfs.volume import fork_byte_runs, fork_extents, read_volume_header
@@ -655,8 +656,9 @@ class VolumeMap:
         return list(dict.fromkeys(out))
 
     def _free(self, s: int, e: int) -> str:
-        bs = self.block_size
-        return f"unallocated space (blocks {s // bs}-{(e - 1) // bs})"
+        b0, b1 = s // self.block_size, (e - 1) // self.block_size
+        return f"unallocated space (block {b0})" if b0 == b1 else \
+            f"unallocated space (blocks {b0}-{b1})"
 
     @staticmethod
     def _piece(r: _Region, s: int, e: int) -> str:
@@ -676,18 +678,28 @@ class VolumeMap:
         return r.what
 
 
-def _volume_blocks(ranges: _Ranges, map_a: VolumeMap | None, map_b: VolumeMap | None,
+def _volume_blocks(ranges: _Ranges, map_a: VolumeMap, map_b: VolumeMap,
                    block_size: int) -> list[dict]:
-    out = []
-    for s, e in ranges.items[:MAX_DESCRIBED]:
-        bs0, bs1 = s * SECTOR, e * SECTOR
-        item = {"first_sector": s, "sector_count": e - s,
-                "blocks": [bs0 // block_size, (bs1 - 1) // block_size]}
-        da = map_a.describe(bs0, bs1) if map_a else []
-        db = map_b.describe(bs0, bs1) if map_b else []
-        item["a"] = da
-        item["b"] = db
-        out.append(item)
+    """Differing sector ranges grouped by allocation block, each with the
+    structures (in A's and in B's layout) that the differing sectors hold."""
+    out: list[dict] = []
+    for s, e in ranges.items:
+        b0, b1 = s * SECTOR // block_size, (e * SECTOR - 1) // block_size
+        da = map_a.describe(s * SECTOR, e * SECTOR)
+        db = map_b.describe(s * SECTOR, e * SECTOR)
+        last = out[-1] if out else None
+        if last is not None and b0 <= last["blocks"][1] + 1 and da == last["a"] \
+                and db == last["b"] or last is not None and b0 <= last["blocks"][1]:
+            last["blocks"][1] = max(last["blocks"][1], b1)
+            last["sector_count"] = e - last["first_sector"]
+            last["differing_sectors"] += e - s
+            last["a"] = list(dict.fromkeys(last["a"] + da))
+            last["b"] = list(dict.fromkeys(last["b"] + db))
+            continue
+        if len(out) >= MAX_DESCRIBED:
+            break
+        out.append({"first_sector": s, "sector_count": e - s, "differing_sectors": e - s,
+                    "blocks": [b0, b1], "a": da, "b": db})
     return out
 
 
@@ -836,11 +848,14 @@ def summarise(report: dict) -> list[str]:
                 + (f"; koly fields: {', '.join(names)}" if names else ""))
         return [head] + out
     out.append("the content differs")
-    if c["partitions_only_in_a"] or c["partitions_only_in_b"]:
-        out.append(f"partitions only in A: {c['partitions_only_in_a'] or 'none'}; "
-                   f"only in B: {c['partitions_only_in_b'] or 'none'}")
+    for side in ("a", "b"):
+        if c[f"partitions_only_in_{side}"]:
+            out.append(f"partitions only in {side.upper()}: "
+                       + ", ".join(c[f"partitions_only_in_{side}"]))
     for p in report["content"]["partitions"]:
         if p["equal"]:
+            head = p["a"] if p["a"] == p["b"] else f"{p['a']} / {p['b']}"
+            out.append(f"{head}: identical expanded content")
             continue
         what = [f"{p['sectors']['sectors']} sector(s) differ"]
         tree = p.get("tree")
@@ -849,16 +864,16 @@ def summarise(report: dict) -> list[str]:
                 d["field"].split(".", 1)[-1] for d in p["volume_header"][:8]))
         if tree:
             if tree["added"]:
-                what.append(f"added: {', '.join(tree['added'][:5])}")
+                what.append("added: " + ", ".join("/" + x for x in tree["added"][:5]))
             if tree["removed"]:
-                what.append(f"removed: {', '.join(tree['removed'][:5])}")
+                what.append("removed: " + ", ".join("/" + x for x in tree["removed"][:5]))
             fields = sorted({m["field"] for m in tree["metadata"]})
             if fields:
                 what.append(f"metadata ({', '.join(fields)}) of "
                             f"{len({m['path'] for m in tree['metadata']})} path(s)")
             if tree["data"]:
                 what.append("data of " + ", ".join(
-                    f"{d['path']} (from byte {d['first_difference']})"
+                    f"/{d['path']} (from byte {d['first_difference']})"
                     for d in tree["data"][:5]))
         for problem in p.get("problems", []):
             what.append(f"unreadable volume: {problem}")
@@ -869,8 +884,22 @@ def summarise(report: dict) -> list[str]:
 # --------------------------------------------------------------------------
 # Text rendering.
 
-def _fmt(v: Any) -> str:
-    return "-" if v is None else str(v)
+# Date fields: Unix seconds in catalog entries, HFS seconds (since 1904) in
+# the volume header; the text report adds the UTC date.
+_UNIX_DATES = {"create_date", "modify_date", "access_date", "attribute_mod_date",
+               "backup_date"}
+_HFS_DATES = {"createDate", "modifyDate", "backupDate", "checkedDate"}
+
+
+def _fmt(v: Any, field: str = "") -> str:
+    if v is None:
+        return "-"
+    name = field.rsplit(".", 1)[-1]
+    if isinstance(v, int) and v and (name in _UNIX_DATES or name in _HFS_DATES):
+        unix = v - HFS_EPOCH_OFFSET if name in _HFS_DATES else v
+        when = datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
+        return f"{v} ({when:%Y-%m-%d %H:%M:%S})"
+    return str(v)
 
 
 def format_report(r: dict) -> str:
@@ -932,7 +961,8 @@ def format_report(r: dict) -> str:
         lines.append(f"  {head}: {p['sectors']['sectors']} sector(s) differ"
                      + (f" ({fs[0]} / {fs[1]})" if isinstance(fs, list) else ""))
         for d in p.get("volume_header", []):
-            lines.append(f"    {d['field']}: {_fmt(d['a'])} != {_fmt(d['b'])}")
+            lines.append(f"    {d['field']}: {_fmt(d['a'], d['field'])} != "
+                         f"{_fmt(d['b'], d['field'])}")
         tree = p.get("tree")
         if tree:
             lines += [f"    added: /{x}" for x in tree["added"]]
@@ -951,8 +981,10 @@ def format_report(r: dict) -> str:
             for b in p["blocks"][:50]:
                 where = "; ".join(b["a"]) if b["a"] == b["b"] else \
                     f"A: {'; '.join(b['a'])} | B: {'; '.join(b['b'])}"
-                lines.append(f"    sectors {b['first_sector']}+{b['sector_count']} "
-                             f"(blocks {b['blocks'][0]}-{b['blocks'][1]}): {where}")
+                b0, b1 = b["blocks"]
+                blocks = f"block {b0}" if b0 == b1 else f"blocks {b0}-{b1}"
+                lines.append(f"    {blocks} ({b['differing_sectors']} sector(s) differ "
+                             f"from sector {b['first_sector']}): {where}")
             if len(p["blocks"]) > 50:
                 lines.append(f"    ... {len(p['blocks']) - 50} more ranges (see --json)")
         else:
@@ -967,7 +999,8 @@ def _grouped_metadata(items: list[dict]) -> list[str]:
     """One line per (field, A value, B value), naming the paths it affects."""
     groups: dict[tuple, list[str]] = {}
     for m in items:
-        groups.setdefault((m["field"], repr(m["a"]), repr(m["b"])), []).append(m["path"])
+        key = (m["field"], _fmt(m["a"], m["field"]), _fmt(m["b"], m["field"]))
+        groups.setdefault(key, []).append(m["path"])
     out = []
     for (field, a, b), paths in groups.items():
         shown = ", ".join("/" + p for p in paths[:3])
