@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import CorruptError, InputError
+from .errors import InputError, ReprodmgError
 from .hfs.btree import BTreeReader
 from .hfs.reader import Entry, HFSReader
 from .hfs.structs import (HFS_EPOCH_OFFSET, CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
@@ -808,7 +808,7 @@ def _content_detail(ia: UDIFImage, a: Partition, ib: UDIFImage, b: Partition,
     try:
         va = read_volume_header(sa, f"{ia.path}: {a.label}")
         vb = read_volume_header(sb, f"{ib.path}: {b.label}")
-    except CorruptError as exc:
+    except ReprodmgError as exc:
         return {"filesystem": None, "problems": [str(exc)]}
     if va is None or vb is None:
         if va is None and vb is None:
@@ -816,7 +816,7 @@ def _content_detail(ia: UDIFImage, a: Partition, ib: UDIFImage, b: Partition,
         return {"filesystem": [_fs_name(va) if va else None, _fs_name(vb) if vb else None]}
     try:
         return compare_hfs(ia, a, ib, b, ranges)
-    except CorruptError as exc:
+    except ReprodmgError as exc:
         # A damaged volume still has its differing sectors reported above.
         return {"filesystem": [_fs_name(va), _fs_name(vb)], "problems": [str(exc)]}
 

@@ -22,6 +22,7 @@ import pytest
 from conftest import HDIUTIL_CORPUS, require_tool
 from pipeline.cli import main
 from pipeline.dmgdiff import diff_images, first_difference, format_report, koly_field_at
+from pipeline.hfs.tree import FinderInfo
 from pipeline.hfs.writer import build_volume
 from pipeline.udif.partitions import BytesSource
 from pipeline.udif.writer import write_udif
@@ -50,8 +51,8 @@ def make_tree(root: Path, change=None) -> Path:
 
 
 def build(src: Path, out: Path, *, volname="Test", epoch=EPOCH, fmt="UDZO", level=None,
-          layout="none") -> Path:
-    volume = build_volume(src, volname=volname, epoch=epoch)
+          layout="none", **volume_options) -> Path:
+    volume = build_volume(src, volname=volname, epoch=epoch, **volume_options)
     write_udif(volume, out, format=fmt, level=level, layout=layout, manifest_path=False)
     return out
 
@@ -148,6 +149,39 @@ def test_mode(base, tmp_path):
     report = diff_images(a, b)
     assert tree_changes(report) == {"added": [], "removed": [], "data": [], "metadata": [
         {"path": "a.txt", "field": "mode", "a": "100644", "b": "100755"}]}
+
+
+def relink(root: Path) -> None:
+    (root / "link").unlink()
+    os.symlink("dir/b.bin", root / "link")
+
+
+@pytest.mark.parametrize("change, options, expected", [
+    ("xattr", {"xattrs": {"a.txt": {"com.example.k": b"v"}}},
+     # HasAttributes (0x4) in the catalog flags goes with the attribute record.
+     [("a.txt", "flags", 2, 6), ("a.txt", "xattr com.example.k", None, "76")]),
+    ("finder info", {"finder_info": {"dir/b.bin": FinderInfo.for_file(b"TEXT", b"ttxt", 0x4000)}},
+     [("dir/b.bin", "finder_flags", 0, 0x4000), ("dir/b.bin", "file_type", "", "TEXT"),
+      ("dir/b.bin", "creator", "", "ttxt")]),
+    ("link target", {"tree": relink},
+     [("link", "link_target", "a.txt", "dir/b.bin"), ("link", "data_size", 5, 9)]),
+])
+def test_one_metadata_field(base, tmp_path, change, options, expected):
+    tree, a = base
+    options = dict(options)
+    change_tree = options.pop("tree", None)
+    src = make_tree(tmp_path / "t", change_tree) if change_tree else tree
+    t = tree_changes(diff_images(a, build(src, tmp_path / "b.dmg", **options)))
+    assert t["added"] == t["removed"] == t["data"] == []
+    assert sorted((m["path"], m["field"], m["a"], m["b"]) for m in t["metadata"]) == \
+        sorted(expected)
+
+
+def test_owner(base, tmp_path):
+    tree, a = base
+    t = tree_changes(diff_images(a, build(tree, tmp_path / "b.dmg", uid=501)))
+    assert {(m["field"], m["a"], m["b"]) for m in t["metadata"]} == {("uid", 0, 501)}
+    assert len(t["metadata"]) == 6          # every path below the root
 
 
 def test_source_date_epoch(base, tmp_path):
@@ -362,3 +396,36 @@ def test_fuzzed_images_give_a_report_or_one_line_error(base, tmp_path, capsys):
         if code == 2:
             assert one_line_error(err), err
     assert seen == {1, 2}
+
+
+def test_damaged_volume_inside_a_valid_image_is_still_compared(base, tmp_path):
+    """Bytes of the volume header, bitmap and catalog overwritten inside a
+    well-formed UDIF: the differing sectors are reported, and a volume our
+    HFS+ reader refuses is named as a problem rather than raising."""
+    tree, _ = base
+    volume = build_volume(tree, volname="Test", epoch=EPOCH)
+    raw = volume.read(0, volume.size)
+    a = tmp_path / "a.dmg"
+    write_udif(BytesSource(raw), a, format="UDRO", free_ranges=[], manifest_path=False)
+    catalog = volume.header.catalogFile.extents[0][0] * volume.header.blockSize
+    areas = [(1024, 512), (catalog, 8192), (4096, 4096)]
+    rng = random.Random(11)
+    problems = 0
+    for _ in range(40):
+        mutated = bytearray(raw)
+        for _ in range(rng.randint(1, 6)):
+            off, n = rng.choice(areas)
+            mutated[off + rng.randrange(n)] = rng.randrange(256)
+        if mutated == raw:
+            continue
+        b = tmp_path / "b.dmg"
+        write_udif(BytesSource(bytes(mutated)), b, format="UDRO", free_ranges=[],
+                   manifest_path=False)
+        report = diff_images(a, b)
+        part = content(report)
+        assert report["verdict"] == "content" and part["sectors"]["sectors"] >= 1
+        problems += bool(part.get("problems"))
+        for p in part.get("problems", []):
+            assert str(b) in p and "\n" not in p
+        format_report(report)
+    assert problems > 0
