@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import json
 import os
 import re
 import struct
@@ -732,6 +733,62 @@ def _fs_name(vh: VolumeHeader) -> str:
 
 
 # --------------------------------------------------------------------------
+# The writer's manifest (``<image>.manifest.json``), when it sits beside an
+# image: it names the codec implementations and versions and the level, which
+# the image itself does not record.
+
+MAX_MANIFEST = 1 << 20
+MANIFEST_FIELDS = ("format", "level", "layout", "chunk_sectors", "expanded_sha256",
+                   "expanded_size")
+
+
+def _load_manifest(image_path: Path) -> dict | None:
+    path = image_path.with_name(image_path.name + ".manifest.json")
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def compare_manifests(pa: Path, pb: Path) -> dict | None:
+    ma, mb = _load_manifest(pa), _load_manifest(pb)
+    if ma is None and mb is None:
+        return None
+    out: dict[str, Any] = {"a": ma is not None, "b": mb is not None, "fields": []}
+    if ma is None or mb is None:
+        return out
+    for name in MANIFEST_FIELDS:
+        if ma.get(name) != mb.get(name):
+            out["fields"].append(_diff(f"manifest.{name}", ma.get(name), mb.get(name)))
+    ca, cb = ma.get("codecs"), mb.get("codecs")
+    if isinstance(ca, dict) and isinstance(cb, dict):
+        for codec in sorted(set(ca) | set(cb), key=str):
+            if ca.get(codec) != cb.get(codec):
+                out["fields"].append(_diff(f"manifest.codecs.{codec}", ca.get(codec),
+                                           cb.get(codec)))
+    return out
+
+
+def _printable(obj: Any) -> Any:
+    """Strings that cannot be written as UTF-8 (lone surrogates from a
+    hostile name or link target) get backslash escapes."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            return obj.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(obj, list):
+        return [_printable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {_printable(k): _printable(v) for k, v in obj.items()}
+    return obj
+
+
+# --------------------------------------------------------------------------
 # The whole report.
 
 def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
@@ -756,7 +813,10 @@ def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
                           "a": locate_file_offset(ia, first),
                           "b": locate_file_offset(ib, first)}
         _compare(ia, ib, report, progress)
-    return report
+    manifests = compare_manifests(pa, pb)
+    if manifests is not None:
+        report["manifest"] = manifests
+    return _printable(report)
 
 
 def _compare(ia: UDIFImage, ib: UDIFImage, report: dict, progress) -> None:
@@ -944,6 +1004,12 @@ def format_report(r: dict) -> str:
         if body:
             lines.append(f"  {head}:")
             lines += [f"    {b}" for b in body]
+    m = r.get("manifest")
+    if m:
+        if not (m["a"] and m["b"]):
+            lines.append(f"  manifest (.manifest.json) only beside {'A' if m['a'] else 'B'}")
+        for d in m["fields"]:
+            lines.append(f"  {d['field']}: {_fmt(d['a'])} != {_fmt(d['b'])}")
     ct = r["content"]
     if r["verdict"] == "encoding":
         lines.append("content: the expanded disks are identical: the images differ only "

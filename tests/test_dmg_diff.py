@@ -429,3 +429,18 @@ def test_damaged_volume_inside_a_valid_image_is_still_compared(base, tmp_path):
             assert str(b) in p and "\n" not in p
         format_report(report)
     assert problems > 0
+
+
+def test_writer_manifests_beside_the_images_name_codec_and_level(base, tmp_path):
+    tree, _ = base
+    volume = build_volume(tree, volname="Test", epoch=EPOCH)
+    a, b = tmp_path / "a.dmg", tmp_path / "b.dmg"
+    write_udif(volume, a, format="UDZO", level=1)        # writes a.dmg.manifest.json
+    write_udif(volume, b, format="UDZO", level=9)
+    report = diff_images(a, b)
+    assert report["verdict"] == "encoding"
+    assert {d["field"]: (d["a"], d["b"]) for d in report["manifest"]["fields"]} == \
+        {"manifest.level": (1, 9)}
+    # A manifest that is not JSON is ignored, never trusted.
+    (tmp_path / "b.dmg.manifest.json").write_bytes(b"\xff{not json")
+    assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
