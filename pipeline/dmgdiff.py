@@ -293,10 +293,10 @@ def pair_partitions(ia: UDIFImage, ib: UDIFImage
             pairs.append((p, match))
             left_b.remove(match)
     da, db = ia.data_partition(), ib.data_partition()
-    if da in left_a and db in left_b:
+    if any(p is da for p in left_a) and any(q is db for q in left_b):
         pairs.append((da, db))
-        left_a.remove(da)
-        left_b.remove(db)
+        left_a = [p for p in left_a if p is not da]
+        left_b = [q for q in left_b if q is not db]
     pairs.sort(key=lambda ab: ab[0].index)
     return pairs, left_a, left_b
 
@@ -725,6 +725,8 @@ def compare_hfs(ia: UDIFImage, pa: Partition, ib: UDIFImage, pb: Partition,
         bs = ra.vh.blockSize
         out["blocks"] = _volume_blocks(ranges, VolumeMap(ra), VolumeMap(rb), bs)
         out["block_size"] = bs
+        covered = sum(b["differing_sectors"] for b in out["blocks"])
+        out["blocks_truncated"] = covered < ranges.total
     return out
 
 
@@ -904,6 +906,9 @@ def summarise(report: dict) -> list[str]:
             if "level_hints" in ch:
                 out.append(f"{p['a']}: stream headers: {ch['level_hints']['a']} -> "
                            f"{ch['level_hints']['b']}")
+        for p in c["partitions"]:
+            if p["fields"]:
+                out.insert(0, f"{p['a']}: " + ", ".join(d["field"] for d in p["fields"]))
         head = ("same content, different encoding: the expanded disks are identical"
                 + (f"; koly fields: {', '.join(names)}" if names else ""))
         return [head] + out
