@@ -40,9 +40,9 @@ from typing import Any, Iterator
 from .errors import InputError, ReprodmgError
 from .hfs.btree import BTreeReader
 from .hfs.reader import Entry, HFSReader
-from .hfs.structs import (HFS_EPOCH_OFFSET, CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
-                          CNID_STARTUP, FORK_DATA_TYPE, FORK_RSRC_TYPE, VH_FORKS,
-                          VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
+from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
+                          CNID_STARTUP, FORK_DATA_TYPE, FORK_RSRC_TYPE, HFS_EPOCH_OFFSET,
+                          VH_FORKS, VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
 from .hfs.volume import fork_byte_runs, fork_extents, read_volume_header
 from .udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
 from .udif.mish import (CHUNK_BZIP2, CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO,

@@ -444,3 +444,20 @@ def test_writer_manifests_beside_the_images_name_codec_and_level(base, tmp_path)
     # A manifest that is not JSON is ignored, never trusted.
     (tmp_path / "b.dmg.manifest.json").write_bytes(b"\xff{not json")
     assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
+
+
+def test_non_hfs_partition_reports_sector_ranges(tmp_path):
+    data = random.Random(3).randbytes(64 * 1024)
+    changed = bytearray(data)
+    for sector in (3, 10, 11):
+        changed[sector * 512 + 7] ^= 0xFF
+    a, b = tmp_path / "a.dmg", tmp_path / "b.dmg"
+    write_udif(BytesSource(data), a, format="UDZO", free_ranges=[], manifest_path=False)
+    write_udif(BytesSource(bytes(changed)), b, format="UDZO", free_ranges=[],
+               manifest_path=False)
+    report = diff_images(a, b)
+    part = content(report)
+    assert part["filesystem"] is None and "tree" not in part
+    assert [(r["first_sector"], r["sector_count"]) for r in part["sectors"]["ranges"]] == \
+        [(3, 1), (10, 2)]
+    assert part["sectors"]["sectors"] == 3
