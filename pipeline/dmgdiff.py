@@ -906,9 +906,8 @@ def summarise(report: dict) -> list[str]:
             if "level_hints" in ch:
                 out.append(f"{p['a']}: stream headers: {ch['level_hints']['a']} -> "
                            f"{ch['level_hints']['b']}")
-        for p in c["partitions"]:
-            if p["fields"]:
-                out.insert(0, f"{p['a']}: " + ", ".join(d["field"] for d in p["fields"]))
+        out[:0] = [f"{p['a']}: " + ", ".join(d["field"] for d in p["fields"])
+                   for p in c["partitions"] if p["fields"]]
         head = ("same content, different encoding: the expanded disks are identical"
                 + (f"; koly fields: {', '.join(names)}" if names else ""))
         return [head] + out
