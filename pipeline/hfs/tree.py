@@ -153,7 +153,7 @@ def tree_from_directory(path: str | os.PathLike) -> Tree:
     """
     top = os.fspath(path)
     try:
-        st = os.lstat(top)
+        st = os.stat(top)       # the top folder may be given through a symlink
     except OSError as exc:
         raise InputError(f"{top}: cannot read: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):

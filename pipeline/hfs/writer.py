@@ -682,9 +682,11 @@ class _Builder:
         # Volume id: a hash of everything else in the volume (FORMATS.md 1.2).
         digest = hashlib.sha256()
         digest.update(vh.pack())
-        for start, payload in segments:
-            digest.update(struct.pack(">Q", start))
-            _hash_payload(digest, payload)
+        with Progress("hfs: hashing content", total=len(segments)) as progress:
+            for start, payload in segments:
+                digest.update(struct.pack(">Q", start))
+                _hash_payload(digest, payload)
+                progress.advance()
         vid = digest.digest()
         vh.finderInfo[6], vh.finderInfo[7] = struct.unpack(">II", vid[:8])
         header = vh.pack()
