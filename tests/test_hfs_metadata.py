@@ -202,8 +202,21 @@ def test_tree_model_mixes_disk_and_memory(tmp_path):
         ".background", "App.app", "Applications", ".background/bg.png", "App.app/bin"]
 
 
-def test_big_inline_xattr_is_unsupported():
+def test_large_xattrs_use_fork_data_records(tmp_path, monkeypatch):
+    big = bytes(range(256)) * 40                     # 10240 bytes: above the inline limit
     tree = Tree()
-    tree.add("f", File(xattrs={"big": bytes(5000)}))
-    with pytest.raises(UnsupportedError, match="big"):
+    tree.add("f", File(data=FileData.from_bytes(b"x"), xattrs={"com.example.big": big,
+                                                              "small": b"s"}))
+    tree.root.xattrs["com.example.rootbig"] = big[::-1]
+    image = _write(build_volume(tree, volname="B"), tmp_path / "b.hfs")
+    vol = _pyfshfs(image)
+    f = vol.get_file_entry_by_path("/f")
+    assert {a.name: a.read_buffer(20000) for a in f.extended_attributes} == \
+        {"com.example.big": big, "small": b"s"}
+    reader = HFSReader(BytesSource(image.read_bytes()), "b.hfs")
+    assert next(e for e in reader.entries() if e.path == "f").xattrs["com.example.big"] == big
+    assert reader._xattrs(2)["com.example.rootbig"] == big[::-1]
+    import pipeline.hfs.writer as writer
+    monkeypatch.setattr(writer, "MAX_ATTR_SIZE", 5000)
+    with pytest.raises(UnsupportedError, match="com.example.rootbig.*at most 5000"):
         build_volume(tree, volname="B")

@@ -31,7 +31,7 @@ from ..progress import Progress
 from . import unicode as hfsuni
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
                     build_tree)
-from .structs import (ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALOG_MAX_KEY_LENGTH,
+from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALOG_MAX_KEY_LENGTH,
                       CNID_FIRST_USER, CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS,
                       CREATOR_SYMLINK, EXTENT_MAX_KEY_LENGTH, FLAG_HAS_ATTRIBUTES,
                       FLAG_HAS_FOLDER_COUNT, FLAG_HAS_LINK_CHAIN, FLAG_THREAD_EXISTS,
@@ -50,8 +50,11 @@ ATTRIBUTES_NODE_SIZE = 8192
 # TN1150 / FORMATS.md: clump sizes must be > 0, <= 1 MiB, multiples of blockSize.
 CLUMP_SIZE = 16 * BLOCK_SIZE
 # Largest inline attribute that fits an 8 KiB attributes node twice (Apple's
-# kHFSMaxInlineAttrSize analogue for 8 KiB nodes).
+# kHFSMaxInlineAttrSize analogue for 8 KiB nodes); larger values are stored
+# in allocation blocks and described by a fork-data attribute record.
 MAX_INLINE_ATTR = 3802
+# The reader refuses attributes above this; so does the writer.
+MAX_ATTR_SIZE = 64 << 20
 # A volume never shrinks below this, however little it holds.
 MIN_VOLUME_SIZE = 1 << 20
 
@@ -109,6 +112,7 @@ class _Item:
     owner_flags: int = 0
     data_ext: tuple[int, int] = (0, 0)
     rsrc_ext: tuple[int, int] = (0, 0)
+    xattr_ext: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class HFSVolume:
@@ -436,10 +440,10 @@ class _Builder:
             if not name or units > ATTR_MAX_NAME:
                 raise InputError(f"{item.path or '/'}: extended attribute name {name!r} must "
                                  f"be 1..{ATTR_MAX_NAME} UTF-16 units")
-            if len(value) > MAX_INLINE_ATTR:
+            if len(value) > MAX_ATTR_SIZE:
                 raise UnsupportedError(
                     f"{item.path or '/'}: extended attribute {name!r} is {len(value)} bytes; "
-                    f"only inline attributes up to {MAX_INLINE_ATTR} bytes are supported")
+                    f"at most {MAX_ATTR_SIZE} are supported")
         item.xattrs = xattrs
         if finder is not None:
             item.finder = finder.raw
@@ -553,10 +557,21 @@ class _Builder:
         for item in [self.root] + self.items:
             for name, value in item.xattrs.items():
                 raw = hfsuni.encode_name(name)
-                recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw),
-                             pack_attr_inline(bytes(value))))
+                if len(value) <= MAX_INLINE_ATTR:
+                    rec = pack_attr_inline(bytes(value))
+                else:
+                    # HFSPlusAttrForkData: recordType, reserved, then the fork.
+                    rec = struct.pack(">II", ATTR_FORK_DATA, 0) + \
+                        self._fork(len(value), item.xattr_ext.get(name, (0, 0))).pack()
+                recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw), rec))
         recs.sort(key=lambda r: r[0])
         return [(k, d) for _, k, d in recs]
+
+    def _attributes_tree(self, block_size: int):
+        return build_tree(self.attribute_records(), node_size=ATTRIBUTES_NODE_SIZE,
+                          max_key_length=ATTR_MAX_KEY_LENGTH,
+                          attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
+                          block_size=block_size)
 
     def _catalog_tree(self, block_size: int):
         return build_tree(self.catalog_records(), node_size=CATALOG_NODE_SIZE,
@@ -574,21 +589,23 @@ class _Builder:
         extents_tree = build_tree([], node_size=EXTENTS_NODE_SIZE,
                                   max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
                                   block_size=bs)
-        attr_tree = build_tree(self.attribute_records(), node_size=ATTRIBUTES_NODE_SIZE,
-                               max_key_length=ATTR_MAX_KEY_LENGTH,
-                               attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
-                               block_size=bs)
-        catalog_size = len(self._catalog_tree(bs).data)    # sizes do not depend on extents
+        # Tree sizes do not depend on the extents inside the records: size the
+        # trees first, allocate, then build them for real.
+        attr_size = len(self._attributes_tree(bs).data)
+        catalog_size = len(self._catalog_tree(bs).data)
 
         def blocks(n: int) -> int:
             return -(-n // bs)
 
         forks = [(it, which, fd) for it in self.items
                  for which, fd in (("data", it.data), ("rsrc", it.rsrc)) if fd.size]
+        forks += [(it, "xattr:" + name, FileData.from_bytes(bytes(value)))
+                  for it in [self.root] + self.items for name, value in it.xattrs.items()
+                  if len(value) > MAX_INLINE_ATTR]
         forks.sort(key=lambda f: (f[0].cnid, f[1]))
         data_blocks = sum(blocks(fd.size) for _, _, fd in forks)
         meta_blocks = (blocks(len(extents_tree.data)) + blocks(catalog_size)
-                       + blocks(len(attr_tree.data)))
+                       + blocks(attr_size))
         # Block 0 holds the boot blocks and the header; the last block the
         # alternate header.  The bitmap's own size depends on the total.
         fixed = 1 + meta_blocks + data_blocks + 1
@@ -622,17 +639,20 @@ class _Builder:
         cat_start = next_block
         next_block += blocks(catalog_size)
         attr_start = next_block
-        next_block += blocks(len(attr_tree.data))
+        next_block += blocks(attr_size)
         for item, which, fd in forks:
             n = blocks(fd.size)
             if which == "data":
                 item.data_ext = (next_block, n)
-            else:
+            elif which == "rsrc":
                 item.rsrc_ext = (next_block, n)
+            else:
+                item.xattr_ext[which[len("xattr:"):]] = (next_block, n)
             next_block += n
         used_end = next_block
         catalog_tree = self._catalog_tree(bs)
-        assert len(catalog_tree.data) == catalog_size
+        attr_tree = self._attributes_tree(bs)
+        assert len(catalog_tree.data) == catalog_size and len(attr_tree.data) == attr_size
 
         bitmap = bytearray(bitmap_blocks * bs)
         _set_bits(bitmap, 0, used_end)
@@ -676,8 +696,9 @@ class _Builder:
             (attr_start * bs, attr_tree.data),
         ]
         for item, which, fd in forks:
-            start = (item.data_ext if which == "data" else item.rsrc_ext)[0]
-            segments.append((start * bs, fd))
+            ext = {"data": item.data_ext, "rsrc": item.rsrc_ext}.get(which) or \
+                item.xattr_ext[which[len("xattr:"):]]
+            segments.append((ext[0] * bs, fd))
 
         # Volume id: a hash of everything else in the volume (FORMATS.md 1.2).
         digest = hashlib.sha256()
