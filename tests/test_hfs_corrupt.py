@@ -6,7 +6,6 @@ with the struct layouts; the damage is independent of the reader code."""
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.errors import CorruptError, ReprodmgError
 from pipeline.hfs.reader import HFSReader
-from pipeline.hfs.tree import File, FileData, Folder, Symlink, Tree
+from pipeline.hfs.tree import File, FileData, Symlink, Tree
 from pipeline.hfs.writer import build_volume
 
 VH = 1024
