@@ -23,6 +23,8 @@ def format_entry(e: Entry) -> str:
     if e.link_target is not None:
         line += f" -> {e.link_target}"
     extras = []
+    if e.compression:
+        extras.append(f"compressed ({e.compression})")
     if e.rsrc_size:
         extras.append(f"rsrc {e.rsrc_size}")
     if e.hardlink_inode is not None:

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from ..errors import CorruptError, InputError
 from ..imagesource import ImageSource
+from . import decmpfs
 from . import unicode as hfsuni
 from .btree import (COMPARE_BINARY, BTreeReader, split_key)
 from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_INLINE_HEAD, ATTR_MAX_KEY_LENGTH,
@@ -110,9 +111,12 @@ class Entry:
     valence: int | None = None
     hardlink_inode: int | None = None   # iNode<N> number for hard links
     nlink: int = 1
+    bsd_flags: int = 0                  # adminFlags << 16 | ownerFlags (chflags style)
+    compression: str | None = None      # decmpfs method of a compressed file
     _data_fork: ForkData | None = field(default=None, repr=False, compare=False)
     _rsrc_fork: ForkData | None = field(default=None, repr=False, compare=False)
     _fork_owner: int = field(default=0, repr=False, compare=False)
+    _decmpfs: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
@@ -341,13 +345,25 @@ class HFSReader:
                       unix_date(data_rec.accessDate), unix_date(data_rec.attributeModDate),
                       unix_date(data_rec.backupDate), rec.flags, rec.finderFlags,
                       _fourcc(data_rec.fileType), _fourcc(data_rec.fileCreator),
-                      xattrs=self._xattrs(data_rec.fileID),
+                      xattrs=dict(self._xattrs(data_rec.fileID)),
                       data_size=data_rec.dataFork.logicalSize,
                       rsrc_size=data_rec.resourceFork.logicalSize,
                       hardlink_inode=inode, nlink=nlink)
         entry._data_fork = data_rec.dataFork
         entry._rsrc_fork = data_rec.resourceFork
         entry._fork_owner = data_rec.fileID
+        entry.bsd_flags = b.adminFlags << 16 | b.ownerFlags
+        if b.ownerFlags & decmpfs.UF_COMPRESSED and decmpfs.XATTR_NAME in entry.xattrs \
+                and not is_link:
+            # macOS shows a compressed file's uncompressed size and hides the
+            # decmpfs attribute and the resource fork holding the chunks.
+            value = entry.xattrs.pop(decmpfs.XATTR_NAME)
+            ctype, entry.data_size = decmpfs.parse_header(
+                value, self.name, f"catalog file record {path!r}")
+            entry.compression = decmpfs.method_name(ctype)
+            entry._decmpfs = value
+            if ctype in decmpfs.RSRC_TYPES:
+                entry.rsrc_size = 0
         if is_link:
             if entry.data_size > MAX_LINK_TARGET:
                 raise CorruptError(self.name, f"catalog file record {path!r}.dataFork",
@@ -388,8 +404,15 @@ class HFSReader:
 
     # --- data -------------------------------------------------------------------
 
-    def open(self, entry: Entry, fork: str = "data") -> ForkStream:
-        """A streaming reader of an entry's data (or resource) fork."""
+    def open(self, entry: Entry, fork: str = "data") -> io.RawIOBase:
+        """A streaming reader of an entry's data (or resource) fork.
+
+        The data of an HFS+-compressed file is decompressed on the fly.
+        """
+        if fork == "data" and entry._decmpfs is not None:
+            rsrc = self.open(entry, "rsrc")
+            return decmpfs.DecmpfsStream(entry._decmpfs, rsrc, entry._rsrc_fork.logicalSize,
+                                         self.name, f"catalog file record {entry.path!r}")
         fk = entry._data_fork if fork == "data" else entry._rsrc_fork
         if fk is None:
             raise InputError(f"{self.name}: {entry.path}: not a file")

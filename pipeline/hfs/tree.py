@@ -79,6 +79,10 @@ class Entry:
     xattrs: dict[str, bytes] = field(default_factory=dict)
     finder_info: FinderInfo | None = None
     origin: str | None = None        # where it came from, for error messages
+    # BSD file flags as chflags(2) takes them: UF_* in bits 0-7 (stored as
+    # ownerFlags, e.g. UF_HIDDEN is not representable, UF_COMPRESSED 0x20 is),
+    # SF_* in bits 16-23 (adminFlags).
+    bsd_flags: int = 0
 
 
 @dataclass

@@ -110,6 +110,7 @@ class _Item:
     group: Hashable | None = None
     flags: int = 0
     owner_flags: int = 0
+    admin_flags: int = 0
     data_ext: tuple[int, int] = (0, 0)
     rsrc_ext: tuple[int, int] = (0, 0)
     xattr_ext: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -445,6 +446,11 @@ class _Builder:
                     f"{item.path or '/'}: extended attribute {name!r} is {len(value)} bytes; "
                     f"at most {MAX_ATTR_SIZE} are supported")
         item.xattrs = xattrs
+        if entry.bsd_flags & ~0x00FF00FF:
+            raise InputError(f"{item.path or '/'}: BSD flags {entry.bsd_flags:#x} do not fit "
+                             "HFS+ ownerFlags (bits 0-7) and adminFlags (bits 16-23)")
+        item.owner_flags = entry.bsd_flags & 0xFF
+        item.admin_flags = (entry.bsd_flags >> 16) & 0xFF
         if finder is not None:
             item.finder = finder.raw
         if item.kind == "symlink":
@@ -466,7 +472,8 @@ class _Builder:
             first = group[0]
             inode = _Item("inode", f"{first.path} (hard link inode)", "", private.cnid,
                           next_cnid, first.mode, first.entry, data=first.data, rsrc=first.rsrc,
-                          xattrs=first.xattrs, finder=first.finder)
+                          xattrs=first.xattrs, finder=first.finder,
+                          owner_flags=first.owner_flags, admin_flags=first.admin_flags)
             next_cnid += 1
             inode.name = f"iNode{inode.cnid}"
             inode.special = len(group)
@@ -481,6 +488,7 @@ class _Builder:
                 link.link_next = group[i + 1].cnid if i + 1 < len(group) else 0
                 link.mode = S_IFREG | 0o444
                 link.owner_flags = UF_IMMUTABLE
+                link.admin_flags = 0
                 link.finder = (TYPE_HARDLINK + CREATOR_HFSPLUS
                                + struct.pack(">H", FINDER_HAS_BEEN_INITED) + bytes(22))
             inodes.append(inode)
@@ -508,7 +516,8 @@ class _Builder:
             flags=flags, valence=len(item.children), folderID=item.cnid,
             createDate=self.when, contentModDate=self.when, attributeModDate=self.when,
             accessDate=self.when, backupDate=0,
-            bsdInfo=BSDInfo(uid, gid, 0, item.owner_flags, item.mode, item.special),
+            bsdInfo=BSDInfo(uid, gid, item.admin_flags, item.owner_flags, item.mode,
+                            item.special),
             userInfo=item.finder[:16], finderInfo=item.finder[16:],
             folderCount=folder_count if flags & FLAG_HAS_FOLDER_COUNT else 0)
 
@@ -525,7 +534,8 @@ class _Builder:
             flags=flags, reserved1=reserved1, fileID=item.cnid, createDate=self.when,
             contentModDate=self.when, attributeModDate=self.when, accessDate=self.when,
             backupDate=0,
-            bsdInfo=BSDInfo(owner, group, 0, item.owner_flags, item.mode, special),
+            bsdInfo=BSDInfo(owner, group, item.admin_flags, item.owner_flags, item.mode,
+                            special),
             userInfo=item.finder[:16], finderInfo=item.finder[16:],
             dataFork=self._fork(item.data.size, item.data_ext),
             resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
