@@ -336,12 +336,15 @@ class HFSReader:
             data_rec = self._inodes[inode]
             nlink = max(1, data_rec.bsdInfo.special)
         b = data_rec.bsdInfo
-        is_link = stat.S_ISLNK(b.fileMode) or (b.fileMode == 0 and data_rec.fileType == TYPE_SYMLINK)
-        for label, fork in (("dataFork", data_rec.dataFork), ("resourceFork", data_rec.resourceFork)):
+        is_link = stat.S_ISLNK(b.fileMode) or (b.fileMode == 0
+                                               and data_rec.fileType == TYPE_SYMLINK)
+        for label, fork in (("dataFork", data_rec.dataFork),
+                            ("resourceFork", data_rec.resourceFork)):
             check_fork(fork, self.vh, self.name, f"catalog file record {path!r}.{label}", None)
         mode = b.fileMode or (stat.S_IFREG | 0o644)
         entry = Entry(path, "symlink" if is_link else "file", data_rec.fileID, mode,
-                      b.ownerID, b.groupID, unix_date(data_rec.createDate), unix_date(data_rec.contentModDate),
+                      b.ownerID, b.groupID, unix_date(data_rec.createDate),
+                      unix_date(data_rec.contentModDate),
                       unix_date(data_rec.accessDate), unix_date(data_rec.attributeModDate),
                       unix_date(data_rec.backupDate), rec.flags, rec.finderFlags,
                       _fourcc(data_rec.fileType), _fourcc(data_rec.fileCreator),

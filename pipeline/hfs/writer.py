@@ -371,11 +371,12 @@ class _Builder:
                 hname = self._hfs_name(name, path)
                 key = self._key(hname)
                 if key in seen:
-                    hint = ("; rename one, or build a case-sensitive volume with "
-                            "--case-sensitive" if not self.case_sensitive else "")
-                    raise InputError(f"{seen[key]!r} and {path!r} have the same name on "
-                                     f"{'this HFSX' if self.case_sensitive else 'a case-insensitive HFS+'} "
-                                     f"volume{hint}")
+                    if self.case_sensitive:
+                        why = "this HFSX volume (same name once decomposed)"
+                    else:
+                        why = ("a case-insensitive HFS+ volume; rename one, or build a "
+                               "case-sensitive volume with --case-sensitive")
+                    raise InputError(f"{seen[key]!r} and {path!r} have the same name on {why}")
                 seen[key] = path
                 kids.append((key, hname, path, entry))
             kids.sort(key=lambda k: k[0])
@@ -405,7 +406,8 @@ class _Builder:
                 folder.children.append(item)
                 self.items.append(item)
                 self.by_path[path] = item
-            # Depth first, in catalog order: CNIDs follow the catalog.
+            # A folder's children get CNIDs in catalog order, then each
+            # subfolder is visited in that order: CNIDs depend on names only.
             for item in reversed(folder.children):
                 if item.kind == "dir":
                     stack.append(item)
@@ -671,7 +673,8 @@ class _Builder:
 
         open_cnid = 0
         if open_folder is not None:
-            target = self.by_path.get(open_folder.strip("/")) if open_folder.strip("/") else self.root
+            rel = open_folder.strip("/")
+            target = self.by_path.get(rel) if rel else self.root
             if target is None or target.kind != "dir":
                 raise InputError(f"--open-folder {open_folder!r}: no such folder in the tree")
             open_cnid = target.cnid
