@@ -101,3 +101,21 @@ def test_free_ranges_after_fragmentation():
     assert sum(n for _, n in ranges) == free_blocks * BS
     old_ext_block = 1 + 1          # block 0 header, block 1 bitmap, then the old extents tree
     assert ranges[0] == (old_ext_block * BS, BS)
+
+
+def test_bitmap_overflow_lookup_reads_the_extents_tree():
+    """free_byte_ranges consults the extents-overflow tree for a fragmented
+    allocation file; the lookup it uses finds records by (fileID, fork, start)."""
+    from pipeline.hfs.freespace import _overflow_for
+    from pipeline.hfs.volume import read_volume_header
+    data, _ = fragmented_volume()
+    src = BytesSource(data)
+    vh = read_volume_header(src, "frag.hfs")
+    name = "frag.bin".encode("utf-16-be")
+    rec = data.find(struct.pack(">H", len(name) // 2) + name) + 2 + len(name)
+    file_id = struct.unpack_from(">I", data, rec + 8)[0]
+    lookup = _overflow_for(src, "frag.hfs", vh)
+    assert [e for e in lookup(file_id, 0, 8) if e[1]] == [
+        (struct.unpack_from(">I", data, rec + 88 + 16)[0] + 8, 2),
+        (struct.unpack_from(">I", data, rec + 88 + 16)[0] + 10, 2)]
+    assert lookup(6, 0, 1) == []
