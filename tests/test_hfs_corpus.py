@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 import stat
+import struct
 import subprocess
 
 import pytest
@@ -96,3 +97,23 @@ def test_corpus_file_data_matches_7zip(volumes, name, tmp_path):
                     assert fh.read() == (top / e.path).read_bytes(), e.path
                 checked += 1
     assert checked >= 3
+
+
+@pytest.mark.parametrize("name", HFS_DMGS)
+def test_corpus_journals_are_clean_and_a_dirty_one_is_reported(volumes, name):
+    data = bytearray(volumes[name].read_bytes())
+
+    class Source:
+        size = len(data)
+
+        def read(self, offset, length):
+            return bytes(data[offset:offset + length])
+
+    reader = HFSReader(Source(), name)
+    assert reader.journal == "clean"         # macOS unmounted these volumes cleanly
+    # Move the journal's end past its start: transactions waiting for replay.
+    jib = struct.unpack_from(">I", data, 1024 + 12)[0] * 4096
+    offset = struct.unpack_from(">Q", data, jib + 36)[0]
+    start = struct.unpack_from("<q", data, offset + 8)[0]
+    struct.pack_into("<q", data, offset + 16, start + 512)
+    assert HFSReader(Source(), name).journal == "dirty"

@@ -76,11 +76,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
+        _warn_journal(reader, args.image)
         entries = list(reader.entries())
         if args.json:
             emit_json({"volume_name": reader.volume_name,
                        "signature": reader.vh.signature.decode(),
                        "case_sensitive": reader.case_sensitive,
+                       "journal": reader.journal,
                        "block_size": reader.vh.blockSize,
                        "total_blocks": reader.vh.totalBlocks,
                        "free_blocks": reader.vh.freeBlocks,
@@ -94,8 +96,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
+        _warn_journal(reader, args.image)
         reader.extract(args.dest)
         if args.json:
             emit_json({"image": args.image, "dest": args.dest,
                        "volume_name": reader.volume_name})
     return 0
+
+
+def _warn_journal(reader, image: str) -> None:
+    if reader.journal == "dirty":
+        print(f"reprodmg: warning: {image}: the journal holds transactions that were never "
+              "replayed; the listing shows the volume as it was before them", file=sys.stderr)

@@ -31,7 +31,8 @@ from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_INLINE_HEAD, ATTR_M
                       TYPE_HARDLINK, TYPE_SYMLINK, FileRecord, FolderRecord, ForkData,
                       ThreadRecord, VolumeHeader, parse_attr_key, parse_catalog_key,
                       parse_extent_record, record_type, unix_date)
-from .volume import check_fork, fork_byte_runs, fork_extents, read_volume_header
+from .volume import (check_fork, fork_byte_runs, fork_extents, journal_state,
+                     read_volume_header)
 
 # Private folders macOS hides from users (hfs_format.h).
 PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
@@ -182,6 +183,9 @@ class HFSReader:
                                "no HFS+ (H+) or HFSX (HX) signature", 1024)
         self.vh = vh
         self.overflow = ExtentsOverflow(source, name, vh)
+        # "none", "clean" or "dirty": a dirty journal means macOS would replay
+        # transactions this reader does not see.
+        self.journal = journal_state(source, name, vh)
         cat_ext = fork_extents(vh.catalogFile, vh, name, "volume header.catalogFile",
                                CNID_CATALOG, overflow=self.overflow.lookup)
         self.catalog = BTreeReader(source, name, "catalog",

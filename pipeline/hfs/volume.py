@@ -6,13 +6,14 @@ trusted until it has been checked against the image size and sane bounds.
 
 from __future__ import annotations
 
+import struct
 from typing import Callable
 
 from ..errors import CorruptError
 from ..imagesource import ImageSource
 from .structs import (FORK_SIZE, SIG_HFSPLUS, SIG_HFSX, VERSION_HFSPLUS, VERSION_HFSX,
                       VH_FORKS, VOLUME_HEADER_FORMAT, VOLUME_HEADER_OFFSET,
-                      VOLUME_HEADER_SIZE, ForkData, VolumeHeader)
+                      VOLUME_HEADER_SIZE, VOL_JOURNALED, ForkData, VolumeHeader)
 
 # Largest allocation block Apple's tools create is 64 KiB; allow a margin.
 MAX_BLOCK_SIZE = 1 << 20
@@ -138,3 +139,42 @@ def fork_byte_runs(extents: list[tuple[int, int]], block_size: int,
         runs.append((start * block_size, n))
         remaining -= n
     return runs
+
+
+# Journal info block (big-endian): flags, device_signature[8], offset, size.
+JOURNAL_INFO = struct.Struct(">I32sQQ")
+JIB_JOURNAL_IN_FS = 0x1
+# Journal header, in the byte order of the machine that wrote it (hfs_journal.h):
+# magic, endian, start, end, size.
+JOURNAL_HEADER_LE = struct.Struct("<IIqqq")
+JOURNAL_HEADER_BE = struct.Struct(">IIqqq")
+JOURNAL_MAGIC = 0x4A4E4C78
+JOURNAL_ENDIAN = 0x12345678
+
+
+def journal_state(source: ImageSource, name: str, vh: VolumeHeader) -> str:
+    """"none" (not journaled), "clean", or "dirty" (transactions not replayed).
+
+    A reader that ignores the journal sees the state before the transactions
+    still in it; macOS replays them on mount.  hdiutil images are clean.
+    """
+    if not vh.attributes & VOL_JOURNALED:
+        return "none"
+    where = "volume header.journalInfoBlock"
+    if vh.journalInfoBlock >= vh.totalBlocks:
+        raise CorruptError(name, where, f"block {vh.journalInfoBlock} is past the end of the "
+                           "volume", VOLUME_HEADER_OFFSET + 12)
+    jib_off = vh.journalInfoBlock * vh.blockSize
+    flags, _sig, offset, size = JOURNAL_INFO.unpack(source.read(jib_off, JOURNAL_INFO.size))
+    if not flags & JIB_JOURNAL_IN_FS:
+        return "dirty"          # an external journal: its state cannot be known here
+    if offset + JOURNAL_HEADER_LE.size > vh.totalBlocks * vh.blockSize or size == 0:
+        raise CorruptError(name, "journal info block.offset", f"journal at {offset} "
+                           f"({size} bytes) lies outside the volume", jib_off + 36)
+    raw = source.read(offset, JOURNAL_HEADER_LE.size)
+    for layout in (JOURNAL_HEADER_LE, JOURNAL_HEADER_BE):
+        magic, endian, start, end, _size = layout.unpack(raw)
+        if magic == JOURNAL_MAGIC and endian == JOURNAL_ENDIAN:
+            return "clean" if start == end else "dirty"
+    raise CorruptError(name, "journal header.magic", "not a journal header (expected JNLx)",
+                       offset)
