@@ -117,3 +117,13 @@ def test_corpus_journals_are_clean_and_a_dirty_one_is_reported(volumes, name):
     start = struct.unpack_from("<q", data, offset + 8)[0]
     struct.pack_into("<q", data, offset + 16, start + 512)
     assert HFSReader(Source(), name).journal == "dirty"
+
+
+@pytest.mark.parametrize("name", HFS_DMGS)
+def test_default_listing_hides_what_macos_hides(volumes, name):
+    with FileImageSource(volumes[name]) as src:
+        everything = {e.path for e in HFSReader(src, name).entries(include_private=True)}
+        shown = {e.path for e in HFSReader(src, name).entries()}
+    hidden = {".journal", ".journal_info_block", "\0\0\0\0HFS+ Private Data",
+              ".HFS+ Private Directory Data\r"}
+    assert everything - shown == hidden

@@ -38,6 +38,8 @@ from .volume import (check_fork, fork_byte_runs, fork_extents, journal_state,
 PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
 PRIVATE_DIR_DATA_NAME = ".HFS+ Private Directory Data\r"
 HIDDEN_ROOT_NAMES = (PRIVATE_DATA_NAME, PRIVATE_DIR_DATA_NAME)
+# On journaled volumes macOS also hides the journal files in the root folder.
+JOURNAL_FILE_NAMES = (".journal", ".journal_info_block")
 
 # A symlink target longer than PATH_MAX is not a symlink macOS could make.
 MAX_LINK_TARGET = 4096
@@ -382,17 +384,18 @@ class HFSReader:
     def entries(self, include_private: bool = False) -> Iterator[Entry]:
         """Every file, folder and symlink below the root, depth first, in catalog order.
 
-        The private hard-link folders are skipped unless ``include_private``.
+        Unless ``include_private``, what macOS hides is skipped too: the
+        private hard-link folders and, on journaled volumes, the journal files.
         """
         self._load()
+        hidden = HIDDEN_ROOT_NAMES + (JOURNAL_FILE_NAMES if self.journal != "none" else ())
         stack: list[tuple[int, str, int]] = [(CNID_ROOT_FOLDER, "", 0)]
         visited = {CNID_ROOT_FOLDER}
         while stack:
             folder_id, prefix, depth = stack.pop()
             subdirs = []
             for name, rec in self._children.get(folder_id, []):
-                if folder_id == CNID_ROOT_FOLDER and name in HIDDEN_ROOT_NAMES \
-                        and not include_private:
+                if folder_id == CNID_ROOT_FOLDER and name in hidden and not include_private:
                     continue
                 posix = hfsuni.to_posix_name(name)
                 if posix in ("", ".", "..") or "\0" in posix and not include_private:
