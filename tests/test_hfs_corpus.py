@@ -123,7 +123,8 @@ def test_corpus_journals_are_clean_and_a_dirty_one_is_reported(volumes, name):
 def test_default_listing_hides_what_macos_hides(volumes, name):
     with FileImageSource(volumes[name]) as src:
         everything = {e.path for e in HFSReader(src, name).entries(include_private=True)}
-        shown = {e.path for e in HFSReader(src, name).entries()}
-    hidden = {".journal", ".journal_info_block", "\0\0\0\0HFS+ Private Data",
-              ".HFS+ Private Directory Data\r"}
-    assert everything - shown == hidden
+        default = {e.path for e in HFSReader(src, name).entries()}
+        as_macos = {e.path for e in HFSReader(src, name).entries(hide_journal=True)}
+    private = {"\0\0\0\0HFS+ Private Data", ".HFS+ Private Directory Data\r"}
+    assert everything - default == private
+    assert default - as_macos == {".journal", ".journal_info_block"}

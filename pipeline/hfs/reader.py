@@ -381,14 +381,18 @@ class HFSReader:
             entry.link_target = raw.decode("utf-8", "surrogateescape")
         return entry
 
-    def entries(self, include_private: bool = False) -> Iterator[Entry]:
+    def entries(self, include_private: bool = False,
+                hide_journal: bool = False) -> Iterator[Entry]:
         """Every file, folder and symlink below the root, depth first, in catalog order.
 
-        Unless ``include_private``, what macOS hides is skipped too: the
-        private hard-link folders and, on journaled volumes, the journal files.
+        The private hard-link folders are skipped unless ``include_private``;
+        with ``hide_journal`` the journal files of a journaled volume are
+        skipped too, as macOS hides them (7-Zip and libfshfs show them).
         """
         self._load()
-        hidden = HIDDEN_ROOT_NAMES + (JOURNAL_FILE_NAMES if self.journal != "none" else ())
+        hidden = HIDDEN_ROOT_NAMES
+        if hide_journal and self.journal != "none":
+            hidden += JOURNAL_FILE_NAMES
         stack: list[tuple[int, str, int]] = [(CNID_ROOT_FOLDER, "", 0)]
         visited = {CNID_ROOT_FOLDER}
         while stack:
