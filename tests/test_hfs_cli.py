@@ -101,3 +101,21 @@ def test_imagesource_reads_match_the_streamed_volume(tmp_path):
     # The last free block is followed by the used block holding the alternate header.
     assert ranges[-1][0] + ranges[-1][1] == vol.size - 4096
     assert struct.unpack_from(">2s", data, vol.size - 1024)[0] == b"H+"
+
+
+def test_extract_never_overwrites_or_follows_what_is_in_dest(src, tmp_path, capsys):
+    out = tmp_path / "vol.hfs"
+    assert main(["hfs", "create", str(src), "-o", str(out)]) == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    os.symlink(outside, dest / "App.app")          # planted: the volume has App.app/
+    assert main(["hfs", "extract", str(out), str(dest)]) != 0
+    err = capsys.readouterr().err
+    assert "App.app" in err and err.count("\n") == 1
+    assert list(outside.iterdir()) == []
+    # Extracting twice into the same folder is refused the same way.
+    again = tmp_path / "again"
+    assert main(["hfs", "extract", str(out), str(again)]) == 0
+    assert main(["hfs", "extract", str(out), str(again)]) != 0

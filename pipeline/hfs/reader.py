@@ -440,40 +440,51 @@ class HFSReader:
         """Write the tree below ``dest``; nothing is ever written outside it.
 
         Files are created with O_EXCL|O_NOFOLLOW and symlinks last, so a
-        hostile volume cannot redirect a write through a link it created.
+        hostile volume cannot redirect a write through a link it created,
+        and nothing already in ``dest`` is overwritten or followed.
         """
         root = Path(dest)
-        root.mkdir(parents=True, exist_ok=True)
-        root_real = os.path.realpath(root)
-        links: list[Entry] = []
-        dirs: list[tuple[str, Entry]] = []
-        inode_paths: dict[int, str] = {}
-        for entry in self.entries():
-            target = os.path.join(root_real, entry.path)
-            parent = os.path.realpath(os.path.dirname(target))
-            if os.path.commonpath([parent, root_real]) != root_real:
-                raise CorruptError(self.name, f"catalog entry {entry.path!r}",
-                                   "would be written outside the destination")
-            if entry.kind == "dir":
-                os.mkdir(target, 0o700)
-                dirs.append((target, entry))
-            elif entry.kind == "symlink":
-                links.append(entry)
-            else:
-                if entry.hardlink_inode is not None and entry.hardlink_inode in inode_paths:
+        current = "."
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            root_real = os.path.realpath(root)
+            links: list[Entry] = []
+            dirs: list[tuple[str, Entry]] = []
+            inode_paths: dict[int, str] = {}
+            for entry in self.entries():
+                current = entry.path
+                target = os.path.join(root_real, entry.path)
+                parent = os.path.realpath(os.path.dirname(target))
+                if os.path.commonpath([parent, root_real]) != root_real:
+                    raise CorruptError(self.name, f"catalog entry {entry.path!r}",
+                                       "would be written outside the destination")
+                if entry.kind == "dir":
+                    os.mkdir(target, 0o700)
+                    dirs.append((target, entry))
+                elif entry.kind == "symlink":
+                    links.append(entry)
+                elif entry.hardlink_inode is not None and entry.hardlink_inode in inode_paths:
                     os.link(inode_paths[entry.hardlink_inode], target)
-                    continue
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                             | getattr(os, "O_NOFOLLOW", 0), 0o600)
-                with os.fdopen(fd, "wb") as out, self.open(entry) as src:
-                    while chunk := src.read(_STREAM_CHUNK):
-                        out.write(chunk)
-                os.chmod(target, stat.S_IMODE(entry.mode) & 0o777)
+                else:
+                    self._extract_file(entry, target)
+                    if entry.hardlink_inode is not None:
+                        inode_paths[entry.hardlink_inode] = target
+            for entry in links:
+                current = entry.path
+                os.symlink(entry.link_target, os.path.join(root_real, entry.path))
+            for target, entry in reversed(dirs):
+                current = entry.path
+                os.chmod(target, stat.S_IMODE(entry.mode) & 0o777 or 0o755)
                 os.utime(target, (entry.modify_date, entry.modify_date))
-                if entry.hardlink_inode is not None:
-                    inode_paths[entry.hardlink_inode] = target
-        for entry in links:
-            os.symlink(entry.link_target, os.path.join(root_real, entry.path))
-        for target, entry in reversed(dirs):
-            os.chmod(target, stat.S_IMODE(entry.mode) & 0o777 or 0o755)
-            os.utime(target, (entry.modify_date, entry.modify_date))
+        except OSError as exc:
+            raise InputError(f"{os.fspath(dest)}: cannot extract {current!r}: "
+                             f"{exc.strerror or exc}") from None
+
+    def _extract_file(self, entry: Entry, target: str) -> None:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as out, self.open(entry) as src:
+            while chunk := src.read(_STREAM_CHUNK):
+                out.write(chunk)
+        os.chmod(target, stat.S_IMODE(entry.mode) & 0o777)
+        os.utime(target, (entry.modify_date, entry.modify_date))
