@@ -218,3 +218,10 @@ def test_random_metadata_damage_never_escapes_the_error_family(small, damage):
         _read_all(data)
     except ReprodmgError:
         pass
+
+
+def test_unpaired_surrogate_in_a_name(small):
+    data = bytearray(small)
+    pos = bytes(data).find(struct.pack(">H", 2) + "ab".encode("utf-16-be"))
+    data[pos + 4:pos + 6] = b"\xdc\x00"                 # 'a' + lone low surrogate
+    _expect_corrupt(data, "not valid UTF-16")

@@ -277,6 +277,11 @@ class HFSReader:
             raise CorruptError(self.name, "catalog B-tree", "no root folder record "
                                "(parent 1, CNID 2)")
         self._volume_name = roots[0][0]
+        try:
+            self._volume_name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CorruptError(self.name, "catalog root folder record", "volume name is not "
+                               "valid UTF-16 (unpaired surrogate)") from None
         self._loaded = True
 
     @property
@@ -405,6 +410,12 @@ class HFSReader:
                 if posix in ("", ".", "..") or "\0" in posix and not include_private:
                     raise CorruptError(self.name, f"catalog record in folder {folder_id}",
                                        f"unusable file name {posix!r}")
+                try:
+                    posix.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise CorruptError(self.name, f"catalog record in folder {folder_id}",
+                                       f"file name {posix!r} is not valid UTF-16 (unpaired "
+                                       "surrogate)") from None
                 path = prefix + posix
                 entry = self._make_entry(path, rec)
                 yield entry
