@@ -119,3 +119,20 @@ def test_extract_never_overwrites_or_follows_what_is_in_dest(src, tmp_path, caps
     again = tmp_path / "again"
     assert main(["hfs", "extract", str(out), str(again)]) == 0
     assert main(["hfs", "extract", str(out), str(again)]) != 0
+
+
+def test_binary_symlink_target_lists_without_crashing(tmp_path, capsys):
+    from pipeline.hfs.tree import Symlink
+    tree = Tree()
+    tree.add("odd", Symlink(target=b"caf\xe9".decode("utf-8", "surrogateescape")))
+    vol = build_volume(tree, volname="S")
+    image = tmp_path / "s.hfs"
+    with open(image, "wb") as fh:
+        vol.write_to(fh)
+    assert main(["hfs", "ls", str(image)]) == 0
+    assert "odd -> caf\\xe9" in capsys.readouterr().out
+    assert main(["hfs", "ls", "--json", str(image)]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"][0]["link_target"] == "caf\\xe9"
+    dest = tmp_path / "x"
+    assert main(["hfs", "extract", str(image), str(dest)]) == 0
+    assert os.readlink(os.fsencode(dest / "odd")) == b"caf\xe9"

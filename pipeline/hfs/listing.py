@@ -6,7 +6,7 @@ import datetime
 import stat
 from typing import Iterable
 
-from .reader import Entry
+from .reader import Entry, printable
 
 
 def _date(unix_seconds: int) -> str:
@@ -21,7 +21,7 @@ def format_entry(e: Entry) -> str:
     if e.kind == "dir":
         line += "/"
     if e.link_target is not None:
-        line += f" -> {e.link_target}"
+        line += f" -> {printable(e.link_target)}"
     extras = []
     if e.compression:
         extras.append(f"compressed ({e.compression})")

@@ -55,6 +55,11 @@ def _fourcc(code: bytes) -> str:
     return "0x" + code.hex()
 
 
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes (kept as surrogate escapes) shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class ExtentsOverflow:
     """The extents-overflow B-tree, loaded on first use into a dict."""
 
@@ -123,6 +128,8 @@ class Entry:
 
     def to_json(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        if self.link_target is not None:
+            out["link_target"] = printable(self.link_target)
         out["mode"] = f"{self.mode:06o}"
         out["xattrs"] = {k: {"size": len(v), "hex": v.hex() if len(v) <= 64 else None}
                          for k, v in sorted(self.xattrs.items())}
