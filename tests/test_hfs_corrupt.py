@@ -5,6 +5,7 @@ with the struct layouts; the damage is independent of the reader code."""
 
 from __future__ import annotations
 
+import json
 import struct
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import CorruptError, ReprodmgError
+from pipeline.hfs.listing import format_entries
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.tree import File, FileData, Symlink, Tree
 from pipeline.hfs.writer import build_volume
@@ -31,7 +33,8 @@ class BytesSource:
 
 def _tree(files: int = 0) -> Tree:
     tree = Tree()
-    tree.add("hello.txt", File(data=FileData.from_bytes(b"hello\n" * 2000)))
+    tree.add("hello.txt", File(data=FileData.from_bytes(b"hello\n" * 2000),
+                               xattrs={"com.example.k": b"v" * 40}))
     tree.add("ab", File(data=FileData.from_bytes(b"ab")))
     tree.add("dir/link", Symlink(target="../hello.txt"))
     for i in range(files):
@@ -55,8 +58,12 @@ def multi_leaf() -> bytes:
 
 
 def _read_all(data: bytes, name: str = "vol.hfs") -> None:
+    """Everything `hfs ls [--json]` does, plus reading every file."""
     reader = HFSReader(BytesSource(data), name)
-    for e in reader.entries():
+    entries = list(reader.entries())
+    json.dumps([e.to_json() for e in entries], ensure_ascii=False).encode("utf-8")
+    format_entries(entries).encode("utf-8")
+    for e in entries:
         if e.kind == "file":
             reader.open(e).read()
 

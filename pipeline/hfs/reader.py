@@ -321,7 +321,13 @@ class HFSReader:
                         continue   # extents continuation records
                 except (ValueError, struct.error) as exc:
                     raise CorruptError(self.name, where, str(exc), off) from None
-                index.setdefault(fid, {})[hfsuni.decode_name(raw)] = value
+                attr_name = hfsuni.decode_name(raw)
+                try:
+                    attr_name.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise CorruptError(self.name, f"{where} key", "attribute name is not "
+                                       "valid UTF-16 (unpaired surrogate)", off) from None
+                index.setdefault(fid, {})[attr_name] = value
             self._attr_index = index
         return self._attr_index.get(file_id, {})
 
