@@ -100,3 +100,20 @@ def test_empty_tree_has_depth_and_root_zero():
     hdr = HeaderRecord.parse(built.data, 14)
     assert (hdr.treeDepth, hdr.rootNode, hdr.firstLeafNode, hdr.lastLeafNode) == (0, 0, 0, 0)
     assert hdr.totalNodes == 1 and hdr.freeNodes == 0
+
+
+@pytest.mark.parametrize("size, expected_clump", [(499 << 20, None), (501 << 20, 1 << 20)])
+def test_catalog_clump_size_follows_fsck_rule_for_large_volumes(size, expected_clump):
+    # fsck_hfs (SVerify1.c / SVerify2.c) wants the catalog clump size to be at
+    # least 1 MiB on volumes over 500 MiB and reports "Invalid file clump size"
+    # otherwise; smaller volumes keep the catalog's own length.
+    from pipeline.hfs.tree import Tree
+    from pipeline.hfs.writer import build_volume
+    vol = build_volume(Tree(), volname="v", size=size, epoch=0)
+    vh = VolumeHeader.parse(vol.read(1024, 512))
+    catalog = vh.catalogFile
+    assert catalog.clumpSize % vh.blockSize == 0
+    if expected_clump is None:
+        assert catalog.clumpSize == catalog.logicalSize
+    else:
+        assert catalog.clumpSize == expected_clump >= catalog.logicalSize

@@ -55,6 +55,11 @@ CLUMP_SIZE = 16 * BLOCK_SIZE
 MAX_INLINE_ATTR = 3802
 # The reader refuses attributes above this; so does the writer.
 MAX_ATTR_SIZE = 64 << 20
+# fsck_hfs (SVerify1.c) raises the catalog clump size to 1 MiB on volumes
+# over 500 MiB, then reports any other value in the volume header as
+# "Invalid file clump size"; newfs_hfs writes at least that much too.
+LARGE_VOLUME = 500 << 20
+LARGE_VOLUME_CATALOG_CLUMP = 1 << 20
 # A volume never shrinks below this, however little it holds.
 MIN_VOLUME_SIZE = 1 << 20
 
@@ -679,9 +684,11 @@ class _Builder:
                 raise InputError(f"--open-folder {open_folder!r}: no such folder in the tree")
             open_cnid = target.cnid
 
-        def fork(start: int, data_len: int) -> ForkData:
+        def fork(start: int, data_len: int, clump: int = 0) -> ForkData:
             n = blocks(data_len)
-            return ForkData(data_len, data_len, n, [(start, n)] + [(0, 0)] * 7)
+            return ForkData(data_len, max(data_len, clump), n, [(start, n)] + [(0, 0)] * 7)
+
+        catalog_clump = LARGE_VOLUME_CATALOG_CLUMP if total * bs > LARGE_VOLUME else 0
 
         files = sum(1 for it in self.items if it.kind != "dir")
         folders = sum(1 for it in self.items if it.kind == "dir")
@@ -698,7 +705,7 @@ class _Builder:
             allocationFile=ForkData(len(bitmap), len(bitmap), bitmap_blocks,
                                     [(bitmap_start, bitmap_blocks)] + [(0, 0)] * 7),
             extentsFile=fork(ext_start, len(extents_tree.data)),
-            catalogFile=fork(cat_start, len(catalog_tree.data)),
+            catalogFile=fork(cat_start, len(catalog_tree.data), catalog_clump),
             attributesFile=fork(attr_start, len(attr_tree.data)))
         vh.finderInfo[2] = open_cnid
 
