@@ -41,7 +41,7 @@ from .errors import InputError, ReprodmgError
 from .hfs.btree import BTreeReader
 from .hfs.reader import Entry, HFSReader
 from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
-                          CNID_STARTUP, FORK_DATA_TYPE, FORK_RSRC_TYPE, HFS_EPOCH_OFFSET,
+                          CNID_STARTUP, HFS_EPOCH_OFFSET,
                           VH_FORKS, VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
 from .hfs.volume import fork_byte_runs, fork_extents, read_volume_header
 from .udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
@@ -266,8 +266,8 @@ def compare_resources(ia: UDIFImage, ib: UDIFImage) -> list[dict]:
         else:
             out.append(_diff(f"resource-fork.{key}", "differs", "differs"))
     if not out and ra.blkx == rb.blkx and ia.koly.xml_length == ib.koly.xml_length:
-        xa = ia._pread(ia.koly.xml_offset, ia.koly.xml_length)
-        xb = ib._pread(ib.koly.xml_offset, ib.koly.xml_length)
+        xa = ia.pread(ia.koly.xml_offset, ia.koly.xml_length)
+        xb = ib.pread(ib.koly.xml_offset, ib.koly.xml_length)
         d = first_difference(xa, xb)
         if d is not None:
             out.append({"field": "property list (text)", "a": "differs", "b": "differs",
@@ -335,7 +335,7 @@ def _encoding(image: UDIFImage, part: Partition) -> dict:
     for _i, c in _data_chunks(part):
         codecs[c.type_name] = codecs.get(c.type_name, 0) + 1
         if c.type not in NO_DATA_CHUNKS and c.length >= 4:
-            hint = _level_hint(c.type, image._pread(_chunk_start(image, part, c), 4))
+            hint = _level_hint(c.type, image.pread(_chunk_start(image, part, c), 4))
             if hint:
                 hints.add(hint)
     return {"chunk_types": dict(sorted(codecs.items())), "level_hints": sorted(hints)}
@@ -345,7 +345,7 @@ def _compressed_equal(ia: UDIFImage, sa: int, ib: UDIFImage, sb: int, length: in
     pos = 0
     while pos < length:
         n = min(STEP, length - pos)
-        if ia._pread(sa + pos, n) != ib._pread(sb + pos, n):
+        if ia.pread(sa + pos, n) != ib.pread(sb + pos, n):
             return False
         pos += n
     return True
@@ -467,18 +467,10 @@ def _alternate_header(source, name: str) -> VolumeHeader | None:
 
 
 def _fork_runs(reader: HFSReader, entry: Entry, fork: str) -> list[tuple[int, int]]:
-    """(volume byte offset, length) runs of an entry's fork.
-
-    ``HFSReader.open`` computes the same runs but keeps them inside its
-    stream; the entry's fork records are the reader's (private) fields.
-    """
-    fk = entry._data_fork if fork == "data" else entry._rsrc_fork
-    if fk is None:
+    """(volume byte offset, length) runs of an entry's fork; none for folders."""
+    if entry.fork_record(fork) is None:
         return []
-    ftype = FORK_DATA_TYPE if fork == "data" else FORK_RSRC_TYPE
-    ext = fork_extents(fk, reader.vh, reader.name, f"catalog file record {entry.path!r}."
-                       f"{fork}Fork", entry._fork_owner, ftype, reader.overflow.lookup)
-    return fork_byte_runs(ext, reader.vh.blockSize, fk.logicalSize)
+    return reader.fork_runs(entry, fork)
 
 
 def _xattr_value(v: bytes | None) -> Any:
@@ -607,16 +599,13 @@ class VolumeMap:
             if entry.kind == "dir":
                 continue
             for fork, label in (("data", "data fork"), ("rsrc", "resource fork")):
-                if (entry._fork_owner, fork) in seen:
+                if (entry.fork_owner, fork) in seen:
                     continue
-                seen.add((entry._fork_owner, fork))
-                fk = entry._data_fork if fork == "data" else entry._rsrc_fork
+                seen.add((entry.fork_owner, fork))
+                fk = entry.fork_record(fork)
                 if fk is None or not fk.totalBlocks:
                     continue
-                ftype = FORK_DATA_TYPE if fork == "data" else FORK_RSRC_TYPE
-                ext = fork_extents(fk, vh, reader.name, f"catalog file record "
-                                   f"{entry.path!r}.{fork}Fork", entry._fork_owner, ftype,
-                                   reader.overflow.lookup)
+                ext = reader.fork_extents(entry, fork)
                 self._add_extents(regions, ext, f"{label} of /{entry.path}",
                                   size=fk.logicalSize)
         regions.sort(key=lambda r: (r.start, r.end))

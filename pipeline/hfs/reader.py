@@ -126,6 +126,15 @@ class Entry:
     _fork_owner: int = field(default=0, repr=False, compare=False)
     _decmpfs: bytes | None = field(default=None, repr=False, compare=False)
 
+    def fork_record(self, fork: str = "data") -> ForkData | None:
+        """The catalog's fork record ("data" or "rsrc"); None for folders and links' owners."""
+        return self._data_fork if fork == "data" else self._rsrc_fork
+
+    @property
+    def fork_owner(self) -> int:
+        """CNID whose forks hold the data: the file itself, or a hard link's iNode."""
+        return self._fork_owner
+
     def to_json(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         if self.link_target is not None:
@@ -451,14 +460,22 @@ class HFSReader:
             rsrc = self.open(entry, "rsrc")
             return decmpfs.DecmpfsStream(entry._decmpfs, rsrc, entry._rsrc_fork.logicalSize,
                                          self.name, f"catalog file record {entry.path!r}")
-        fk = entry._data_fork if fork == "data" else entry._rsrc_fork
+        return ForkStream(self.source, self.fork_runs(entry, fork),
+                          entry.fork_record(fork).logicalSize)
+
+    def fork_extents(self, entry: Entry, fork: str = "data") -> list[tuple[int, int]]:
+        """(start block, block count) extents of a fork, overflow records included."""
+        fk = entry.fork_record(fork)
         if fk is None:
             raise InputError(f"{self.name}: {entry.path}: not a file")
         ftype = FORK_DATA_TYPE if fork == "data" else FORK_RSRC_TYPE
-        ext = fork_extents(fk, self.vh, self.name, f"catalog file record {entry.path!r}."
-                           f"{fork}Fork", entry._fork_owner, ftype, self.overflow.lookup)
-        return ForkStream(self.source, fork_byte_runs(ext, self.vh.blockSize, fk.logicalSize),
-                          fk.logicalSize)
+        return fork_extents(fk, self.vh, self.name, f"catalog file record {entry.path!r}."
+                            f"{fork}Fork", entry.fork_owner, ftype, self.overflow.lookup)
+
+    def fork_runs(self, entry: Entry, fork: str = "data") -> list[tuple[int, int]]:
+        """(volume byte offset, length) runs holding a fork's logical bytes."""
+        return fork_byte_runs(self.fork_extents(entry, fork), self.vh.blockSize,
+                              entry.fork_record(fork).logicalSize)
 
     def extract(self, dest: str | os.PathLike) -> None:
         """Write the tree below ``dest``; nothing is ever written outside it.

@@ -106,7 +106,12 @@ class UDIFImage:
 
     # -- parsing ---------------------------------------------------------
 
-    def _pread(self, offset: int, length: int) -> bytes:
+    def pread(self, offset: int, length: int) -> bytes:
+        """Bytes of the image file itself (not the expanded disk).
+
+        Callers bound ``length`` first (every structure size is checked
+        against the file and a limit before it is read).
+        """
         data = os.pread(self._fd, length, offset)
         if len(data) != length:
             raise CorruptError(self.path, "file", f"short read of {length} bytes", offset)
@@ -117,20 +122,20 @@ class UDIFImage:
 
     def _parse(self) -> None:
         size = self.file_size
-        head = self._pread(0, min(size, 8))
+        head = self.pread(0, min(size, 8))
         if head.startswith(ENCRCDSA):
             raise UnsupportedError(f"{self.path}: an encrypted disk image (encrcdsa, v2); "
                                    "encrypted images are recognised but not supported")
         if head.startswith(SPARSE_MAGIC):
             raise UnsupportedError(f"{self.path}: a .sparseimage (UDSP, 'sprs' header); "
                                    "sparse images are recognised but not supported yet")
-        if size >= 8 and self._pread(size - 8, 8) == CDSAENCR:
+        if size >= 8 and self.pread(size - 8, 8) == CDSAENCR:
             raise UnsupportedError(f"{self.path}: an encrypted disk image (cdsaencr, v1); "
                                    "encrypted images are recognised but not supported")
         if size < KOLY_SIZE:
             raise self._corrupt("koly", f"file of {size} bytes is too small for a UDIF trailer")
         koly_at = size - KOLY_SIZE
-        koly = Koly.parse(self._pread(koly_at, KOLY_SIZE))
+        koly = Koly.parse(self.pread(koly_at, KOLY_SIZE))
         if koly.signature != KOLY_MAGIC:
             raise self._corrupt("koly.signature", f"{koly.signature!r} is not 'koly': "
                                 "not a UDIF (.dmg) image", koly_at)
@@ -158,7 +163,7 @@ class UDIFImage:
                                 "any disk image", koly_at + 492)
         self.koly = koly
         try:
-            self.resources = ResourceFork.parse(self._pread(koly.xml_offset, koly.xml_length))
+            self.resources = ResourceFork.parse(self.pread(koly.xml_offset, koly.xml_length))
         except ResourceError as exc:
             raise self._corrupt("property list", str(exc), koly.xml_offset) from None
         if len(self.resources.blkx) > MAX_PARTITIONS:
@@ -274,7 +279,7 @@ class UDIFImage:
                 self._cache.move_to_end(key)
                 return hit
         start = self.koly.data_fork_offset + part.table.data_offset + c.offset
-        raw = self._pread(start, c.length)
+        raw = self.pread(start, c.length)
         try:
             data = decode(c.type, raw, size)
         except CodecError as exc:

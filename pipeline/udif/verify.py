@@ -149,7 +149,7 @@ def verify_image(image, progress=None) -> VerifyResult:
     end = koly.data_fork_offset + koly.data_fork_length
     while pos < end:
         n = min(_STEP, end - pos)
-        crc = zlib.crc32(image._pread(pos, n), crc)
+        crc = zlib.crc32(image.pread(pos, n), crc)
         pos += n
     if expected is None:
         result.checks.append(Check("data fork", "", None, crc, True,
