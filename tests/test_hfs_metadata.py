@@ -97,6 +97,19 @@ def test_case_collision_names_both_paths(tmp_path):
         build_volume(tree, volname="C")
 
 
+def test_name_of_only_ignorable_characters_is_refused():
+    # FastUnicodeCompare (TN1150) skips U+200C etc., so this name would compare
+    # equal to the thread record key (CNID of "d", "") of its own folder.
+    tree = Tree()
+    tree.add("d/\u200c\u200d", File())
+    # repr() in the message shows the invisible characters as escapes.
+    with pytest.raises(InputError, match=r"'d/\\u200c\\u200d'.*ignores"):
+        build_volume(tree, volname="C")
+    # HFSX compares raw units: the name is an ordinary one there.
+    reader = HFSReader(build_volume(tree, volname="C", case_sensitive=True), "c")
+    assert "d/\u200c\u200d" in {e.path for e in reader.entries()}
+
+
 def test_hfsx_keeps_case_variants(tmp_path):
     tree = Tree()
     tree.add("Readme", File(data=FileData.from_bytes(b"upper")))

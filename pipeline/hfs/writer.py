@@ -377,6 +377,13 @@ class _Builder:
                 path = f"{folder.path}/{name}" if folder.path else name
                 hname = self._hfs_name(name, path)
                 key = self._key(hname)
+                if not key:
+                    # FastUnicodeCompare skips ignorable units, so such a name
+                    # equals the empty name of the folder's own thread record
+                    # (key parentID, ""): the catalog would hold two equal keys.
+                    raise InputError(f"{path!r}: name is made only of characters HFS+ ignores "
+                                     "when comparing names (TN1150); rename it, or build a "
+                                     "case-sensitive volume with --case-sensitive")
                 if key in seen:
                     if self.case_sensitive:
                         why = "this HFSX volume (same name once decomposed)"
