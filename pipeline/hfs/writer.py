@@ -306,6 +306,22 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     return builder.layout(size, headroom, open_folder)
 
 
+def assign_cnids(tree: Tree, *, case_sensitive: bool = False,
+                 hard_links: str = "link") -> dict[str, int]:
+    """``{POSIX path: CNID}`` that ``build_volume`` gives ``tree`` ("" is the root, 2).
+
+    Runs the writer's own catalog pass, so the two can never disagree.  CNIDs
+    depend on names (and hard-link groups) only, never on file contents or
+    metadata: a stage may assign CNIDs, then fill in a file whose bytes
+    mention them (a Finder alias in .DS_Store) without changing any CNID.
+    """
+    if hard_links not in ("link", "copy"):
+        raise InputError(f"hard_links: {hard_links!r} is not 'link' or 'copy'")
+    builder = _Builder(tree, "cnids", case_sensitive, 0, 0, 0, False, hard_links, {}, {}, {})
+    builder.collect()
+    return {"": builder.root.cnid, **{path: item.cnid for path, item in builder.by_path.items()}}
+
+
 class _Builder:
     def __init__(self, tree: Tree, volname: str, case_sensitive: bool, when: int, uid: int,
                  gid: int, keep_modes: bool, hard_links: str, xattrs, finder_info,
@@ -486,6 +502,8 @@ class _Builder:
         inodes = []
         for group in groups:
             first = group[0]
+            for link in group[1:]:
+                self._check_same_inode(first, link)
             inode = _Item("inode", f"{first.path} (hard link inode)", "", private.cnid,
                           next_cnid, first.mode, first.entry, data=first.data, rsrc=first.rsrc,
                           xattrs=first.xattrs, finder=first.finder,
@@ -514,6 +532,23 @@ class _Builder:
         self.items.append(private)
         self.items.extend(inodes)
         self.private = private
+
+    @staticmethod
+    def _check_same_inode(first: _Item, link: _Item) -> None:
+        """Every name of a hard link shares the one inode record, so metadata
+        given to one name only would be silently lost or applied to all."""
+        fields = (("data size", first.data.size, link.data.size),
+                  ("resource fork", first.rsrc, link.rsrc),
+                  ("extended attributes", first.xattrs, link.xattrs),
+                  ("Finder info", first.finder, link.finder),
+                  ("BSD flags", (first.owner_flags, first.admin_flags),
+                   (link.owner_flags, link.admin_flags)),
+                  ("mode", first.mode, link.mode))
+        for what, a, b in fields:
+            if a != b:
+                raise InputError(f"{first.path!r} and {link.path!r} are hard links to one file "
+                                 f"but have different {what}; give both the same, or store "
+                                 "copies with hard_links='copy' (--hard-links copy)")
 
     # records -------------------------------------------------------------------
 
