@@ -202,6 +202,28 @@ def test_hard_links_as_copies(tmp_path):
     assert b"HFS+ Private Data".decode().encode("utf-16-be") not in image.read_bytes()
 
 
+def test_hard_links_with_different_metadata_are_refused(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "one").write_bytes(b"shared")
+    (src / "sub" / "two").hardlink_to(src / "one")
+    # Metadata for one name of a linked pair would land on the shared inode
+    # (or be dropped): refused, naming both names.
+    for extra in ({"xattrs": {"sub/two": {"user.k": b"v"}}},
+                  {"resource_forks": {"sub/two": b"R" * 10}},
+                  {"finder_info": {"one": FinderInfo.for_file(b"TEXT", b"ttxt")}}):
+        with pytest.raises(InputError, match="'one' and 'sub/two' are hard links"):
+            build_volume(src, volname="H", **extra)
+        build_volume(src, volname="H", hard_links="copy", **extra)
+    # The same metadata on every name is kept on the inode, seen through each name.
+    both = {"one": {"user.k": b"v"}, "sub/two": {"user.k": b"v"}}
+    reader = HFSReader(build_volume(src, volname="H", xattrs=both), "h")
+    entries = {e.path: e for e in reader.entries()}
+    assert entries["one"].hardlink_inode == entries["sub/two"].hardlink_inode
+    assert entries["one"].to_json()["xattrs"] == entries["sub/two"].to_json()["xattrs"] \
+        == {"user.k": {"size": 1, "hex": "76"}}
+
+
 def test_tree_model_mixes_disk_and_memory(tmp_path):
     src = tmp_path / "stage"
     (src / "App.app").mkdir(parents=True)
