@@ -170,3 +170,52 @@ def test_damaged_compressed_data_is_corrupt(tmp_path):
         reader.open(entries["bad"]).read()
     with pytest.raises(CorruptError, match="chunk table"):
         reader.open(entries["short"]).read()
+
+
+def test_lzfse_chunk_declaring_more_than_its_size_is_never_expanded(monkeypatch):
+    # 32 MiB of zeros compress to ~20 KB: a valid-looking chunk of a 64 KiB
+    # file.  The block headers are checked before the decoder runs, so the
+    # 32 MiB are never allocated.
+    bomb = lzfse.compress(bytes(32 << 20))
+    assert len(bomb) < 2 * CHUNK
+    tree = Tree()
+    tree.add("bomb-rsrc", File(bsd_flags=UF_COMPRESSED, xattrs={"com.apple.decmpfs":
+                                                                  header(12, CHUNK)},
+                               rsrc=FileData.from_bytes(table_rsrc([bomb]))))
+    tree.add("bomb-inline", File(bsd_flags=UF_COMPRESSED, xattrs={"com.apple.decmpfs":
+                                                                    header(11, 100) + bomb}))
+    reader = HFSReader(build_volume(tree, volname="Bomb"), "bomb.hfs")
+    entries = {e.path: e for e in reader.entries()}
+
+    def refuse(_data):
+        raise AssertionError("lzfse.decompress called on an oversized stream")
+    monkeypatch.setattr(lzfse, "decompress", refuse)
+    for name in entries:
+        with pytest.raises(CorruptError, match=r"bomb\.hfs.*declare 33554432 bytes"):
+            reader.open(entries[name]).read()
+
+
+def test_huge_chunk_table_is_read_one_entry_at_a_time(tmp_path):
+    import tracemalloc
+    # A file claiming 1 TiB (16 M chunks) whose resource fork really is as
+    # big as the 64 MiB offset table (sparse here; zero-fill chunks in a DMG).
+    size = 1 << 40
+    count = size // CHUNK
+    rsrc = tmp_path / "rsrc"
+    with open(rsrc, "wb") as fh:
+        fh.write(struct.pack("<II", 4 * (count + 1), 4 * (count + 1) + 10))
+        fh.truncate(4 * (count + 1) + 10)
+    tree = Tree()
+    tree.add("huge", File(bsd_flags=UF_COMPRESSED, xattrs={"com.apple.decmpfs":
+                                                             header(8, size)}))
+    vol = build_volume(tree, volname="Huge", resource_forks={"huge": rsrc})
+    reader = HFSReader(vol, "huge.hfs")
+    entry = next(reader.entries())
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptError, match="chunk 0 does not decode"):
+            reader.open(entry).read(CHUNK)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak

@@ -27,6 +27,7 @@ import struct
 import zlib
 
 from ..errors import CorruptError, UnsupportedError
+from ..udif import codecs as udif_codecs
 
 XATTR_NAME = "com.apple.decmpfs"
 UF_COMPRESSED = 0x20
@@ -84,8 +85,9 @@ def _decode(codec: str, chunk: bytes, out_size: int) -> bytes:
         return chunk[1:1 + out_size]
     if codec == "lzvn":
         return _lzvn(chunk, out_size)
-    import lzfse
-    return lzfse.decompress(chunk)
+    # The lzfse binding grows its output until the stream fits; the UDIF
+    # decoder first checks that the block headers declare exactly out_size.
+    return udif_codecs.decode(udif_codecs.CHUNK_LZFSE, chunk, out_size)
 
 
 class DecmpfsStream(io.RawIOBase):
@@ -109,7 +111,7 @@ class DecmpfsStream(io.RawIOBase):
             self._inline = self._check(self._decode(header_value[HEADER.size:], self._size,
                                                     "attribute data"),
                                        self._size, "attribute data")
-            self._chunks: list[tuple[int, int]] = []
+            self._count = 0
         else:
             self._codec = _RSRC[ctype]
             if rsrc is None:
@@ -117,7 +119,8 @@ class DecmpfsStream(io.RawIOBase):
                                    "in the resource fork, which is missing")
             self._rsrc = rsrc
             self._rsrc_size = rsrc_size
-            self._chunks = self._chunk_table()
+            self._count = -(-self._size // CHUNK)
+            self._check_chunk_table()
 
     def _bad(self, problem: str) -> CorruptError:
         return CorruptError(self._name, f"{self._where}.resourceFork (decmpfs "
@@ -130,27 +133,37 @@ class DecmpfsStream(io.RawIOBase):
         self._rsrc.seek(offset)
         return self._rsrc.read(length)
 
-    def _chunk_table(self) -> list[tuple[int, int]]:
-        """(offset, length) in the resource fork of every 64 KiB chunk."""
-        count = -(-self._size // CHUNK)
+    def _check_chunk_table(self) -> None:
+        """Check the chunk table's count and extent; its entries are read one
+        chunk at a time (``_chunk_location``) because a hostile file can claim
+        up to MAX_UNCOMPRESSED bytes, i.e. millions of entries."""
+        count = self._count
         if self._codec == "zlib":
             (n,) = struct.unpack("<I", self._rsrc_read(ZLIB_RSRC_BASE, 4))
             if n != count:
                 raise self._bad(f"chunk table holds {n} chunks, {count} expected for "
                                 f"{self._size} bytes")
-            raw = self._rsrc_read(ZLIB_RSRC_BASE + 4, 8 * n)
-            table = [struct.unpack_from("<II", raw, 8 * i) for i in range(n)]
-            chunks = [(ZLIB_RSRC_BASE + off, length) for off, length in table]
+            table_end = ZLIB_RSRC_BASE + 4 + 8 * n
         else:
-            raw = self._rsrc_read(0, 4 * (count + 1))
-            offs = struct.unpack(f"<{count + 1}I", raw)
-            if offs[0] != 4 * (count + 1):
-                raise self._bad(f"offset table of {offs[0]} bytes, {4 * (count + 1)} expected")
-            chunks = [(offs[i], offs[i + 1] - offs[i]) for i in range(count)]
-        for off, length in chunks:
-            if length <= 0 or length > 2 * CHUNK + 64 or off + length > self._rsrc_size:
-                raise self._bad(f"chunk of {length} bytes at {off} does not fit")
-        return chunks
+            (first,) = struct.unpack("<I", self._rsrc_read(0, 4))
+            if first != 4 * (count + 1):
+                raise self._bad(f"offset table of {first} bytes, {4 * (count + 1)} expected")
+            table_end = first
+        if table_end > self._rsrc_size:
+            raise self._bad(f"chunk table ends at {table_end}, past the end of the "
+                            f"{self._rsrc_size}-byte resource fork")
+
+    def _chunk_location(self, index: int) -> tuple[int, int]:
+        """(offset, length) in the resource fork of 64 KiB chunk ``index``."""
+        if self._codec == "zlib":
+            off, length = struct.unpack("<II", self._rsrc_read(ZLIB_RSRC_BASE + 4 + 8 * index, 8))
+            off += ZLIB_RSRC_BASE
+        else:
+            off, end = struct.unpack("<II", self._rsrc_read(4 * index, 8))
+            length = end - off
+        if length <= 0 or length > 2 * CHUNK + 64 or off + length > self._rsrc_size:
+            raise self._bad(f"chunk {index} of {length} bytes at {off} does not fit")
+        return off, length
 
     def _decode(self, payload: bytes, want: int, what: str) -> bytes:
         try:
@@ -168,7 +181,7 @@ class DecmpfsStream(io.RawIOBase):
     def _chunk(self, index: int) -> bytes:
         if self._cache and self._cache[0] == index:
             return self._cache[1]
-        off, length = self._chunks[index]
+        off, length = self._chunk_location(index)
         want = min(CHUNK, self._size - index * CHUNK)
         data = self._check(self._decode(self._rsrc_read(off, length), want, f"chunk {index}"),
                            want, f"chunk {index}")
@@ -199,7 +212,7 @@ class DecmpfsStream(io.RawIOBase):
         want = min(len(buf), self._size - self._pos)
         if want <= 0:
             return 0
-        if not self._chunks:
+        if not self._count:
             buf[:want] = self._inline[self._pos:self._pos + want]
             self._pos += want
             return want
