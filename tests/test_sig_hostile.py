@@ -224,3 +224,33 @@ def test_mutated_signed_binary_never_escapes_the_error_family(mutations, region)
             verify_slice(sl)
         except ReprodmgError:
             pass
+
+
+RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
+
+
+@pytest.mark.parametrize("nth", range(4))
+def test_unknown_algorithm_oid_in_the_cms_is_a_failure_not_a_crash(nth):
+    # Each certificate's subjectPublicKeyInfo names rsaEncryption; an OID
+    # cryptography does not know (1.38.840...) made it raise UnsupportedAlgorithm.
+    # The fourth is the SignerInfo's signatureAlgorithm, which the signature
+    # does not cover: an unknown algorithm there was accepted.
+    data = bytearray((SIGNED / EXE).read_bytes())
+    sl = parse_macho(bytes(data), "x").slices[0]
+    start = sl.code_signature.dataoff
+    hits = []
+    pos = data.find(RSA_ENCRYPTION_OID, start)
+    while pos >= 0:
+        hits.append(pos)
+        pos = data.find(RSA_ENCRYPTION_OID, pos + 1)
+    assert len(hits) == 4             # WWDR CA, Apple Root CA, leaf, SignerInfo
+    data[hits[nth] + 2] = 0x4E
+    rep = verify_slice(parse_macho(bytes(data), "mutated").slices[0],
+                       (SIGNED / "Contents/Info.plist").read_bytes(),
+                       (SIGNED / "Contents/_CodeSignature/CodeResources").read_bytes(),
+                       apple_root=True)
+    # (Damage inside Apple Root CA changes its pinned fingerprint instead.)
+    expected = ("public key cannot be used", "is not signed by", "does not fit the",
+                "do not include Apple Root CA")
+    assert not rep.ok
+    assert len(rep.failures) == 1 and any(e in rep.failures[0] for e in expected), rep.failures

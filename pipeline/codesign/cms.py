@@ -18,7 +18,7 @@ import plistlib
 from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core, x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import load_der_x509_certificate
@@ -62,11 +62,24 @@ def _signed_attrs_der(signer_info: cms.SignerInfo) -> bytes:
 
 def _verify_with_cert(cert_der: bytes, sig_algo: str, hash_algo: str, signature: bytes,
                       data: bytes) -> None:
-    cert = load_der_x509_certificate(cert_der)
-    key = cert.public_key()
+    try:
+        key = load_der_x509_certificate(cert_der).public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        # asn1crypto parses lazily and accepts what cryptography refuses,
+        # e.g. an unknown public-key algorithm OID.
+        raise CMSProblem(f"certificate public key cannot be used ({exc})") from None
     h = _HASHES.get(hash_algo)
     if h is None:
         raise CMSProblem(f"digest algorithm {hash_algo} is not supported")
+    # The SignerInfo's signatureAlgorithm is not itself signed: it must name
+    # the leaf key's algorithm (asn1crypto names, e.g. "sha256_rsa",
+    # "rsassa_pkcs1v15", "sha256_ecdsa"), never an unknown OID.
+    rsa_algo = sig_algo in ("rsassa_pkcs1v15", "rsassa_pss") or sig_algo.endswith("_rsa")
+    ec_algo = sig_algo == "ecdsa" or sig_algo.endswith("_ecdsa")
+    if isinstance(key, rsa.RSAPublicKey) and not rsa_algo or \
+            isinstance(key, ec.EllipticCurvePublicKey) and not ec_algo:
+        raise CMSProblem(f"signature algorithm {sig_algo} does not fit the "
+                         f"{type(key).__name__} of the certificate")
     try:
         if isinstance(key, rsa.RSAPublicKey):
             if sig_algo == "rsassa_pss":
