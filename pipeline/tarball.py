@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import shutil
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -155,16 +156,42 @@ def _check_name(name: str, archive: str) -> str:
     return "/".join(parts)
 
 
-def _link_stays_inside(member_name: str, target: str) -> bool:
-    if target.startswith("/"):
+# Linux's limit on symbolic links followed while resolving one path.
+_MAX_LINK_HOPS = 40
+
+
+def _link_stays_inside(member_name: str, links: Mapping[str, str]) -> bool:
+    """Whether symlink ``member_name`` resolves inside the destination once
+    every symlink in the archive (``links``: name -> target) exists.
+
+    Counting '..' in the target alone is not enough: "sub/s2 -> ..",
+    "lnk -> sub/s2" and "x -> lnk/.." are each harmless lexically, but x
+    ends up above the destination.  So the target is resolved the way the
+    kernel will, following the archive's own links (names not in ``links``
+    are folders or files and cannot lead anywhere else).
+    """
+    parts = member_name.split("/")[:-1]
+    pending = list(reversed(links[member_name].split("/")))
+    if links[member_name].startswith("/"):
         return False
-    depth = len(member_name.split("/")) - 1       # folders above the link
-    for part in target.split("/"):
+    hops = 0
+    while pending:
+        part = pending.pop()
         if part in ("", "."):
             continue
-        depth = depth - 1 if part == ".." else depth + 1
-        if depth < 0:
-            return False
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+            continue
+        parts.append(part)
+        target = links.get("/".join(parts))
+        if target is not None:
+            hops += 1
+            if hops > _MAX_LINK_HOPS or target.startswith("/"):
+                return False      # a loop (ELOOP) or an absolute target
+            parts.pop()
+            pending.extend(reversed(target.split("/")))
     return True
 
 
@@ -180,17 +207,32 @@ def _open_tar(path: str | os.PathLike) -> tarfile.TarFile:
 
 def _checked_members(tar: tarfile.TarFile, archive: str, max_member: int,
                      max_total: int, max_members: int) -> list[tuple[str, tarfile.TarInfo]]:
-    seen: dict[str, bool] = {}     # name -> is a regular file
+    kinds: dict[str, str] = {}     # name -> "file", "hardlink", "symlink" or "dir"
+    folders: set[str] = set()      # every parent path of a member
     total = 0
     out = []
     try:
         for info in tar:
             if len(out) >= max_members:
-                raise InputError(f"{archive}: more than {max_members} members")
+                raise InputError(f"{archive}: member {info.name!r}: more than {max_members} "
+                                 "members")
             name = _check_name(info.name, archive)
-            if name in seen:
+            if name in kinds:
                 raise InputError(f"{archive}: member {name!r} appears twice")
-            seen[name] = info.isreg()
+            # A name cannot be both a folder and something else: extraction
+            # would fail half-way (mkdir under a file, symlink over a folder).
+            if name in folders and not info.isdir():
+                raise InputError(f"{archive}: member {name!r}: an earlier member uses it "
+                                 "as a folder")
+            parent = posixpath.dirname(name)
+            while parent and parent not in folders:
+                if kinds.get(parent) in ("file", "hardlink"):
+                    raise InputError(f"{archive}: member {name!r}: {parent!r} is an earlier "
+                                     "member that is not a folder")
+                folders.add(parent)
+                parent = posixpath.dirname(parent)
+            kinds[name] = ("file" if info.isreg() else "symlink" if info.issym() else
+                           "hardlink" if info.islnk() else "dir")
             if info.isreg():
                 if info.size > max_member:
                     raise InputError(f"{archive}: member {name!r}: {info.size} bytes "
@@ -199,11 +241,9 @@ def _checked_members(tar: tarfile.TarFile, archive: str, max_member: int,
                 if total > max_total:
                     raise InputError(f"{archive}: members exceed {max_total} bytes in total")
             elif info.issym():
-                if not _link_stays_inside(name, info.linkname):
-                    raise InputError(f"{archive}: member {name!r}: symbolic link to "
-                                     f"{info.linkname!r} leaves the destination")
+                pass                   # checked below, once every link is known
             elif info.islnk():
-                if not seen.get(_check_name(info.linkname, archive)):
+                if kinds.get(_check_name(info.linkname, archive)) != "file":
                     raise InputError(f"{archive}: member {name!r}: hard link to "
                                      f"{info.linkname!r}, which is not an earlier regular file")
             elif not info.isdir():
@@ -212,6 +252,11 @@ def _checked_members(tar: tarfile.TarFile, archive: str, max_member: int,
             out.append((name, info))
     except (tarfile.TarError, EOFError, UnicodeError) as exc:
         raise CorruptError(archive, "tar member list", str(exc)) from None
+    links = {name: info.linkname for name, info in out if info.issym()}
+    for name, target in links.items():
+        if not _link_stays_inside(name, links):
+            raise InputError(f"{archive}: member {name!r}: symbolic link to {target!r} "
+                             "leaves the destination")
     return out
 
 
@@ -241,36 +286,46 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
     with _open_tar(archive) as tar:
         members = _checked_members(tar, archive, max_member, max_total, max_members)
         root.mkdir(parents=True)
-        real_root = os.path.realpath(root)
-        for name, info in members:
-            target = root / name
-            parent = os.path.realpath(target.parent)
-            if parent != real_root and not parent.startswith(real_root + os.sep):
-                raise InputError(f"{archive}: member {name!r}: its folder resolves "
-                                 "outside the destination through a symbolic link")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if info.isdir():
-                target.mkdir(exist_ok=True)
-                os.chmod(target, 0o755)
-            elif info.issym():
-                os.symlink(info.linkname, target)
-            elif info.islnk():
-                os.link(root / _check_name(info.linkname, archive), target)
-            else:
-                src = tar.extractfile(info)
-                assert src is not None
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                mode = 0o755 if info.mode & 0o111 else 0o644
-                fd = os.open(target, flags, mode)
-                with os.fdopen(fd, "wb") as out:
-                    remaining = info.size
-                    while remaining:
-                        chunk = src.read(min(_COPY_BUFFER, remaining))
-                        if not chunk:
-                            raise CorruptError(archive, f"member {name!r}", "truncated data")
-                        out.write(chunk)
-                        remaining -= len(chunk)
-                os.chmod(target, mode)
+        name = ""
+        try:
+            real_root = os.path.realpath(root)
+            for name, info in members:
+                target = root / name
+                parent = os.path.realpath(target.parent)
+                if parent != real_root and not parent.startswith(real_root + os.sep):
+                    raise InputError(f"{archive}: member {name!r}: its folder resolves "
+                                     "outside the destination through a symbolic link")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if info.isdir():
+                    target.mkdir(exist_ok=True)
+                    os.chmod(target, 0o755)
+                elif info.issym():
+                    os.symlink(info.linkname, target)
+                elif info.islnk():
+                    os.link(root / _check_name(info.linkname, archive), target)
+                else:
+                    src = tar.extractfile(info)
+                    assert src is not None
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                    mode = 0o755 if info.mode & 0o111 else 0o644
+                    fd = os.open(target, flags, mode)
+                    with os.fdopen(fd, "wb") as out:
+                        remaining = info.size
+                        while remaining:
+                            chunk = src.read(min(_COPY_BUFFER, remaining))
+                            if not chunk:
+                                raise CorruptError(archive, f"member {name!r}", "truncated data")
+                            out.write(chunk)
+                            remaining -= len(chunk)
+                    os.chmod(target, mode)
+        except BaseException as exc:
+            # Checks above cannot foresee everything the file system refuses
+            # (a link to a file used as a folder): leave no partial tree.
+            shutil.rmtree(root, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise InputError(f"{archive}: member {name!r}: cannot extract into {root}: "
+                                 f"{exc.strerror or exc}") from None
+            raise
     return [name for name, _ in members]
 
 

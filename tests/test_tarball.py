@@ -154,3 +154,49 @@ def test_truncated_and_garbage_tarballs_are_corrupt_errors(tmp_path: Path) -> No
     (tmp_path / "junk.tar").write_bytes(b"not a tar" * 100)
     with pytest.raises(CorruptError, match="junk.tar"):
         read_members(tmp_path / "junk.tar")
+
+
+def test_symlink_chain_leaving_through_other_links_is_refused(tmp_path: Path) -> None:
+    # Each target is harmless read alone ('..' never outnumbers the folders
+    # above the link), but x resolves to sub/s2/.. -> the parent of dest.
+    path = _hostile(tmp_path, _info("sub", tarfile.DIRTYPE),
+                    _info("sub/s2", tarfile.SYMTYPE, ".."),
+                    _info("lnk", tarfile.SYMTYPE, "sub/s2"),
+                    _info("x", tarfile.SYMTYPE, "lnk/.."))
+    with pytest.raises(InputError, match="'x'.*leaves the destination"):
+        safe_extract(path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+    # A loop of links is refused too (the kernel would say ELOOP).
+    path = _hostile(tmp_path, _info("a", tarfile.SYMTYPE, "b/.."),
+                    _info("b", tarfile.SYMTYPE, "a/.."))
+    with pytest.raises(InputError, match="leaves the destination"):
+        safe_extract(path, tmp_path / "dest")
+    # Links resolving through other links but staying inside are fine.
+    path = _hostile(tmp_path, _info("sub", tarfile.DIRTYPE),
+                    _info("sub/s2", tarfile.SYMTYPE, "."),
+                    _info("lnk", tarfile.SYMTYPE, "sub/s2/s2/s2"),
+                    _info("x", tarfile.SYMTYPE, "lnk/.."))
+    safe_extract(path, tmp_path / "ok")
+    assert os.path.realpath(tmp_path / "ok/x") == os.path.realpath(tmp_path / "ok")
+
+
+@pytest.mark.parametrize("members, message", [
+    ([_info("a/f"), _info("a", tarfile.SYMTYPE, "b")], "uses it as a folder"),
+    ([_info("a"), _info("a/f")], "not a folder"),
+    ([_info("a"), _info("h", tarfile.LNKTYPE, "a"), _info("h/f")], "not a folder"),
+])
+def test_name_used_as_file_and_folder_is_refused_before_writing(tmp_path: Path, members,
+                                                                 message) -> None:
+    path = _hostile(tmp_path, *members)
+    with pytest.raises(InputError, match=message):
+        safe_extract(path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_what_the_file_system_refuses_is_an_input_error_leaving_nothing(tmp_path: Path) -> None:
+    # A folder reached through a link to a file: only the kernel can tell.
+    path = _hostile(tmp_path, _info("f"), _info("alias", tarfile.SYMTYPE, "f"),
+                    _info("alias/x"))
+    with pytest.raises(InputError, match="member 'alias/x'.*cannot extract"):
+        safe_extract(path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
