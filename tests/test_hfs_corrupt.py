@@ -232,3 +232,12 @@ def test_unpaired_surrogate_in_a_name(small):
     pos = bytes(data).find(struct.pack(">H", 2) + "ab".encode("utf-16-be"))
     data[pos + 4:pos + 6] = b"\xdc\x00"                 # 'a' + lone low surrogate
     _expect_corrupt(data, "not valid UTF-16")
+
+
+def test_nul_in_a_symlink_target(small, tmp_path):
+    data = bytearray(small)
+    pos = bytes(data).find(b"../hello.txt")
+    data[pos + 2] = 0
+    _expect_corrupt(data, "'dir/link'", "NUL")
+    with pytest.raises(CorruptError):
+        HFSReader(BytesSource(data), "vol.hfs").extract(tmp_path / "dest")

@@ -405,6 +405,10 @@ class HFSReader:
                 raise CorruptError(self.name, f"catalog file record {path!r}.dataFork",
                                    f"symbolic link target of {entry.data_size} bytes")
             raw = self.open(entry).read()
+            if b"\0" in raw:
+                # symlink(2) takes a C string: no system can have made this.
+                raise CorruptError(self.name, f"catalog file record {path!r}.dataFork",
+                                   "symbolic link target contains a NUL byte")
             entry.link_target = raw.decode("utf-8", "surrogateescape")
         return entry
 
