@@ -255,3 +255,28 @@ def test_large_xattrs_use_fork_data_records(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "MAX_ATTR_SIZE", 5000)
     with pytest.raises(UnsupportedError, match="com.example.rootbig.*at most 5000"):
         build_volume(tree, volname="B")
+
+
+def test_file_shrinking_after_the_scan_is_an_error(tmp_path):
+    import io
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(b"x" * 10000)
+    (src / "g").write_bytes(b"y" * 10000)
+    vol = build_volume(src, volname="S")
+    (src / "f").write_bytes(b"x" * 100)
+    # Every way out of the writer - a stream, a file (pwrite/copy_file_range),
+    # a random read - refuses instead of leaving stale bytes in the volume.
+    with pytest.raises(InputError, match="f: file shrank"):
+        vol.write_to(io.BytesIO())
+    with pytest.raises(InputError, match="f: file shrank"):
+        _write(vol, tmp_path / "v.hfs")
+    f = next(e for e in HFSReader(vol, "s").entries() if e.path == "f")
+    start = HFSReader(vol, "s").fork_runs(f)[0][0]
+    with pytest.raises(InputError, match="f: file shrank"):
+        vol.read(start, 10000)
+    # ... and so does building when it happens between the scan and the hash pass.
+    tree = tree_from_directory(src)
+    (src / "g").write_bytes(b"")
+    with pytest.raises(InputError, match="g: file shrank"):
+        build_volume(tree, volname="S")

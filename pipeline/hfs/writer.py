@@ -23,7 +23,7 @@ import re
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import IO, Hashable, Mapping
+from typing import IO, Hashable, Iterator, Mapping
 
 from deflate import crc32   # libdeflate: the same CRC-32 as zlib, several times faster
 
@@ -219,6 +219,16 @@ def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None
     if payload.data is not None:
         fileobj.write(payload.data)
         return
+    for chunk in _file_chunks(payload):
+        fileobj.write(chunk)
+
+
+def _file_chunks(payload: FileData) -> Iterator[bytes]:
+    """The ``payload.size`` bytes of a file on disk, in chunks of at most 1 MiB.
+
+    The size was taken when the tree was scanned; a file that has shrunk
+    since would leave stale bytes in the volume, so it is an error.
+    """
     remaining = payload.size
     try:
         with open(payload.path, "rb") as fh:
@@ -226,8 +236,8 @@ def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None
                 chunk = fh.read(min(_COPY_CHUNK, remaining))
                 if not chunk:
                     break
-                fileobj.write(chunk)
                 remaining -= len(chunk)
+                yield chunk
     except OSError as exc:
         raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
     if remaining:
@@ -811,18 +821,7 @@ def _hash_payload(digest, payload: bytes | FileData) -> None:
     if payload.data is not None:
         digest.update(struct.pack(">QI", len(payload.data), crc32(payload.data)))
         return
-    remaining = payload.size
     crc = 0
-    try:
-        with open(payload.path, "rb") as fh:
-            while remaining > 0:
-                chunk = fh.read(min(_COPY_CHUNK, remaining))
-                if not chunk:
-                    break
-                crc = crc32(chunk, crc)
-                remaining -= len(chunk)
-    except OSError as exc:
-        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
-    if remaining:
-        raise InputError(f"{payload.path}: file shrank while the volume was being built")
+    for chunk in _file_chunks(payload):
+        crc = crc32(chunk, crc)
     digest.update(struct.pack(">QI", payload.size, crc))
