@@ -28,6 +28,7 @@ import zlib
 
 from ..errors import CorruptError, UnsupportedError
 from ..udif import codecs as udif_codecs
+from .volume import SizedStream
 
 XATTR_NAME = "com.apple.decmpfs"
 UF_COMPRESSED = 0x20
@@ -90,17 +91,17 @@ def _decode(codec: str, chunk: bytes, out_size: int) -> bytes:
     return udif_codecs.decode(udif_codecs.CHUNK_LZFSE, chunk, out_size)
 
 
-class DecmpfsStream(io.RawIOBase):
+class DecmpfsStream(SizedStream):
     """The uncompressed bytes of a compressed file, decoded chunk by chunk."""
 
     def __init__(self, header_value: bytes, rsrc: io.RawIOBase | None, rsrc_size: int,
                  name: str, where: str) -> None:
         self._name, self._where = name, where
-        self.compression_type, self._size = parse_header(header_value, name, where)
+        self.compression_type, size = parse_header(header_value, name, where)
+        super().__init__(size)
         if self.compression_type not in _INLINE and self.compression_type not in _RSRC:
             raise UnsupportedError(f"{name}: {where}: decmpfs compression type "
                                    f"{self.compression_type} is not supported")
-        self._pos = 0
         self._cache: tuple[int, bytes] | None = None
         ctype = self.compression_type
         if ctype in _INLINE:
@@ -187,26 +188,6 @@ class DecmpfsStream(io.RawIOBase):
                            want, f"chunk {index}")
         self._cache = (index, data)
         return data
-
-    # io.RawIOBase ------------------------------------------------------------
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def readinto(self, buf) -> int:
         want = min(len(buf), self._size - self._pos)

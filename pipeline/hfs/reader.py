@@ -31,7 +31,7 @@ from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_INLINE_HEAD, ATTR_M
                       TYPE_HARDLINK, TYPE_SYMLINK, FileRecord, FolderRecord, ForkData,
                       ThreadRecord, VolumeHeader, parse_attr_key, parse_catalog_key,
                       parse_extent_record, record_type, unix_date)
-from .volume import (check_fork, fork_byte_runs, fork_extents, journal_state,
+from .volume import (SizedStream, check_fork, fork_byte_runs, fork_extents, journal_state,
                      read_volume_header)
 
 # Private folders macOS hides from users (hfs_format.h).
@@ -145,28 +145,13 @@ class Entry:
         return out
 
 
-class ForkStream(io.RawIOBase):
+class ForkStream(SizedStream):
     """A read-only, seekable stream over one fork's extents."""
 
     def __init__(self, source: ImageSource, runs: list[tuple[int, int]], size: int) -> None:
+        super().__init__(size)
         self._source = source
         self._runs = runs
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def readinto(self, buf) -> int:
         want = min(len(buf), self._size - self._pos)

@@ -6,6 +6,7 @@ trusted until it has been checked against the image size and sane bounds.
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Callable
 
@@ -21,6 +22,35 @@ MAX_BLOCK_SIZE = 1 << 20
 # Extents of a fork beyond the 8 in its catalog record / volume header come
 # from the extents-overflow B-tree: fn(fileID, forkType, startBlock) -> list.
 OverflowLookup = Callable[[int, int, int], list[tuple[int, int]]]
+
+
+class SizedStream(io.RawIOBase):
+    """A read-only stream of ``size`` bytes with free seeking: the position
+    bookkeeping shared by fork data and decompressed (decmpfs) data.
+    Subclasses implement ``readinto`` from ``self._pos``."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+        self._pos = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def _fork_offset(name: str) -> int:
