@@ -104,6 +104,20 @@ def test_signature_at_impossible_offset_is_refused(tmp_path):
     assert "x86_64: a signature at offset 0x100 does not fit" in msg
 
 
+def test_signature_far_past_the_end_is_refused_before_allocating(tmp_path):
+    import tracemalloc
+    sig = bytearray(good_members()[SIG_NAME])
+    struct.pack_into(">I", sig, 44 + 0x20, 0x7FFFFFF0)  # CodeDirectory.codeLimit: 2 GiB
+    tracemalloc.start()
+    try:
+        msg = refused(tmp_path, {SIG_NAME: bytes(sig)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "x86_64: a signature at offset 0x7ffffff0 does not fit: the slice ends at" in msg
+    assert peak < 64 << 20, peak
+
+
 def test_symlink_member_is_refused(tmp_path):
     msg = refused(tmp_path, {}, symlinks={SIG_NAME: "/etc/passwd"})
     assert SIG_NAME in msg and "leaves the destination" in msg

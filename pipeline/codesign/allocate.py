@@ -59,6 +59,12 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
         raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
                          f"link-edit data ends at {content_end:#x} and the signature must start "
                          f"at a 16-byte boundary after it (signature made for another build?)")
+    if dataoff > round_up(len(sl.data), SIGNATURE_ALIGN):
+        # codesign_allocate never leaves a gap after the slice's last byte;
+        # checked before allocating, as dataoff comes from the signature.
+        raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
+                         f"the slice ends at {len(sl.data):#x} (signature made for another "
+                         "build?)")
     if datasize <= 0 or datasize % 4:
         raise InputError(f"{sl.path}: {sl.arch}: signature size {datasize} is not a positive "
                          "multiple of 4")
