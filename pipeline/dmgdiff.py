@@ -44,6 +44,7 @@ from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_E
                           CNID_STARTUP, HFS_EPOCH_OFFSET,
                           VH_FORKS, VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
 from .hfs.volume import fork_byte_runs, fork_extents, read_volume_header
+from .progress import Progress
 from .udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
 from .udif.mish import (CHUNK_BZIP2, CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO,
                         CHUNK_ZLIB, NO_DATA_CHUNKS, Chunk)
@@ -783,7 +784,7 @@ def _printable(obj: Any) -> Any:
 # The whole report.
 
 def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
-                progress=None) -> dict:
+                progress: Progress | None = None) -> dict:
     """Compare two .dmg files; the structured report (``identical`` says
     whether they are byte for byte the same)."""
     pa, pb = Path(path_a), Path(path_b)

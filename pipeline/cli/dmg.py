@@ -83,7 +83,7 @@ def _print_manifest(args, manifest: dict) -> None:
         print(f"expanded: {manifest['expanded_size']} bytes, sha256 {manifest['expanded_sha256']}")
 
 
-def cmd_create(args) -> int:
+def cmd_create(args: argparse.Namespace) -> int:
     from ..epoch import source_date_epoch
     from ..hfs.writer import build_volume
     from ..udif.writer import write_udif
@@ -100,7 +100,7 @@ def cmd_create(args) -> int:
     return 0
 
 
-def cmd_convert(args) -> int:
+def cmd_convert(args: argparse.Namespace) -> int:
     from ..udif.convert import convert
     manifest = convert(args.input, args.output, format=args.format, level=args.level,
                        layout=args.layout, workers=args.workers)
@@ -108,7 +108,7 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def cmd_info(args) -> int:
+def cmd_info(args: argparse.Namespace) -> int:
     from ..udif.info import format_info, image_info
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
@@ -120,7 +120,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_verify(args) -> int:
+def cmd_verify(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
@@ -160,7 +160,7 @@ def _text_listing(entries) -> str:
     return format_entries(entries)
 
 
-def cmd_ls(args) -> int:
+def cmd_ls(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
@@ -176,7 +176,7 @@ def cmd_ls(args) -> int:
     return 0
 
 
-def cmd_extract(args) -> int:
+def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:

@@ -21,7 +21,7 @@ def register_diff(dmg_commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_diff)
 
 
-def cmd_diff(args) -> int:
+def cmd_diff(args: argparse.Namespace) -> int:
     from ..dmgdiff import diff_images, exit_status, format_report
     from ..progress import Progress
     with Progress(f"diff {Path(args.a).name} {Path(args.b).name}", unit=" partitions") as progress:

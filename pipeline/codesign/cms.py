@@ -223,7 +223,9 @@ def cdhashes_plist(cdhashes: list[bytes]) -> bytes:
 
 
 def build_signed_data(code_directories: list[tuple[bytes, str]], leaf_der: bytes,
-                      chain_der: list[bytes], private_key, signing_time: _dt.datetime) -> bytes:
+                      chain_der: list[bytes],
+                      private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+                      signing_time: _dt.datetime) -> bytes:
     """Detached CMS SignedData over the primary CD, RSA PKCS#1 v1.5 or ECDSA, SHA-256.
 
     ``code_directories``: (CD blob, hashlib name), primary first.  The

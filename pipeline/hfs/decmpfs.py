@@ -189,7 +189,7 @@ class DecmpfsStream(SizedStream):
         self._cache = (index, data)
         return data
 
-    def readinto(self, buf) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         want = min(len(buf), self._size - self._pos)
         if want <= 0:
             return 0

@@ -153,7 +153,7 @@ class ForkStream(SizedStream):
         self._source = source
         self._runs = runs
 
-    def readinto(self, buf) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         want = min(len(buf), self._size - self._pos)
         if want <= 0:
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..imagesource import FileImageSource
@@ -19,6 +20,9 @@ from .mish import CHUNK_IGNORE
 from .partitions import Layout, LayoutPart
 from .reader import detect_container, open_udif
 from .writer import build_layout, hfs_free_ranges, write_layout
+
+if TYPE_CHECKING:
+    from .reader import UDIFImage
 
 
 def is_udif(path: Path) -> bool:
@@ -30,7 +34,7 @@ def is_udif(path: Path) -> bool:
         return fh.read(4) == KOLY_MAGIC
 
 
-def layout_from_image(image) -> Layout:
+def layout_from_image(image: UDIFImage) -> Layout:
     parts = []
     for p in image.partitions:
         free = [(c.sector * SECTOR, c.sector_count * SECTOR)

@@ -5,12 +5,16 @@ checksums, segment id."""
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptError
 from .codecs import READ_ONLY_FORMATS, FORMATS
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
 from .mish import CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_ZERO, NO_DATA_CHUNKS
 from .partitions import read_partition_map
+
+if TYPE_CHECKING:
+    from .reader import UDIFImage
 
 FORMAT_DESCRIPTIONS = {
     "UDRO": "UDIF read-only",
@@ -42,7 +46,7 @@ def scheme_from_names(names: list[str]) -> str:
     return "none"
 
 
-def image_format(image) -> tuple[str, list[str]]:
+def image_format(image: UDIFImage) -> tuple[str, list[str]]:
     """hdiutil's format name, and the codecs of the chunks that hold data."""
     counts: dict[int, int] = {}
     for part in image.partitions:
@@ -58,7 +62,7 @@ def image_format(image) -> tuple[str, list[str]]:
     return fmt, sorted(CHUNK_NAMES[t] for t in counts)
 
 
-def image_info(image, display_path: str | None = None) -> dict:
+def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
     koly = image.koly
     fmt, codec_names = image_format(image)
     partitions = []

@@ -21,6 +21,7 @@ import struct
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from ..imagesource import ImageSource
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
@@ -123,7 +124,8 @@ class Layout:
 WHOLE_DISK_DESCRIPTOR = 0xFFFFFFFE   # hdiutil's value for "whole disk" (-2)
 
 
-def layout_none(source: ImageSource, free_ranges=None) -> Layout:
+def layout_none(source: ImageSource,
+                free_ranges: Iterable[tuple[int, int]] | None = None) -> Layout:
     n = source.size // SECTOR
     part = LayoutPart("whole disk (Apple_HFS : 0)", 0, WHOLE_DISK_DESCRIPTOR, 0, n,
                       source, list(free_ranges or []))
@@ -148,7 +150,8 @@ def _protective_mbr(total: int) -> bytes:
     return bytes(MBR_ENTRIES_AT) + entry + bytes(3 * MBR_ENTRY_SIZE) + MBR_SIGNATURE
 
 
-def layout_gpt(source: ImageSource, free_ranges=None, partition_name: str = "disk image") -> Layout:
+def layout_gpt(source: ImageSource, free_ranges: Iterable[tuple[int, int]] | None = None,
+               partition_name: str = "disk image") -> Layout:
     n = source.size // SECTOR
     first = GPT_FIRST_PARTITION
     total = first + n + GPT_TAIL_FREE + GPT_TABLE_SECTORS + 1

@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, InputError, UnsupportedError
 from .codecs import CodecError, decode
@@ -25,6 +26,10 @@ from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SI
                    CHUNK_TERMINATOR, CHUNK_ZERO, MISH_MAGIC, MISH_SIZE, NO_DATA_CHUNKS,
                    BlkxTable)
 from .resources import MAX_PLIST, ResourceError, ResourceFork
+
+if TYPE_CHECKING:
+    from ..progress import Progress
+    from .verify import VerifyResult
 
 # QEMU's bounds (block/dmg.c): no chunk expands to more than 64 MiB.  A
 # compressed chunk may be a little larger than its data (incompressible
@@ -360,7 +365,7 @@ class UDIFImage:
             cands = self.partitions
         return max(cands, key=lambda p: (p.sector_count, -p.index))
 
-    def verify(self, progress=None):
+    def verify(self, progress: Progress | None = None) -> VerifyResult:
         from .verify import verify_image
         return verify_image(self, progress=progress)
 

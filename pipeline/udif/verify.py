@@ -14,10 +14,15 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptError
 from .koly import SECTOR
 from .mish import CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO
+
+if TYPE_CHECKING:
+    from ..progress import Progress
+    from .reader import Partition, UDIFImage
 
 _STEP = 1 << 20
 _ZEROS = bytes(_STEP)
@@ -114,7 +119,7 @@ class VerifyResult:
         return {"path": self.path, "ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
 
 
-def partition_crc32(image, part) -> int:
+def partition_crc32(image: UDIFImage, part: Partition) -> int:
     """CRC32 of a partition's expanded bytes without its ignore chunks.
 
     Raises CorruptError naming the chunk that does not decode.
@@ -138,7 +143,7 @@ def partition_crc32(image, part) -> int:
     return crc
 
 
-def verify_image(image, progress=None) -> VerifyResult:
+def verify_image(image: UDIFImage, progress: Progress | None = None) -> VerifyResult:
     result = VerifyResult(str(image.path))
     koly = image.koly
 

@@ -23,7 +23,7 @@ import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times faster
 
@@ -78,7 +78,8 @@ def _sector_ranges(free_ranges, sector_count: int) -> list[tuple[int, int]]:
 
 
 def plan_chunks(source: ImageSource | None, sector_count: int,
-                free_ranges=None) -> Iterator[tuple[int, int, int, bytes | None]]:
+                free_ranges: Iterable[tuple[int, int]] | None = None
+                ) -> Iterator[tuple[int, int, int, bytes | None]]:
     """(chunk type, first sector, sector count, data) in sector order.
 
     Data chunks carry their bytes (type CHUNK_RAW here: the caller picks
@@ -105,7 +106,7 @@ def _plan_content(source: ImageSource, start: int, end: int):
     zero_len = 0
 
     def emit_data():
-        nonlocal pending, pending_at
+        nonlocal pending_at
         while pending:
             take = min(len(pending), CHUNK_BYTES)
             yield CHUNK_RAW, pending_at, take // SECTOR, bytes(pending[:take])
@@ -187,7 +188,8 @@ def hfs_free_ranges(source: ImageSource, name: str) -> list[tuple[int, int]]:
     return [(off, n) for off, n in ranges if n >= MIN_IGNORE_RUN * SECTOR]
 
 
-def build_layout(source: ImageSource, layout: str, free_ranges=None,
+def build_layout(source: ImageSource, layout: str,
+                 free_ranges: Iterable[tuple[int, int]] | None = None,
                  partition_name: str = "disk image") -> Layout:
     if source.size % SECTOR or source.size == 0:
         raise InputError(f"volume size {source.size} is not a positive multiple of 512")
@@ -201,7 +203,7 @@ def build_layout(source: ImageSource, layout: str, free_ranges=None,
 def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
                level: int | None = None, layout: str = "none",
                partition_name: str = "disk image", workers: int | None = None,
-               free_ranges=None, manifest_path: str | os.PathLike | None | bool = None,
+               free_ranges: Iterable[tuple[int, int]] | None = None, manifest_path: str | os.PathLike | None | bool = None,
                source_name: str = "") -> dict:
     """Write ``source`` (a volume) as a UDIF image or raw disk; return the manifest.
 
