@@ -280,3 +280,12 @@ def test_file_shrinking_after_the_scan_is_an_error(tmp_path):
     (src / "g").write_bytes(b"")
     with pytest.raises(InputError, match="g: file shrank"):
         build_volume(tree, volname="S")
+
+
+def test_wrong_size_finder_info_names_the_path():
+    tree = Tree()
+    tree.add("a/f", File())
+    with pytest.raises(InputError, match="a/f: com.apple.FinderInfo: 1 bytes"):
+        build_volume(tree, volname="F", xattrs={"a/f": {"com.apple.FinderInfo": b"x"}})
+    with pytest.raises(InputError, match="a/f: Finder info: 2 bytes"):
+        build_volume(tree, volname="F", finder_info={"a/f": b"xx"})

@@ -465,11 +465,11 @@ class _Builder:
         xattrs = dict(entry.xattrs)
         xattrs.update(self.extra_xattrs.get(item.path, {}))
         finder = entry.finder_info
+        where = item.path or "/"
         if XATTR_FINDER_INFO in xattrs:
-            finder = FinderInfo(xattrs.pop(XATTR_FINDER_INFO))
+            finder = _finder_info(xattrs.pop(XATTR_FINDER_INFO), f"{where}: {XATTR_FINDER_INFO}")
         if item.path in self.extra_finder:
-            f = self.extra_finder[item.path]
-            finder = f if isinstance(f, FinderInfo) else FinderInfo(bytes(f))
+            finder = _finder_info(self.extra_finder[item.path], f"{where}: Finder info")
         if XATTR_RESOURCE_FORK in xattrs:
             item.rsrc = FileData.from_bytes(xattrs.pop(XATTR_RESOURCE_FORK))
         if item.path in self.extra_rsrc:
@@ -790,6 +790,14 @@ class _Builder:
         stats = {"files": files, "folders": folders, "total_blocks": total,
                  "free_blocks": free_blocks, "content_bytes": sum(fd.size for _, _, fd in forks)}
         return HFSVolume(total * bs, segments, vh, stats)
+
+
+def _finder_info(value: FinderInfo | bytes, where: str) -> FinderInfo:
+    if isinstance(value, FinderInfo):
+        return value
+    if len(value) != 32:
+        raise InputError(f"{where}: {len(value)} bytes; Finder info is 32 bytes")
+    return FinderInfo(bytes(value))
 
 
 def _set_bits(bitmap: bytearray, start: int, count: int) -> None:
