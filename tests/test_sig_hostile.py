@@ -268,3 +268,36 @@ def test_unknown_algorithm_oid_in_the_cms_is_a_failure_not_a_crash(nth):
                 "do not include Apple Root CA")
     assert not rep.ok
     assert len(rep.failures) == 1 and any(e in rep.failures[0] for e in expected), rep.failures
+
+
+def test_malformed_code_resources_rules_are_failures_not_crashes(tmp_path):
+    import plistlib
+
+    from pipeline.codesign.coderesources import check_code_resources
+    from pipeline.codesign.verify import verify_path
+    contents = tmp_path / "Contents"
+    (contents / "Frameworks" / "X.framework").mkdir(parents=True)
+    (contents / "a.txt").write_bytes(b"a")
+
+    def check(plist: dict) -> list[str]:
+        return check_code_resources(contents, plistlib.dumps(plist), None, lambda p: {b"h"},
+                                    "CR.plist")
+    with pytest.raises(CorruptError, match=r"CR.plist: CodeResources rule '\^'.weight: 'x'"):
+        check({"files2": {}, "rules2": {"^": {"weight": "x"}}})
+    with pytest.raises(CorruptError, match=r"CR.plist: CodeResources rule '\('.*bad regex"):
+        check({"files2": {}, "rules2": {"(": True}})
+    # A cdhash that is not data (here a list) was hashed into a set lookup.
+    assert check({"files2": {"a.txt": {"hash2": b""},
+                             "Frameworks/X.framework": {"cdhash": [b"h"]}},
+                  "rules2": {"^": True, "^Frameworks/": {"nested": True, "weight": 10}}}) == [
+        "Frameworks/X.framework: modified", "a.txt: modified"]
+    # Through `sig verify`: one failure line naming the file.
+    app = tmp_path / "app"
+    shutil.copytree(SIGNED, app)
+    res = app / "Contents/_CodeSignature/CodeResources"
+    plist = plistlib.loads(res.read_bytes())
+    plist["rules2"]["^Resources/"] = {"weight": {"not": "a number"}}
+    res.write_bytes(plistlib.dumps(plist))
+    report = verify_path(app)
+    assert any("CodeResources rule '^Resources/'.weight" in f and str(res) in f
+               for f in report.failures), report.failures

@@ -66,7 +66,9 @@ class Rule:
     nested: bool = False
 
 
-def compile_rules(rules: dict) -> list[Rule]:
+def compile_rules(rules: dict, path: str | os.PathLike | None = None) -> list[Rule]:
+    """Rules from a CodeResources ``rules``/``rules2`` dictionary; ``path``
+    (the CodeResources file) names the culprit when a rule is malformed."""
     out = []
     for pattern in sorted(rules):
         value = rules[pattern]
@@ -76,8 +78,12 @@ def compile_rules(rules: dict) -> list[Rule]:
         try:
             regex = re.compile(pattern)
         except re.error as exc:
-            raise CorruptError(None, f"CodeResources rule {pattern!r}", f"bad regex: {exc}") from None
-        out.append(Rule(pattern, regex, float(spec.get("weight", 1.0)), bool(spec.get("omit")),
+            raise CorruptError(path, f"CodeResources rule {pattern!r}", f"bad regex: {exc}") from None
+        weight = spec.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise CorruptError(path, f"CodeResources rule {pattern!r}.weight",
+                               f"{weight!r} is not a number")
+        out.append(Rule(pattern, regex, float(weight), bool(spec.get("omit")),
                         bool(spec.get("exclude")), bool(spec.get("optional")),
                         bool(spec.get("nested"))))
     return out
@@ -219,7 +225,8 @@ def check_code_resources(contents: Path, data: bytes, main_executable: str | Non
     if not isinstance(recorded, dict) or not isinstance(rules2, dict):
         return ["CodeResources has no files2/rules2 (version-1 seals are not checked)"]
     skip = {main_executable} if main_executable else set()
-    found = {item.relpath: item for item in scan(contents, compile_rules(rules2), skip)}
+    found = {item.relpath: item
+             for item in scan(contents, compile_rules(rules2, path_for_errors), skip)}
     failures = []
     for rel in sorted(set(recorded) | set(found)):
         entry = recorded.get(rel)
@@ -237,7 +244,8 @@ def check_code_resources(contents: Path, data: bytes, main_executable: str | Non
             ok = item.kind == "symlink" and os.readlink(item.path) == entry["symlink"]
         elif "cdhash" in entry:
             # Universal nested code is sealed by one slice's cdhash.
-            ok = entry["cdhash"] in nested_cdhashes(item.path)
+            ok = isinstance(entry["cdhash"], bytes) and \
+                entry["cdhash"] in nested_cdhashes(item.path)
         elif "hash2" in entry:
             ok = item.kind != "symlink" and os.path.isfile(item.path) and \
                 _file_hash(item.path, "sha256") == entry["hash2"]
