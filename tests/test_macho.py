@@ -140,3 +140,20 @@ def test_not_macho_is_refused_with_file_and_offset():
     with pytest.raises(CorruptError) as info:
         parse_macho(b"\x7fELF" + bytes(60), "x.bin")
     assert str(info.value) == "x.bin: mach_header.magic: offset 0x0: 0x464c457f is not a Mach-O magic"
+
+
+def test_universal_file_with_two_slices_of_one_architecture_is_refused():
+    import struct
+
+    from pipeline.errors import CorruptError
+    thin = (SIGNAPPLE_CORPUS / "unsigned/Contents/MacOS/signapple-test").read_bytes()
+    first = 0x1000
+    second = first + (len(thin) + 0xFFF) // 0x1000 * 0x1000
+    head = struct.pack(">II", 0xCAFEBABE, 2)
+    for offset in (first, second):
+        head += struct.pack(">iiIII", 0x01000007, 3, offset, len(thin), 12)   # x86_64
+    data = head + bytes(first - len(head)) + thin + bytes(second - first - len(thin)) + thin
+    with pytest.raises(CorruptError) as info:
+        parse_macho(data, "dup.bin")
+    assert str(info.value) == ("dup.bin: fat_arch[1] (x86_64): offset 0x1c: a second slice "
+                               "of the same architecture")

@@ -74,6 +74,14 @@ class FatHeader:
                 raise CorruptError(path, where + ".offset",
                                    f"{arch.offset:#x} is not aligned to 2**{arch.align}", off)
             archs.append(arch)
+        # lipo refuses "two of the same architecture"; a signature tarball
+        # names slices by architecture, so a duplicate would be ambiguous.
+        names = [a.arch for a in archs]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise CorruptError(path, f"fat_arch[{i}] ({name})",
+                                   "a second slice of the same architecture",
+                                   sizeFatHeader + i * size)
         spans = sorted((a.offset, a.offset + a.size, a.arch) for a in archs)
         for (s0, e0, n0), (s1, _e1, n1) in zip(spans, spans[1:]):
             if s1 < e0:
