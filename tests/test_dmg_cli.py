@@ -233,3 +233,41 @@ def test_benchmark_runs_on_a_small_tree(tmp_path):
                 "floor_writer_chunks_one_core_s", "gzip9_s", "create_vs_floor_all"):
         assert figures[key] > 0
     assert (tmp_path / "create.dmg").read_bytes() == (tmp_path / "conv.dmg").read_bytes()
+
+
+def test_ls_and_extract_warn_about_an_unreplayed_journal(tmp_path, capsys):
+    import struct
+    from hfs_corpus import extract_volume
+    data = bytearray(extract_volume("raw", tmp_path).read_bytes())
+    # Move the journal's end past its start (as test_hfs_corpus does).
+    jib = struct.unpack_from(">I", data, 1024 + 12)[0] * 4096
+    offset = struct.unpack_from(">Q", data, jib + 36)[0]
+    start = struct.unpack_from("<q", data, offset + 8)[0]
+    struct.pack_into("<q", data, offset + 16, start + 512)
+    raw = tmp_path / "dirty.hfs"
+    raw.write_bytes(data)
+    dmg = tmp_path / "dirty.dmg"
+    assert main(["dmg", "convert", str(raw), "-o", str(dmg), "--format", "UDRO"]) == 0
+    capsys.readouterr()
+    for args in (["ls", str(dmg)], ["extract", str(dmg), str(tmp_path / "x")]):
+        code, _out, err = cli(capsys, "dmg", *args)
+        assert code == 0
+        assert "dirty.dmg: whole disk" in err or "dirty.dmg: blkx[0]" in err, err
+        assert "never replayed" in err, err
+
+
+def test_create_takes_source_date_epoch_like_hfs_create(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(b"x")
+    out = {}
+    for flag in ("--source-date-epoch", "--epoch"):
+        dmg = tmp_path / f"{flag.strip('-')}.dmg"
+        assert main(["dmg", "create", str(src), "-o", str(dmg), "--volname", "V",
+                     flag, "1700000000"]) == 0
+        out[flag] = dmg.read_bytes()
+    assert out["--source-date-epoch"] == out["--epoch"]
+    capsys.readouterr()
+    code, listing, _err = cli(capsys, "dmg", "ls", "--json", str(tmp_path / "source-date-epoch.dmg"))
+    assert code == 0 and json.loads(listing)[0]["modify_date"] == 1700000000

@@ -37,8 +37,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--case-sensitive", action="store_true", help="HFSX (case-sensitive)")
     p.add_argument("--size", default=None,
                    help="volume size (bytes, or e.g. 1G); default: the content plus headroom")
-    p.add_argument("--epoch", type=int, default=None,
-                   help="timestamps (SOURCE_DATE_EPOCH in the environment wins)")
+    p.add_argument("--source-date-epoch", "--epoch", dest="epoch", type=int, default=None,
+                   help="timestamp for every date (SOURCE_DATE_EPOCH in the environment "
+                        "wins); the same option as `hfs create`")
     writer_options(p)
     p.set_defaults(handler=cmd_create)
 
@@ -151,37 +152,31 @@ def _hfs_source(image, key):
     return image.partition_source(part.index), part
 
 
-def _text_listing(entries) -> str:
-    try:
-        from ..hfs.listing import format_entries
-    except ImportError:
-        # The HFS+ listing formatter is not in this build: one path a line.
-        return "\n".join(e.path + ("/" if e.kind == "dir" else "") for e in entries)
-    return format_entries(entries)
-
-
 def cmd_ls(args: argparse.Namespace) -> int:
+    from ..hfs.listing import format_entries
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
+    from .hfs import warn_journal
     with open_udif(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
+        warn_journal(reader, f"{args.image}: {part.label}")
         entries = list(reader.entries())
         if args.json:
             emit_json([e.to_json() for e in entries])
         else:
-            text = _text_listing(entries)
-            if text:
-                print(text)
+            sys.stdout.write(format_entries(entries))
     return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
+    from .hfs import warn_journal
     with open_udif(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
+        warn_journal(reader, f"{args.image}: {part.label}")
         reader.extract(args.dest)
         if args.json:
             emit_json({"image": args.image, "partition": part.name, "dest": args.dest})

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_output
 from ..errors import InputError
 from ..imagesource import FileImageSource
 from .output import emit_json
+
+if TYPE_CHECKING:
+    from ..hfs.reader import HFSReader
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -76,7 +80,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
-        _warn_journal(reader, args.image)
+        warn_journal(reader, args.image)
         entries = list(reader.entries())
         if args.json:
             emit_json({"volume_name": reader.volume_name,
@@ -96,7 +100,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
-        _warn_journal(reader, args.image)
+        warn_journal(reader, args.image)
         reader.extract(args.dest)
         if args.json:
             emit_json({"image": args.image, "dest": args.dest,
@@ -104,7 +108,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_journal(reader, image: str) -> None:
+def warn_journal(reader: HFSReader, image: str) -> None:
+    """Say on stderr when what is read misses journal transactions macOS would replay."""
     if reader.journal == "dirty":
         print(f"reprodmg: warning: {image}: the journal holds transactions that were never "
               "replayed; the listing shows the volume as it was before them", file=sys.stderr)
