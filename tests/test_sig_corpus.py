@@ -168,3 +168,26 @@ def test_cli_detach_apply_verify(tmp_path):
     r = run_cli("sig", "verify", str(UNSIGNED))
     assert r.returncode == 1 and "not signed" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_verify_anchor_accepts_der_and_pem_and_refuses_junk(tmp_path, capsys):
+    import hashlib
+
+    from asn1crypto import cms, pem
+
+    from pipeline.cli import main
+    from pipeline.codesign.cms import APPLE_ROOT_CA_SHA256
+    sl = read_macho(SIGNED / "Contents/MacOS/signapple-test").slices[0]
+    der = B.blob_payload(B.SuperBlob.parse(sl.signature_bytes()).get(B.CSSLOT_SIGNATURESLOT))
+    certs = [c.chosen.dump() for c in cms.ContentInfo.load(der)["content"]["certificates"]]
+    # Apple's published fingerprint picks the root out of the CMS.
+    root = next(c for c in certs if hashlib.sha256(c).hexdigest() == APPLE_ROOT_CA_SHA256)
+    (tmp_path / "root.cer").write_bytes(root)
+    (tmp_path / "root.pem").write_bytes(pem.armor("CERTIFICATE", root))
+    (tmp_path / "junk.cer").write_bytes(b"not a certificate")
+    for anchor in ("root.cer", "root.pem"):
+        assert main(["sig", "verify", str(SIGNED), "--anchor", str(tmp_path / anchor)]) == 0
+    capsys.readouterr()
+    assert main(["sig", "verify", str(SIGNED), "--anchor", str(tmp_path / "junk.cer")]) == 2
+    err = capsys.readouterr().err
+    assert "junk.cer: not a DER or PEM certificate" in err and "Traceback" not in err

@@ -91,16 +91,28 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ..codesign.verify import verify_path
-    anchors = None
-    if args.anchor:
-        anchors = []
-        for path in args.anchor:
-            try:
-                anchors.append(path.read_bytes())
-            except OSError as exc:
-                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    anchors = [_read_certificate(path) for path in args.anchor] if args.anchor else None
     return _print_report(verify_path(args.path, anchors=anchors, apple_root=args.apple_root),
                          args.json)
+
+
+def _read_certificate(path: Path) -> bytes:
+    """DER bytes of the certificate in ``path`` (DER, or PEM as exported by
+    Keychain Access and openssl); anything else is refused naming the file
+    rather than reported later as a malformed CMS."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
+        x509.load_der_x509_certificate(data)
+        return data
+    except ValueError as exc:
+        raise InputError(f"{path}: not a DER or PEM certificate ({exc})") from None
 
 
 def _sign(args: argparse.Namespace) -> int:
