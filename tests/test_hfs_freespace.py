@@ -79,3 +79,43 @@ def test_bitmap_extent_past_end_is_corrupt(volumes):
     with pytest.raises(CorruptError) as info:
         free_byte_ranges(BytesSource(data), "ext.hfs")
     assert "allocationFile.extents[0]" in str(info.value)
+
+
+def test_alternating_bitmap_keeps_memory_bounded_when_short_runs_are_dropped():
+    import tracemalloc
+
+    from pipeline.hfs.structs import ForkData, VolumeHeader
+    from pipeline.udif.writer import hfs_free_ranges
+    # A 512K-block volume (2 GiB, served sparsely) whose 64 KiB bitmap
+    # alternates free and used blocks: 256K free runs of one block each.
+    # `dmg convert` of such a raw image stores no ignore chunk for them, and
+    # must not hold a list of all of them on the way.
+    total, bs = 1 << 19, 4096
+    bitmap_bytes = total // 8
+    vh = VolumeHeader(signature=b"H+", version=4, blockSize=bs, totalBlocks=total,
+                      freeBlocks=total // 2,
+                      allocationFile=ForkData(bitmap_bytes, 0, bitmap_bytes // bs,
+                                              [(1, bitmap_bytes // bs)] + [(0, 0)] * 7))
+    header = vh.pack()
+
+    class Sparse:
+        size = total * bs
+
+        def read(self, offset: int, length: int) -> bytes:
+            out = bytearray(length)
+            lo, hi = max(offset, bs), min(offset + length, bs + bitmap_bytes)
+            if lo < hi:
+                out[lo - offset:hi - offset] = b"\x55" * (hi - lo)
+            lo, hi = max(offset, 1024), min(offset + length, 1024 + len(header))
+            if lo < hi:
+                out[lo - offset:hi - offset] = header[lo - 1024:hi - 1024]
+            return bytes(out)
+
+    tracemalloc.start()
+    try:
+        ranges = hfs_free_ranges(Sparse(), "alt.hfs")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ranges == []
+    assert peak < 8 << 20, peak

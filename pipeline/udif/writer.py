@@ -184,8 +184,7 @@ def hfs_free_ranges(source: ImageSource, name: str) -> list[tuple[int, int]]:
     """Free allocation blocks of the HFS+ volume in ``source`` ([] if not HFS+),
     in runs of at least ``MIN_IGNORE_RUN`` sectors."""
     from ..hfs.freespace import free_byte_ranges
-    ranges = free_byte_ranges(source, name) or []
-    return [(off, n) for off, n in ranges if n >= MIN_IGNORE_RUN * SECTOR]
+    return free_byte_ranges(source, name, MIN_IGNORE_RUN * SECTOR) or []
 
 
 def build_layout(source: ImageSource, layout: str,
