@@ -342,11 +342,29 @@ def test_ignore_chunk_beyond_qemu_chunk_bound_is_read_by_all(tmp_path):
     assert (out / "0.hfs").read_bytes() == want
 
 
-def test_small_hfs_free_ranges_stay_in_data_chunks(monkeypatch):
+def test_small_hfs_free_ranges_stay_in_data_chunks():
     """Free runs under MIN_IGNORE_RUN sectors are not worth a chunk entry (a
     fragmented bitmap would otherwise bloat the tables past QEMU's bound)."""
-    import pipeline.hfs.freespace as freespace
+    from pipeline.hfs.freespace import free_byte_ranges
+    from pipeline.hfs.structs import ForkData, VolumeHeader
     from pipeline.udif.writer import MIN_IGNORE_RUN, hfs_free_ranges
     ranges = [(0, 4096), (8192, MIN_IGNORE_RUN * 512), (1 << 19, 8192)]
-    monkeypatch.setattr(freespace, "free_byte_ranges", lambda source, name: ranges)
-    assert hfs_free_ranges(object(), "x") == [(8192, MIN_IGNORE_RUN * 512)]
+    # A 1 MiB volume of 4 KiB blocks whose bitmap (block 1) is free exactly there.
+    bs, total = 4096, 256
+    bitmap = bytearray(b"\xff" * (total // 8))
+    for off, length in ranges:
+        for block in range(off // bs, (off + length) // bs):
+            bitmap[block // 8] &= ~(0x80 >> (block % 8))
+    vh = VolumeHeader(signature=b"H+", version=4, blockSize=bs, totalBlocks=total,
+                      freeBlocks=11, allocationFile=ForkData(bs, 0, 1, [(1, 1)] + [(0, 0)] * 7))
+    volume = bytearray(total * bs)
+    volume[1024:1024 + 512] = vh.pack()
+    volume[bs:bs + len(bitmap)] = bitmap
+
+    class Source:
+        size = len(volume)
+
+        def read(self, offset, length):
+            return bytes(volume[offset:offset + length])
+    assert free_byte_ranges(Source(), "x") == ranges
+    assert hfs_free_ranges(Source(), "x") == [(8192, MIN_IGNORE_RUN * 512)]
