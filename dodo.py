@@ -295,30 +295,48 @@ def _library_sources(*packages: str) -> list[Path]:
     return sorted(p for pkg in packages for p in (_PKG / pkg).glob("*.py"))
 
 
-IMAGE_LIBS = [_PKG / "image.py", _PKG / "imagesource.py",
+IMAGE_LIBS = [_PKG / "image.py", _PKG / "imagesource.py", _PKG / "bundle.py",
               *_library_sources("hfs", "udif")]
+# The Finder layout (when [dmg.window] is set): its code, its picture, and
+# the pinned packages that write .DS_Store and the alias.
+if CFG.window is not None:
+    IMAGE_LIBS.append(_PKG / "layout.py")
+BACKGROUND = [CFG.root / CFG.window.background] if CFG.window and CFG.window.background else []
 SIGNING_LIBS = _library_sources("codesign", "macho")
 
 
 def _image_options() -> dict:
-    return {"volume_name": CFG.volume_name, "format": CFG.dmg_format, "layout": CFG.dmg_layout,
-            "epoch": EPOCH}
+    options = {"volume_name": CFG.volume_name, "format": CFG.dmg_format,
+               "layout": CFG.dmg_layout, "epoch": EPOCH}
+    if CFG.window is not None:
+        options["window"] = CFG.window.options()
+    return options
+
+
+def _image_uptodate_options() -> dict:
+    """What config_changed watches: the options, and the layout packages' versions."""
+    options = _image_options()
+    if CFG.window is not None:
+        from pipeline import layout
+        options["layout_libraries"] = layout.library_versions()
+    return options
 
 
 def _make_image(app_dir: Path, stage_dir: Path, out: Path, info_path: Path) -> None:
     image.stage(app_dir, stage_dir, epoch=EPOCH)
     info = image.build_dmg(stage_dir, out, volume_name=CFG.volume_name, dmg_format=CFG.dmg_format,
-                           layout=CFG.dmg_layout, epoch=EPOCH)
-    manifest.write_json(info_path, {**_image_options(), "udif": info})
+                           layout=CFG.dmg_layout, epoch=EPOCH, window=CFG.window,
+                           config_root=CFG.root, config_name=CFG.path.name)
+    manifest.write_json(info_path, {**_image_options(), **info})
 
 
 def task_image():
-    """Stage (.app + Applications link) -> HFS+ -> UDIF."""
+    """Stage (.app + Applications link) -> HFS+ (+ Finder layout) -> UDIF."""
     return {
         "actions": [(_guard(_make_image), [APP, OUT / "stage", DMG, IMAGE_INFO])],
-        "file_dep": [*APP_FILES, *IMAGE_LIBS],
+        "file_dep": [*APP_FILES, *IMAGE_LIBS, *BACKGROUND],
         "targets": [DMG, IMAGE_INFO],
-        "uptodate": [config_changed(_image_options())],
+        "uptodate": [config_changed(_image_uptodate_options())],
         "clean": True,
     }
 
@@ -335,9 +353,9 @@ def task_signed_image():
         _make_image(SIGNED_APP, OUT / "stage-signed", SIGNED_DMG, SIGNED_IMAGE_INFO)
     return {
         "actions": [_guard(run)],
-        "file_dep": [*APP_FILES, sig_tar, *IMAGE_LIBS, *SIGNING_LIBS],
+        "file_dep": [*APP_FILES, sig_tar, *IMAGE_LIBS, *SIGNING_LIBS, *BACKGROUND],
         "targets": [SIGNED_DMG, SIGNED_IMAGE_INFO],
-        "uptodate": [config_changed({**_image_options(), "sig": CFG.signature.sha256})],
+        "uptodate": [config_changed({**_image_uptodate_options(), "sig": CFG.signature.sha256})],
         "clean": True,
     }
 

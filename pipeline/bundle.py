@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import jinja2
 
@@ -83,16 +85,31 @@ def normalise_tree(root: Path, epoch: int) -> None:
         os.utime(path, (epoch, epoch))
 
 
+@contextmanager
+def replaced_folder(final: Path, tmp: Path | None = None) -> Iterator[Path]:
+    """Build a folder at ``tmp`` (default ``<final>.partial``), then rename it
+    over ``final`` as a whole; on any failure ``tmp`` is removed and
+    ``final`` is left as it was.  The caller creates ``tmp``."""
+    tmp = tmp if tmp is not None else final.with_name(final.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def build_app(info: BundleInfo, *, executable: str | os.PathLike, out_dir: str | os.PathLike,
               icon: str | os.PathLike | None = None, epoch: int = 0,
               templates: str | os.PathLike = TEMPLATES) -> Path:
     """Write ``out_dir/<name>.app``; returns its path."""
     out = Path(out_dir)
     final = out / f"{info.name}.app"
-    tmp = out / f".{info.name}.app.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with replaced_folder(final, out / f".{info.name}.app.partial") as tmp:
         contents = tmp / "Contents"
         (contents / "MacOS").mkdir(parents=True)
         for rel, data in sorted(render(info, templates).items()):
@@ -107,12 +124,6 @@ def build_app(info: BundleInfo, *, executable: str | os.PathLike, out_dir: str |
             shutil.copyfile(icon, contents / "Resources" / info.icon_file)
             os.chmod(contents / "Resources" / info.icon_file, 0o644)
         normalise_tree(tmp, epoch)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

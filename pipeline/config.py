@@ -52,6 +52,33 @@ class SignaturePin:
 
 
 @dataclass(frozen=True)
+class WindowConfig:
+    """``[dmg.window]``: the Finder window the DMG opens in (``pipeline.layout``).
+
+    Coordinates are Finder's points: ``origin`` is the window's top-left
+    corner on the screen, ``positions`` the centre of each named entry's
+    icon in the window.  ``background`` is a PNG/TIFF relative to the
+    configuration's folder.
+    """
+    origin: tuple[int, int]
+    size: tuple[int, int]
+    icon_size: int
+    text_size: int
+    positions: tuple[tuple[str, tuple[int, int]], ...]     # sorted by name
+    background: str | None = None
+    show_toolbar: bool = False
+    show_sidebar: bool = False
+
+    def options(self) -> dict[str, Any]:
+        """Everything that shapes the .DS_Store, as plain JSON values (doit, manifests)."""
+        return {"origin": list(self.origin), "size": list(self.size),
+                "icon_size": self.icon_size, "text_size": self.text_size,
+                "positions": {name: list(xy) for name, xy in self.positions},
+                "background": self.background, "show_toolbar": self.show_toolbar,
+                "show_sidebar": self.show_sidebar}
+
+
+@dataclass(frozen=True)
 class ReleaseConfig:
     path: Path                       # the TOML file (not recorded in outputs)
     name: str
@@ -75,6 +102,7 @@ class ReleaseConfig:
     dmg_layout: str
     source_date_epoch: int | None
     signature: SignaturePin | None = None
+    window: WindowConfig | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -213,6 +241,63 @@ def _sources(table: _Table, key: str, root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
+_WINDOW_KEYS = ("origin", "size", "icon_size", "text_size", "positions", "background",
+                "show_toolbar", "show_sidebar")
+# Finder's own limits: the View Options sliders (icon size 16-512 points,
+# text size 10-16 points); a window must fit a plausible screen.
+_ICON_SIZE_RANGE = (16, 512)
+_TEXT_SIZE_RANGE = (10, 16)
+_MAX_COORD = 16384
+_BACKGROUND_EXTS = (".png", ".tif", ".tiff")
+
+
+def _point(table: _Table, key: str, value: Any, lo: int) -> tuple[int, int]:
+    """``[x, y]``: two integers in ``lo.._MAX_COORD``."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise table.error(key, f"expected an array of two integers, got {_toml_type(value)}"
+                          + (f" of length {len(value)}" if isinstance(value, list) else ""))
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise table.error(f"{key}[{i}]", f"expected an integer, got {_toml_type(v)}")
+        if not lo <= v <= _MAX_COORD:
+            raise table.error(f"{key}[{i}]", f"{v}: must be {lo}..{_MAX_COORD}")
+    return (value[0], value[1])
+
+
+def _int_range(table: _Table, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = table.get(key, int, default=default)
+    if not bounds[0] <= value <= bounds[1]:
+        raise table.error(key, f"{value}: must be {bounds[0]}..{bounds[1]}")
+    return value
+
+
+def _window(win: _Table, root: Path) -> WindowConfig:
+    """``[dmg.window]``.  Position names are checked against the volume by the
+    layout stage, which knows what the volume holds."""
+    origin = _point(win, "origin", win.get("origin", list, default=[100, 100]), 0)
+    size = _point(win, "size", win.get("size", list), 1)
+    icon_size = _int_range(win, "icon_size", 128, _ICON_SIZE_RANGE)
+    text_size = _int_range(win, "text_size", 12, _TEXT_SIZE_RANGE)
+    raw_positions = win.get("positions", dict, default={})
+    positions = []
+    for name in sorted(raw_positions):
+        if not name or "/" in name or name in (".", ".."):
+            raise win.error(f"positions.{name!r}", "must be the name of an entry at the "
+                            "top of the volume")
+        positions.append((name, _point(win, f"positions.{name!r}", raw_positions[name], 0)))
+    background = win.get("background", str, default=None)
+    if background is not None:
+        background = _relative_path(win, "background", background, root)
+        if not background.lower().endswith(_BACKGROUND_EXTS) or not (root / background).is_file():
+            raise win.error("background", f"{background!r}: expected a .png or .tiff file")
+    show_toolbar = win.get("show_toolbar", bool, default=False)
+    show_sidebar = win.get("show_sidebar", bool, default=False)
+    win.finish()
+    return WindowConfig(origin=origin, size=size, icon_size=icon_size, text_size=text_size,
+                        positions=tuple(positions), background=background,
+                        show_toolbar=show_toolbar, show_sidebar=show_sidebar)
+
+
 def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     """Check a parsed TOML document against the schema."""
     cfg_path = Path(path)
@@ -292,12 +377,13 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk_sha = _pattern(sdk, "sha256", sdk.get("sha256", str), _SHA256_RE, "64 lower-case hex digits")
     sdk.finish()
 
-    dmg = top.table("dmg", ("volume_name", "format", "layout"), required=False)
+    dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
     volume_name = dmg.get("volume_name", str, default=name)
     if not 1 <= len(volume_name) <= 255 or "/" in volume_name or "\0" in volume_name:
         raise dmg.error("volume_name", f"{volume_name!r}: 1-255 characters, no '/'")
     dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
     layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
+    window = _window(dmg.table("window", _WINDOW_KEYS), root) if "window" in dmg.data else None
     dmg.finish()
 
     signature = None
@@ -320,7 +406,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         toolchain_provider=provider, toolchain_version=tc_version,
         sdk_name=sdk_name, sdk_sha256=sdk_sha, volume_name=volume_name,
         dmg_format=dmg_format, dmg_layout=layout, source_date_epoch=epoch,
-        signature=signature, raw=data)
+        signature=signature, window=window, raw=data)
 
 
 def load(path: str | os.PathLike) -> ReleaseConfig:

@@ -5,7 +5,9 @@ an ``Applications`` symbolic link to ``/Applications`` (drag-to-install).
 The link is stored as a link (HFS+ ``slnk`` file); nothing follows it.
 
 The HFS+ volume is authored directly from the staged folder (no mounting,
-no root) and streamed into the UDIF writer as an ``ImageSource``.
+no root) and streamed into the UDIF writer as an ``ImageSource``.  With a
+``[dmg.window]`` configuration, ``pipeline.layout`` adds the Finder layout
+(``.DS_Store``, ``.background/``) to the volume's tree on the way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .bundle import replaced_folder
+
+if TYPE_CHECKING:
+    from .config import WindowConfig
 
 APPLICATIONS_LINK = ("Applications", "/Applications")
 
@@ -22,10 +29,7 @@ def stage(app_dir: str | os.PathLike, stage_dir: str | os.PathLike, *, epoch: in
     """``stage_dir`` = a copy of the .app plus the Applications link (replaced as a whole)."""
     app = Path(app_dir)
     final = Path(stage_dir)
-    tmp = final.with_name(final.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with replaced_folder(final) as tmp:
         tmp.mkdir(parents=True)
         # copy2 keeps the bundle's SOURCE_DATE_EPOCH times and modes.
         shutil.copytree(app, tmp / app.name, symlinks=True, copy_function=shutil.copy2)
@@ -35,32 +39,48 @@ def stage(app_dir: str | os.PathLike, stage_dir: str | os.PathLike, *, epoch: in
         for path in (tmp, tmp / app.name):
             os.utime(path, (epoch, epoch))
         os.utime(tmp / name, (epoch, epoch), follow_symlinks=False)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
 def build_dmg(stage_dir: str | os.PathLike, out_path: str | os.PathLike, *, volume_name: str,
-              dmg_format: str, layout: str = "none", epoch: int = 0) -> dict[str, Any]:
-    """HFS+ from ``stage_dir`` -> UDIF at ``out_path``; returns the UDIF writer's manifest.
+              dmg_format: str, layout: str = "none", epoch: int = 0,
+              window: "WindowConfig | None" = None, config_root: str | os.PathLike = ".",
+              config_name: str = "release.toml") -> dict[str, Any]:
+    """HFS+ from ``stage_dir`` (plus the Finder layout of ``window``) -> UDIF at
+    ``out_path``.  Returns ``{"udif": the UDIF writer's manifest}`` and, with
+    a window, ``"finder_layout"``: its options, CNIDs and library versions.
 
     Uses the project's own format libraries (``pipeline.hfs.writer``,
     ``pipeline.udif.writer``); both are deterministic given the epoch.
+    ``config_root`` is where the window's background path is resolved,
+    ``config_name`` names the configuration in errors.
     """
     # Imported here so that the compile/bundle stages work while the image
     # libraries are absent or broken.
+    from .errors import VerificationError
+    from .hfs.tree import tree_from_directory
     from .hfs.writer import build_volume
     from .udif.writer import write_udif
 
-    volume = build_volume(os.fspath(stage_dir), volname=volume_name, case_sensitive=False,
-                          epoch=epoch)
+    tree = tree_from_directory(stage_dir)
+    out: dict[str, Any] = {}
+    if window is not None:
+        from . import layout as finder_layout
+
+        out["finder_layout"] = finder_layout.add_layout(
+            tree, window, config_root=config_root, config_name=config_name,
+            volume_name=volume_name, epoch=epoch, case_sensitive=False)
+        out["finder_layout"]["libraries"] = finder_layout.library_versions()
+    volume = build_volume(tree, volname=volume_name, case_sensitive=False, epoch=epoch)
+    if window is not None and volume.header.createDate != out["finder_layout"]["create_date"]:
+        # The alias names the volume by its creation date: they must agree.
+        raise VerificationError(f"{out_path}: volume header createDate "
+                                f"{volume.header.createDate} differs from the background "
+                                f"alias's {out['finder_layout']['create_date']}")
     # The image manifest is recorded by the caller (image.json), not beside the DMG.
     info = write_udif(volume, out_path, format=dmg_format, layout=layout, manifest_path=False)
-    return dict(info or {})
+    out["udif"] = dict(info or {})
+    return out
 
 
 def apply_signature(unsigned_app: str | os.PathLike, sig_tar: str | os.PathLike,
