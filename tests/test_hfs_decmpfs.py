@@ -219,3 +219,23 @@ def test_huge_chunk_table_is_read_one_entry_at_a_time(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20, peak
+
+
+def test_zlib_bomb_for_an_empty_file_is_not_expanded():
+    import tracemalloc
+    # zlib's max_length=0 means "unlimited": an empty compressed file whose
+    # (fork-data) attribute holds a 200 KB stream of 200 MB of zeros.
+    bomb = zlib.compress(bytes(200 << 20), 9)
+    tree = Tree()
+    tree.add("empty", File(bsd_flags=UF_COMPRESSED,
+                           xattrs={"com.apple.decmpfs": header(3, 0) + bomb}))
+    reader = HFSReader(build_volume(tree, volname="Bomb"), "bomb.hfs")
+    entry = next(reader.entries())
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptError, match="bomb.hfs.*'empty'.*decodes to 1 bytes, 0"):
+            reader.open(entry).read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak

@@ -262,3 +262,18 @@ def test_crc32_of_zeros_matches_zlib():
             assert crc32_zeros(0xCAFE, n) == zlib.crc32(bytes(n), 0xCAFE)
     finally:
         v._DIRECT_LIMIT = saved
+
+
+def test_zlib_chunk_of_zero_sectors_is_not_expanded():
+    import tracemalloc
+
+    from pipeline.udif.codecs import CodecError, decode
+    bomb = zlib.compress(bytes(200 << 20), 9)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError, match="does not expand to exactly 0 bytes"):
+            decode(CHUNK_ZLIB, bomb, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak

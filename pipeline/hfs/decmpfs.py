@@ -81,7 +81,8 @@ def _decode(codec: str, chunk: bytes, out_size: int) -> bytes:
     if codec == "zlib":
         if chunk and chunk[0] & 0x0F == 0x0F:      # not a zlib header: stored raw
             return chunk[1:1 + out_size]
-        return zlib.decompressobj().decompress(chunk, out_size)
+        # max_length 0 would mean "no limit" to zlib: an empty file's bomb.
+        return zlib.decompressobj().decompress(chunk, max(out_size, 1))
     if chunk[:1] == b"\x06":
         return chunk[1:1 + out_size]
     if codec == "lzvn":

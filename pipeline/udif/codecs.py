@@ -152,7 +152,8 @@ def implementation(codec: str) -> dict[str, str]:
 def _zlib_decode(data: bytes, size: int) -> bytes:
     d = zlib.decompressobj()
     try:
-        out = d.decompress(data, size)
+        # max_length 0 means "no limit" to zlib: bound a 0-sector chunk too.
+        out = d.decompress(data, max(size, 1))
     except zlib.error as exc:
         raise CodecError(f"zlib: {exc}") from None
     if len(out) != size or d.unconsumed_tail or not d.eof:
