@@ -241,3 +241,18 @@ def test_nul_in_a_symlink_target(small, tmp_path):
     _expect_corrupt(data, "'dir/link'", "NUL")
     with pytest.raises(CorruptError):
         HFSReader(BytesSource(data), "vol.hfs").extract(tmp_path / "dest")
+
+
+def test_attribute_data_is_bounded_in_total(monkeypatch):
+    # Fork-data attribute records can all point at the same blocks, so the
+    # volume size does not bound what listing would hold in memory.
+    import pipeline.hfs.reader as reader_module
+    tree = Tree()
+    for i in range(3):
+        tree.add(f"f{i}", File(xattrs={"big": bytes([i]) * 100_000}))
+    data = _image(tree)
+    assert len(list(HFSReader(BytesSource(data), "vol.hfs").entries())) == 3
+    monkeypatch.setattr(reader_module, "MAX_ATTRIBUTES_TOTAL", 250_000)
+    with pytest.raises(CorruptError, match=r"vol.hfs: attributes B-tree node \d+ record 2: .*"
+                                           "more than 250000 bytes in total"):
+        list(HFSReader(BytesSource(data), "vol.hfs").entries())

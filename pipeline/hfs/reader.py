@@ -41,6 +41,11 @@ HIDDEN_ROOT_NAMES = (PRIVATE_DATA_NAME, PRIVATE_DIR_DATA_NAME)
 # On journaled volumes macOS also hides the journal files in the root folder.
 JOURNAL_FILE_NAMES = (".journal", ".journal_info_block")
 
+# Attribute values are held in memory: one at most 64 MiB (the writer's
+# limit too), all of them together at most 256 MiB - many fork-data records
+# may point at the same blocks, so the volume's size is no bound.
+MAX_ATTRIBUTE_SIZE = 64 << 20
+MAX_ATTRIBUTES_TOTAL = 256 << 20
 # A symlink target longer than PATH_MAX is not a symlink macOS could make.
 MAX_LINK_TARGET = 4096
 _STREAM_CHUNK = 1 << 20
@@ -296,6 +301,7 @@ class HFSReader:
             return {}
         if not hasattr(self, "_attr_index"):
             index: dict[int, dict[str, bytes]] = {}
+            total = 0
             for node, i, rec in self.attributes.leaf_records():
                 off = node.offset + node.record_offsets[i]
                 where = f"attributes B-tree node {node.number} record {i}"
@@ -310,11 +316,14 @@ class HFSReader:
                             raise ValueError(f"inline data of {size} bytes exceeds the record")
                         value = data[ATTR_INLINE_HEAD.size:ATTR_INLINE_HEAD.size + size]
                     elif rtype == ATTR_FORK_DATA:
-                        value = self._attr_fork(data, fid, where, off)
+                        value = self._attr_fork(data, fid, where, off, total)
                     else:
                         continue   # extents continuation records
                 except (ValueError, struct.error) as exc:
                     raise CorruptError(self.name, where, str(exc), off) from None
+                total += len(value)
+                if total > MAX_ATTRIBUTES_TOTAL:
+                    raise self._too_much_attribute_data(where, off)
                 attr_name = hfsuni.decode_name(raw)
                 try:
                     attr_name.encode("utf-8")
@@ -325,12 +334,18 @@ class HFSReader:
             self._attr_index = index
         return self._attr_index.get(file_id, {})
 
-    def _attr_fork(self, data: bytes, fid: int, where: str, off: int) -> bytes:
+    def _too_much_attribute_data(self, where: str, off: int) -> CorruptError:
+        return CorruptError(self.name, where, "extended attributes hold more than "
+                            f"{MAX_ATTRIBUTES_TOTAL} bytes in total", off)
+
+    def _attr_fork(self, data: bytes, fid: int, where: str, off: int, total: int) -> bytes:
         fork = ForkData.parse(data, 8)
         check_fork(fork, self.vh, self.name, where, off)
-        if fork.logicalSize > 64 << 20:
+        if fork.logicalSize > MAX_ATTRIBUTE_SIZE:
             raise CorruptError(self.name, where, f"attribute of {fork.logicalSize} bytes is "
                                "larger than this reader accepts", off)
+        if total + fork.logicalSize > MAX_ATTRIBUTES_TOTAL:
+            raise self._too_much_attribute_data(where, off)
         runs = fork_byte_runs(fork.used_extents(), self.vh.blockSize, fork.logicalSize)
         return ForkStream(self.source, runs, fork.logicalSize).read()
 
