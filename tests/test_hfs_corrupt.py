@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hfs_source import BytesSource
 from pipeline.errors import CorruptError, ReprodmgError
 from pipeline.hfs.listing import format_entries
 from pipeline.hfs.reader import HFSReader
@@ -19,16 +20,6 @@ from pipeline.hfs.tree import File, FileData, Symlink, Tree
 from pipeline.hfs.writer import build_volume
 
 VH = 1024
-
-
-class BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self.data = bytes(data)
-        self.size = len(data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= self.size, (offset, length)
-        return self.data[offset:offset + length]
 
 
 def _tree(files: int = 0) -> Tree:

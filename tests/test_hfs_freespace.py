@@ -8,19 +8,10 @@ import struct
 import pytest
 
 from hfs_corpus import HFS_DMGS, extract_volume, hdiutil_ignore_ranges
+from hfs_source import BytesSource
 from pipeline.errors import CorruptError
 from pipeline.hfs.freespace import free_byte_ranges
 from pipeline.imagesource import FileImageSource
-
-
-class BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self.data = bytes(data)
-        self.size = len(data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        assert 0 <= offset and offset + length <= self.size
-        return self.data[offset:offset + length]
 
 
 @pytest.fixture(scope="module")

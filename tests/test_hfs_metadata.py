@@ -8,21 +8,13 @@ import struct
 
 import pytest
 
+from hfs_source import BytesSource
 from pipeline.errors import InputError, UnsupportedError
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.tree import File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from pipeline.hfs.writer import build_volume
 
 VH = 1024
-
-
-class BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.size = len(data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        return self.data[offset:offset + length]
 
 
 def _write(vol, path):

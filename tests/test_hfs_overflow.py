@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 
+from hfs_source import BytesSource
 from pipeline.hfs.btree import BT_BIG_KEYS, build_tree
 from pipeline.hfs.freespace import free_byte_ranges
 from pipeline.hfs.reader import HFSReader
@@ -18,15 +19,6 @@ from pipeline.hfs.writer import build_volume
 
 VH = 1024
 BS = 4096
-
-
-class BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self.data = bytes(data)
-        self.size = len(data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        return self.data[offset:offset + length]
 
 
 def _set_bit(data: bytearray, bitmap_off: int, block: int, used: bool) -> None:

@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from hfs_corpus import HFS_DMGS, extract_volume
+from hfs_source import BytesSource
 from pipeline.hfs.btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, BTreeReader, HeaderRecord,
                                 NodeDescriptor, build_tree, split_key)
 from pipeline.hfs.reader import HFSReader
@@ -46,14 +47,6 @@ def test_corpus_structures_round_trip(volumes, name):
             # Apple writes thread records at their real length too.
             assert len(packed) == len(data)
     assert kinds == {REC_FOLDER, REC_FILE, REC_FOLDER_THREAD, REC_FILE_THREAD}
-
-
-class BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.size = data, len(data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        return self.data[offset:offset + length]
 
 
 def test_builder_chains_map_nodes_and_zeroes_free_space():
