@@ -47,6 +47,8 @@ MAC_EPOCH = datetime.datetime(1904, 1, 1, tzinfo=datetime.timezone.utc)
 VH_CREATE_DATE = ">I"
 VH_CREATE_DATE_OFFSET = 1024 + 16
 K_IS_INVISIBLE = 0x4000     # Finder.h
+# .DS_Store header: alignment word, "Bud1", root block offset, size, offset again.
+DS_STORE_HEADER = ">I4sIII"
 
 
 # --------------------------------------------------------------------------
@@ -195,6 +197,12 @@ def test_ds_store_holds_exactly_the_configured_window(built, tmp_path):
     ours = read_with_our_reader(dmg, ".DS_Store")
     theirs = read_with_7z(dmg, ".DS_Store", tmp_path / "7z")
     assert ours == theirs
+    # The buddy-allocator header of the .DS_Store format (Wim Lewis and Mark
+    # Mentovai's description): alignment word 1, "Bud1", then the root
+    # block's offset and size, the offset repeated; offsets skip the first 4 bytes.
+    one, bud1, offset, size, offset2 = struct.unpack_from(DS_STORE_HEADER, theirs)
+    assert (one, bud1, offset) == (1, b"Bud1", offset2)
+    assert 4 + offset + size <= len(theirs)
     records = ds_store_records(theirs)
     positions = dict(win.positions)
     assert set(records) == ({(".", "bwsp"), (".", "icvp"), (".", "icvl"), (".", "vSrn")}
