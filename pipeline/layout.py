@@ -4,8 +4,11 @@ When the release configuration has a ``[dmg.window]`` table, the volume's
 root gets:
 
 - ``.background/<name>``: the background picture, in a folder whose Finder
-  info has kIsInvisible set (create-dmg's layout; the leading dot alone
-  hides it only from the BSD layer, Finder honours the flag too);
+  info has kIsInvisible set.  The folder is create-dmg's layout (dmgbuild
+  uses a root file ``.background.<ext>``); the flag is what ``chflags
+  hidden`` on the mounted folder stores on HFS+ (XNU keeps UF_HIDDEN as the
+  Finder invisible bit), so the folder stays hidden even where dot files
+  are shown;
 - ``.DS_Store``: the root folder's Finder view settings, written with the
   ``ds_store`` package (pinned: it shapes the bytes).  Records on ``"."``,
   as dmgbuild writes them (dmgbuild/core.py):
@@ -197,12 +200,15 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
     (options, the picture's CNIDs) for the image manifest.
     """
     from .hfs.tree import File, FileData, FinderInfo, Folder
+    from .hfs.unicode import decompose
     from .hfs.writer import assign_cnids
 
-    top = tree.root.children
+    # Names compare as HFS+ stores them (decomposed): a TOML file in NFC
+    # names the same entry as a staged folder in NFD.
+    top = {decompose(n): n for n in tree.root.children}
     for name, _xy in window.positions:
-        if name not in top:
-            have = ", ".join(repr(n) for n in sorted(top)) or "nothing"
+        if decompose(name) not in top:
+            have = ", ".join(repr(n) for n in sorted(top.values())) or "nothing"
             raise InputError(f"{_where(config_name, f'positions.{name!r}')}: no such entry "
                              f"at the top of the volume (it holds {have})")
     for reserved in (DS_STORE, BACKGROUND_FOLDER):
