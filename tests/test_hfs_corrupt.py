@@ -202,7 +202,8 @@ def test_dot_dot_name_is_refused_and_nothing_escapes(small, tmp_path):
     dest = tmp_path / "dest"
     with pytest.raises(CorruptError):
         HFSReader(BytesSource(data), "vol.hfs").extract(dest)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
+    # Nothing outside dest, and dest itself (made by extract) is taken back.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,3 +248,26 @@ def test_attribute_data_is_bounded_in_total(monkeypatch):
     with pytest.raises(CorruptError, match=r"vol.hfs: attributes B-tree node \d+ record 2: .*"
                                            "more than 250000 bytes in total"):
         list(HFSReader(BytesSource(data), "vol.hfs").entries())
+
+
+def test_failed_extract_leaves_dest_as_it_was(tmp_path):
+    # "bad" is an HFS+-compressed file whose zlib data is garbage: extraction
+    # fails after "aaa/..." and "abc" were written, and takes them back.
+    tree = Tree()
+    tree.add("aaa/deep/x", File(data=FileData.from_bytes(b"x" * 5000)))
+    tree.add("aaa/link", Symlink(target="deep/x"))
+    tree.add("abc", File(data=FileData.from_bytes(b"abc")))
+    tree.add("bad", File(bsd_flags=0x20, xattrs={
+        "com.apple.decmpfs": b"fpmc" + struct.pack("<IQ", 3, 100) + b"\x78\x9cgarbage"}))
+    tree.add("top-link", Symlink(target="abc"))
+    reader = HFSReader(BytesSource(_image(tree)), "vol.hfs")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "mine.txt").write_bytes(b"keep me")
+    with pytest.raises(CorruptError, match="'bad'"):
+        reader.extract(dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["mine.txt"]
+    assert (dest / "mine.txt").read_bytes() == b"keep me"
+    with pytest.raises(CorruptError):
+        reader.extract(tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
