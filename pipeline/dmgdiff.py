@@ -740,7 +740,7 @@ def _load_manifest(image_path: Path) -> dict | None:
         if not path.is_file() or path.stat().st_size > MAX_MANIFEST:
             return None
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):   # deep nesting: RecursionError
         return None
     return data if isinstance(data, dict) else None
 

@@ -444,6 +444,9 @@ def test_writer_manifests_beside_the_images_name_codec_and_level(base, tmp_path)
     # A manifest that is not JSON is ignored, never trusted.
     (tmp_path / "b.dmg.manifest.json").write_bytes(b"\xff{not json")
     assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
+    # Nor is one nested deeper than the JSON parser's recursion limit.
+    (tmp_path / "b.dmg.manifest.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
 
 
 def test_non_hfs_partition_reports_sector_ranges(tmp_path):
