@@ -265,3 +265,21 @@ def test_single_universal_file_detach_apply_round_trip(builder, identity, tmp_pa
     assert sorted(read_members(tmp_path / "sigs.tar")) == ["tool.arm64sign", "tool.x86_64sign"]
     apply(unsigned, tmp_path / "sigs.tar", tmp_path / "out" / "tool")
     assert (tmp_path / "out" / "tool").read_bytes() == signed.read_bytes()
+
+
+def test_ed25519_identity_is_refused_naming_the_p12(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ed25519 signer")])
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, None))
+    p12 = tmp_path / "ed.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"ed", key, cert, None, serialization.NoEncryption()))
+    app = tmp_path / "app"
+    shutil.copytree(SIGNAPPLE_CORPUS / "unsigned", app)
+    with pytest.raises(InputError, match=r"ed.p12: a Ed25519PrivateKey; only RSA and EC"):
+        sign_app(app, p12, None)

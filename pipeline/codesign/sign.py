@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from cryptography import x509 as cx509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -65,10 +66,13 @@ class Identity:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
         try:
             key, leaf, extra = pkcs12.load_key_and_certificates(data, password)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise InputError(f"{path}: not a PKCS#12 file, or wrong password ({exc})") from None
         if key is None or leaf is None:
             raise InputError(f"{path}: the PKCS#12 file has no private key and certificate")
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise InputError(f"{path}: a {type(key).__name__}; only RSA and EC signing keys "
+                             "are supported")
         return cls(key, leaf, list(extra or []))
 
     def der(self, cert: cx509.Certificate) -> bytes:
