@@ -271,3 +271,18 @@ def test_failed_extract_leaves_dest_as_it_was(tmp_path):
     with pytest.raises(CorruptError):
         reader.extract(tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
+
+
+def test_paths_longer_than_path_max_are_refused_while_listing():
+    from pipeline.errors import UnsupportedError
+    # 17 nested folders with 255-unit names: a path of 4351 characters.  (A
+    # few KB of catalog; listing 4096 levels of them held ~2 GB of paths.)
+    tree = Tree()
+    tree.add("/".join(f"{i:02d}" + "n" * 253 for i in range(17)) + "/f", File())
+    reader = HFSReader(BytesSource(_image(tree)), "deep.hfs")
+    with pytest.raises(UnsupportedError, match=r"deep.hfs: .*4351 characters long.*4096"):
+        list(reader.entries())
+    tree = Tree()
+    tree.add("/".join(f"{i:02d}" + "n" * 253 for i in range(15)) + "/" + "f" * 255, File())
+    entries = list(HFSReader(BytesSource(_image(tree)), "ok.hfs").entries())
+    assert len(entries) == 16 and len(entries[-1].path) == 4095

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import CorruptError, InputError
+from ..errors import CorruptError, InputError, UnsupportedError
 from ..imagesource import ImageSource
 from . import decmpfs
 from . import unicode as hfsuni
@@ -48,6 +48,10 @@ JOURNAL_FILE_NAMES = (".journal", ".journal_info_block")
 # may point at the same blocks, so the volume's size is no bound.
 MAX_ATTRIBUTE_SIZE = 64 << 20
 MAX_ATTRIBUTES_TOTAL = 256 << 20
+# Linux's PATH_MAX.  Every entry carries its whole path, so without a bound
+# a chain of nested folders with 255-unit names (600 bytes of catalog each)
+# would make listing memory grow with the square of the depth.
+MAX_PATH_CHARS = 4096
 # A symlink target longer than PATH_MAX is not a symlink macOS could make.
 MAX_LINK_TARGET = 4096
 _STREAM_CHUNK = 1 << 20
@@ -445,6 +449,11 @@ class HFSReader:
                                        f"file name {posix!r} is not valid UTF-16 (unpaired "
                                        "surrogate)") from None
                 path = prefix + posix
+                if len(path) > MAX_PATH_CHARS:
+                    raise UnsupportedError(
+                        f"{self.name}: catalog record in folder {folder_id}: path "
+                        f"{path[:60]!r}... is {len(path)} characters long; paths longer than "
+                        f"{MAX_PATH_CHARS} cannot be opened on Linux or macOS")
                 entry = self._make_entry(path, rec)
                 yield entry
                 if isinstance(rec, FolderRecord):
