@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 from .errors import InputError, ReprodmgError
 from .hfs.btree import BTreeReader
+from .hfs.listing import shown
 from .hfs.reader import Entry, HFSReader
 from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
                           CNID_STARTUP, HFS_EPOCH_OFFSET,
@@ -1052,7 +1053,9 @@ def format_report(r: dict) -> str:
                 lines.append(f"    sectors {s['first_sector']}+{s['sector_count']}")
         if p["sectors"]["truncated"] or len(p["sectors"]["ranges"]) > 50:
             lines.append("    ... more sector ranges (see --json)")
-    return "\n".join(lines)
+    # Paths, names and values come from the images: one line each, no
+    # terminal escape sequences.
+    return "\n".join(shown(line) for line in lines)
 
 
 def _grouped_metadata(items: list[dict]) -> list[str]:

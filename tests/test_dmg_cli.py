@@ -271,3 +271,19 @@ def test_create_takes_source_date_epoch_like_hfs_create(tmp_path, monkeypatch, c
     capsys.readouterr()
     code, listing, _err = cli(capsys, "dmg", "ls", "--json", str(tmp_path / "source-date-epoch.dmg"))
     assert code == 0 and json.loads(listing)[0]["modify_date"] == 1700000000
+
+
+def test_info_text_keeps_a_partition_name_with_a_newline_on_one_line(tmp_path, capsys):
+    import plistlib
+    data = (HDIUTIL_CORPUS / "raw.dmg").read_bytes()
+    koly = Koly.parse(data[-KOLY_SIZE:])
+    root = plistlib.loads(data[koly.xml_offset:koly.xml_offset + koly.xml_length])
+    root["resource-fork"]["blkx"][0]["Name"] = "evil\nPartition scheme: forged"
+    xml = plistlib.dumps(root)
+    koly.xml_length = len(xml)
+    image = tmp_path / "named.dmg"
+    image.write_bytes(data[:koly.xml_offset] + xml + koly.pack())
+    code, out, _err = cli(capsys, "dmg", "info", str(image))
+    assert code == 0
+    assert "evil\\x0aPartition scheme: forged" in out
+    assert sum(line.startswith("Partition scheme:") for line in out.splitlines()) == 1

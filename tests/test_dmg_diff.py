@@ -464,3 +464,15 @@ def test_non_hfs_partition_reports_sector_ranges(tmp_path):
     assert [(r["first_sector"], r["sector_count"]) for r in part["sectors"]["ranges"]] == \
         [(3, 1), (10, 2)]
     assert part["sectors"]["sectors"] == 3
+
+
+def test_text_report_keeps_hostile_names_on_one_line(base, tmp_path):
+    tree, a = base
+    copy = tmp_path / "tree"
+    shutil.copytree(tree, copy, symlinks=True)
+    (copy / "evil\nsummer: identical\x1b[2J").write_bytes(b"x")
+    b = build(copy, tmp_path / "b.dmg")
+    text = format_report(diff_images(a, b))
+    assert "\x1b" not in text
+    assert "evil\\x0asummer: identical\\x1b[2J" in text
+    assert not any(line.startswith("summer") for line in text.splitlines())

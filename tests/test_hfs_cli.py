@@ -136,3 +136,22 @@ def test_binary_symlink_target_lists_without_crashing(tmp_path, capsys):
     dest = tmp_path / "x"
     assert main(["hfs", "extract", str(image), str(dest)]) == 0
     assert os.readlink(os.fsencode(dest / "odd")) == b"caf\xe9"
+
+
+def test_text_listing_escapes_control_characters(tmp_path, capsys):
+    from pipeline.hfs.tree import File, Symlink, Tree
+    from pipeline.hfs.writer import build_volume
+    # Names may hold any character but NUL; a listing line must stay one line
+    # and never carry a terminal escape sequence.
+    tree = Tree()
+    tree.add("evil\nfake line", File(xattrs={"x\x1b[2J": b"v"}))
+    tree.add("esc\x1b]0;title\x07", Symlink(target="t\x9b1m"))
+    image = tmp_path / "c.hfs"
+    with open(image, "wb") as fh:
+        build_volume(tree, volname="C").write_to(fh)
+    assert main(["hfs", "ls", str(image)]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 2
+    assert not any(c in out for c in "\x1b\x07\x9b")
+    assert "evil\\x0afake line" in out and "esc\\x1b]0;title\\x07 -> t\\x9b1m" in out
+    assert "xattrs x\\x1b[2J" in out

@@ -9,6 +9,16 @@ from typing import Iterable
 from .reader import Entry, printable
 
 
+# C0 and C1 controls and DEL: a hostile name must not add lines to the
+# listing or send escape sequences to the terminal (what `ls -b` does).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def shown(text: str) -> str:
+    """``text`` for a terminal: surrogate escapes and control characters as \\xNN."""
+    return printable(text).translate(_CONTROLS)
+
+
 def _date(unix_seconds: int) -> str:
     when = datetime.datetime.fromtimestamp(unix_seconds, datetime.timezone.utc)
     return when.strftime("%Y-%m-%d %H:%M:%S")
@@ -17,11 +27,11 @@ def _date(unix_seconds: int) -> str:
 def format_entry(e: Entry) -> str:
     size = e.data_size if e.kind != "dir" else (e.valence or 0)
     line = (f"{stat.filemode(e.mode)}{'@' if e.xattrs else ' '} {e.nlink:>3} "
-            f"{e.uid:>5} {e.gid:>5} {size:>12} {_date(e.modify_date)} {e.path}")
+            f"{e.uid:>5} {e.gid:>5} {size:>12} {_date(e.modify_date)} {shown(e.path)}")
     if e.kind == "dir":
         line += "/"
     if e.link_target is not None:
-        line += f" -> {printable(e.link_target)}"
+        line += f" -> {shown(e.link_target)}"
     extras = []
     if e.compression:
         extras.append(f"compressed ({e.compression})")
@@ -30,7 +40,7 @@ def format_entry(e: Entry) -> str:
     if e.hardlink_inode is not None:
         extras.append(f"hard link to iNode{e.hardlink_inode}")
     if e.xattrs:
-        extras.append("xattrs " + ",".join(sorted(e.xattrs)))
+        extras.append("xattrs " + ",".join(shown(n) for n in sorted(e.xattrs)))
     if extras:
         line += "  [" + "; ".join(extras) + "]"
     return line

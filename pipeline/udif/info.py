@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptError
+from ..hfs.listing import shown
 from .codecs import READ_ONLY_FORMATS, FORMATS
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
 from .mish import CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_ZERO, NO_DATA_CHUNKS
@@ -141,7 +142,8 @@ def format_info(info: dict) -> str:
     for p in info["partitions"]:
         lines.append(f"  {p['id']:>3}  {p['first_sector']:>10}  {p['sector_count']:>10}  "
                      f"{_fmt_ck(p['checksum'])}  {p['name']}")
-    return "\n".join(lines)
+    # Partition names come from the image: no escape sequences on a terminal.
+    return "\n".join(shown(line) for line in lines)
 
 
 def _fmt_ck(ck: dict) -> str:
