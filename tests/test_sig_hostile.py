@@ -301,3 +301,19 @@ def test_malformed_code_resources_rules_are_failures_not_crashes(tmp_path):
     report = verify_path(app)
     assert any("CodeResources rule '^Resources/'.weight" in f and str(res) in f
                for f in report.failures), report.failures
+
+
+def test_verify_text_escapes_control_characters_in_identifiers(tmp_path, capsys):
+    from pipeline.cli import main
+    # The identifier is a C string inside the CodeDirectory: patch one of its
+    # letters into ESC (the page hashes no longer matter: verify reports).
+    app = tmp_path / "app"
+    shutil.copytree(SIGNED, app)
+    exe = app / EXE
+    data = bytearray(exe.read_bytes())
+    pos = data.find(b"com.achow101.signapple-test\0")
+    data[pos + 3] = 0x1B
+    exe.write_bytes(data)
+    assert main(["sig", "verify", str(app)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "identifier com\\x1bachow101.signapple-test" in out

@@ -68,6 +68,7 @@ def _detach(args: argparse.Namespace) -> int:
 
 
 def _print_report(report, as_json: bool) -> int:
+    from ..hfs.listing import shown     # identifiers and names come from the files
     if as_json:
         emit_json(report.to_json())
     else:
@@ -75,10 +76,10 @@ def _print_report(report, as_json: bool) -> int:
             for s in f.slices:
                 state = "ok" if s.ok else "FAILED"
                 who = f", signer {s.signer}" if s.signer else ""
-                print(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier {s.identifier}, "
-                      f"cdhash {s.cdhash}{who}")
+                print(shown(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier "
+                            f"{s.identifier}, cdhash {s.cdhash}{who}"))
         for failure in report.failures:
-            print(f"FAILED: {failure}")
+            print(shown(f"FAILED: {failure}"))
     return 0 if report.ok else 1
 
 
