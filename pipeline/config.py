@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .tomlfile import read_toml
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
@@ -411,16 +412,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
 
 def load(path: str | os.PathLike) -> ReleaseConfig:
     """Read and check a release configuration file."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such release configuration") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse(data, path)
+    return parse(read_toml(path, "release configuration"), path)
 
 
 _TABLE_HEADER_RE = re.compile(r"^\s*\[")

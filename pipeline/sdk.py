@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from . import tarball
 from .errors import CorruptError, InputError, VerificationError
 from .manifest import sha256_file
 from .progress import Progress
+from .tomlfile import read_toml
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -83,13 +83,7 @@ def _no_unknown(table: dict, allowed: set[str], origin: str, prefix: str = "") -
 def load_pin(path: str | os.PathLike) -> SdkPin:
     """Read one ``sdk/<name>.toml`` pin."""
     origin_name = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such SDK pin") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "SDK pin")
     _no_unknown(data, {"name", "sha256", "root", "sdk_version", "description", "origin"}, origin_name)
     name = _need(data, "name", str, origin_name)
     if not _NAME_RE.match(name):

@@ -10,23 +10,18 @@ read back out of the DMG (``dmg extract``: our UDIF and HFS+ readers).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from conftest import require_tool
 from pipeline import tarball
 from pipeline.cli import main as cli_main
 from pipeline.manifest import sha256_file
+from signing_identity import make_identity
 from test_build import APP_TAR, DMG, OUT, VERSION, _ok, cache, copy_project, run_doit  # noqa: F401
 
 SIGNED_DMG = OUT / f"Hello-{VERSION}-signed.dmg"
@@ -34,17 +29,8 @@ PASSWORD = "test signer password"
 
 
 def _identity(root: Path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Developer ID Application: Test"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "TEAMID0000")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(77)
-            .not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    p12 = root / "signer.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, cert, None, serialization.BestAvailableEncryption(PASSWORD.encode())))
+    p12, _ = make_identity(root, PASSWORD.encode(), common_name="Developer ID Application: Test",
+                           team="TEAMID0000", serial=77)
     return p12
 
 

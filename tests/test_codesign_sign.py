@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -32,6 +31,7 @@ from pipeline.codesign.sign import sign_app
 from pipeline.codesign.verify import verify_path
 from pipeline.errors import InputError
 from pipeline.macho import read_macho
+from signing_identity import make_identity
 from test_macho import assert_matches_otool, builder  # noqa: F401  (fixture)
 
 PASSWORD = b"correct horse"
@@ -39,23 +39,9 @@ PASSWORD = b"correct horse"
 
 @pytest.fixture(scope="session")
 def identity(tmp_path_factory):
-    root = tmp_path_factory.mktemp("identity")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reprodmg test signer"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "TEAMID1234")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(0x1234)
-            .not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False,
-                                         False), critical=True)
-            .sign(key, hashes.SHA256()))
-    p12 = root / "signer.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"signer", key, cert, None, serialization.BestAvailableEncryption(PASSWORD)))
-    pem = root / "signer.pem"
-    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return p12, pem
+    return make_identity(tmp_path_factory.mktemp("identity"), PASSWORD,
+                         common_name="reprodmg test signer", team="TEAMID1234", serial=0x1234,
+                         key_usage=True)
 
 
 def make_app(builder, root: Path, universal: bool = True) -> Path:
