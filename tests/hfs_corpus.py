@@ -8,6 +8,8 @@ import struct
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from conftest import HDIUTIL_CORPUS, require_tool
 
 # The corpus DMGs that hold a single HFS+ volume (see corpus README).
@@ -49,3 +51,10 @@ def hdiutil_ignore_ranges(name: str) -> list[tuple[int, int]]:
             else:
                 ranges.append((start, length))
     return ranges
+
+
+@pytest.fixture(scope="module")
+def volumes(tmp_path_factory) -> dict[str, Path]:
+    """The corpus HFS+ volumes, taken out of their DMGs by 7-Zip."""
+    d = tmp_path_factory.mktemp("corpus")
+    return {n: extract_volume(n, d) for n in HFS_DMGS}

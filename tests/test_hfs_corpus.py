@@ -12,16 +12,10 @@ import subprocess
 import pytest
 
 from conftest import require_tool
-from hfs_corpus import HFS_DMGS, extract_volume
+from hfs_corpus import HFS_DMGS, extract_volume, volumes  # noqa: F401  (fixture)
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.unicode import compare_names
 from pipeline.imagesource import FileImageSource
-
-
-@pytest.fixture(scope="module")
-def volumes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    return {n: extract_volume(n, d) for n in HFS_DMGS}
 
 
 def seven_zip_listing(path) -> tuple[str, dict[str, dict[str, str]]]:

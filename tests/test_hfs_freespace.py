@@ -7,17 +7,11 @@ import struct
 
 import pytest
 
-from hfs_corpus import HFS_DMGS, extract_volume, hdiutil_ignore_ranges
+from hfs_corpus import HFS_DMGS, extract_volume, hdiutil_ignore_ranges, volumes  # noqa: F401  (fixture)
 from hfs_source import BytesSource
 from pipeline.errors import CorruptError
 from pipeline.hfs.freespace import free_byte_ranges
 from pipeline.imagesource import FileImageSource
-
-
-@pytest.fixture(scope="module")
-def volumes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    return {n: extract_volume(n, d) for n in HFS_DMGS}
 
 
 @pytest.mark.parametrize("name", HFS_DMGS)

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from hfs_corpus import HFS_DMGS, extract_volume
+from hfs_corpus import HFS_DMGS, extract_volume, volumes  # noqa: F401  (fixture)
 from hfs_source import BytesSource
 from pipeline.hfs.btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, BTreeReader, HeaderRecord,
                                 NodeDescriptor, build_tree, split_key)
@@ -17,12 +17,6 @@ from pipeline.hfs.structs import (REC_FILE, REC_FILE_THREAD, REC_FOLDER, REC_FOL
                                   FileRecord, FolderRecord, ThreadRecord, VolumeHeader,
                                   record_type)
 from pipeline.imagesource import FileImageSource
-
-
-@pytest.fixture(scope="module")
-def volumes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("corpus")
-    return {n: extract_volume(n, d) for n in HFS_DMGS}
 
 
 @pytest.mark.parametrize("name", HFS_DMGS)
