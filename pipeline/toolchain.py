@@ -6,6 +6,14 @@ code generator.  The toolchain manifest names each tool, its version line
 and the SHA-256 of the executable file that runs, so two builders can tell
 whether a differing binary comes from differing tools.
 
+The executables are thin: Debian's ``clang`` is a 130 KB driver and the
+compiler proper lives in ``libclang-cpp.so`` and ``libLLVM.so`` (so do
+lld's and llvm-ar's code), and clang reads its own headers (``stdarg.h``,
+``stddef.h``...) from its resource folder.  A point release can change
+those while every executable and version line stays the same, so the
+manifest also hashes the shared libraries the tools load from the LLVM
+installation and the resource headers, and the build treats them as inputs.
+
 The cctools/ld64 provider (patches/README.md) is not implemented.
 """
 
@@ -13,13 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from .errors import InputError, UnsupportedError
+from .manifest import sha256_file
+
+# Probes of a located tool (it is run by absolute path) need no user PATH.
+_PATH_FOR_PROBES = "/usr/bin:/bin"
 
 # Tool role -> (command stem, Debian package).  ld64.lld is lld's Mach-O
 # driver; llvm-otool is llvm-objdump's otool-compatible front end.
@@ -49,6 +62,8 @@ class Toolchain:
     provider: str
     major: int
     tools: Mapping[str, Tool]
+    libraries: Mapping[str, str] = field(default_factory=dict)   # file name -> sha256
+    resource_headers: Mapping[str, str] = field(default_factory=dict)   # relative path -> sha256
 
     def __getitem__(self, role: str) -> str:
         """The path to run for ``role`` (e.g. ``toolchain["clang"]``)."""
@@ -61,15 +76,61 @@ class Toolchain:
             "major": self.major,
             "tools": {role: {"command": t.command, "version": t.version, "sha256": t.sha256}
                       for role, t in sorted(self.tools.items())},
+            "libraries": dict(sorted(self.libraries.items())),
+            "resource_headers": {"files": len(self.resource_headers),
+                                 "sha256": _listing_digest(self.resource_headers)},
         }
 
 
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _listing_digest(files: Mapping[str, str]) -> str:
+    """One hash for a folder: SHA-256 of its sorted ``sha256  path`` lines."""
+    text = "".join(f"{sha}  {rel}\n" for rel, sha in sorted(files.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_LDD_LINE_RE = re.compile(r"^\s*(\S+)\s+=>\s+(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
+
+
+def _llvm_libraries(tool_paths: list[str]) -> dict[str, Path]:
+    """The shared libraries the tools load from their own LLVM installation
+    (``/usr/lib/llvm-19/lib/libLLVM.so.19.1``...), file name -> path.
+
+    Found with ``ldd`` (glibc's, always on Debian); system libraries (libc,
+    libstdc++, zlib) are left out: they are not part of the pinned toolchain.
+    """
+    found: dict[str, Path] = {}
+    for tool in sorted(set(tool_paths)):
+        real = os.path.realpath(tool)
+        prefix = os.path.dirname(os.path.dirname(real)) + os.sep
+        try:
+            proc = subprocess.run(["ldd", real], capture_output=True, text=True, timeout=60,
+                                  env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InputError(f"toolchain 'llvm': cannot list the libraries of {real} with ldd: "
+                             f"{exc}") from None
+        if proc.returncode != 0:
+            # A static executable ("not a dynamic executable") loads nothing.
+            continue
+        for line in proc.stdout.splitlines():
+            match = _LDD_LINE_RE.match(line)
+            if match and os.path.normpath(match.group(2)).startswith(prefix):
+                found[match.group(1)] = Path(os.path.realpath(match.group(2)))
+    return found
+
+
+def _resource_headers(clang: str, env: Mapping[str, str]) -> dict[str, Path]:
+    """clang's own headers (``<resource dir>/include``), relative path -> file."""
+    try:
+        proc = subprocess.run([clang, "-print-resource-dir"], capture_output=True, text=True,
+                              env=dict(env), timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"{clang}: cannot run `-print-resource-dir`: {exc}") from None
+    include = Path(proc.stdout.strip()) / "include"
+    if proc.returncode != 0 or not include.is_dir():
+        raise InputError(f"{clang}: no resource headers (`-print-resource-dir` gave "
+                         f"{proc.stdout.strip()!r}); reinstall clang")
+    return {p.relative_to(include).as_posix(): p
+            for p in sorted(include.rglob("*")) if p.is_file()}
 
 
 def _version_line(path: str, env: Mapping[str, str]) -> str:
@@ -106,14 +167,18 @@ def resolve_llvm(major: int = 19, *, search_path: str | None = None) -> Toolchai
             missing.append((command, f"{package}-{major}"))
             continue
         real = os.path.realpath(found)
-        tools[role] = Tool(role, command, found, _version_line(found, env), _sha256_file(real))
+        tools[role] = Tool(role, command, found, _version_line(found, env), sha256_file(real))
     if missing:
         raise _missing_error(missing)
     clang_version = tools["clang"].version
     if f"version {major}." not in clang_version:
         raise InputError(f"toolchain 'llvm': {tools['clang'].command} reports {clang_version!r}, "
                          f"expected major version {major}")
-    return Toolchain("llvm", major, tools)
+    libraries = {name: sha256_file(path)
+                 for name, path in _llvm_libraries([t.path for t in tools.values()]).items()}
+    headers = {rel: sha256_file(path)
+               for rel, path in _resource_headers(tools["clang"].path, env).items()}
+    return Toolchain("llvm", major, tools, libraries, headers)
 
 
 def resolve(provider: str = "llvm", major: int = 19) -> Toolchain:
@@ -145,8 +210,15 @@ def locate(provider: str = "llvm", major: int = 19) -> dict[str, str]:
 
 
 def tool_paths(provider: str = "llvm", major: int = 19) -> list[Path]:
-    """The resolved executables a provider uses, for doit's file_dep."""
-    return sorted({Path(os.path.realpath(p)) for p in locate(provider, major).values()})
+    """Every file of the toolchain that shapes an output, for doit's file_dep:
+    the resolved executables, the LLVM libraries they load and clang's
+    resource headers (see the module docstring)."""
+    tools = locate(provider, major)
+    files = {Path(os.path.realpath(p)) for p in tools.values()}
+    files |= set(_llvm_libraries(list(tools.values())).values())
+    files |= set(_resource_headers(tools["clang"], {"PATH": _PATH_FOR_PROBES,
+                                                    "LC_ALL": "C"}).values())
+    return sorted(files)
 
 
 def write_manifest(out_path: str | os.PathLike, provider: str = "llvm", major: int = 19) -> dict:

@@ -58,3 +58,34 @@ def test_wrong_major_version_is_refused(tmp_path: Path):
 def test_unknown_provider_is_unsupported():
     with pytest.raises(UnsupportedError, match="cctools"):
         toolchain.resolve("cctools")
+
+
+def test_manifest_covers_the_llvm_libraries_and_resource_headers():
+    # Debian's clang-19 is a thin driver: the code generator is in
+    # libclang-cpp/libLLVM, which a point release can change under an
+    # unchanged executable.  Oracle: the DT_NEEDED entries llvm-readelf
+    # reports, and sha256sum of the files the dynamic loader would load.
+    readelf = require_tool("llvm-readelf-19")
+    sha256sum = require_tool("sha256sum")
+    tc = toolchain.resolve("llvm", 19)
+    manifest = tc.manifest()
+    clang = os.path.realpath(tc["clang"])
+    dynamic = subprocess.run([readelf, "-d", clang], capture_output=True, text=True,
+                             check=True).stdout
+    needed = {line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines()
+              if "(NEEDED)" in line}
+    llvm_lib = Path(clang).parent.parent / "lib"
+    own = sorted(n for n in needed if (llvm_lib / n).exists())
+    assert "libLLVM.so.19.1" in own and "libclang-cpp.so.19.1" in own
+    for name in own:
+        out = subprocess.run([sha256sum, os.path.realpath(llvm_lib / name)], capture_output=True,
+                             text=True, check=True)
+        assert manifest["libraries"][name] == out.stdout.split()[0], name
+    assert not any(name.startswith(("libc.", "libstdc++")) for name in manifest["libraries"])
+    assert manifest["resource_headers"]["files"] > 50
+    # The build reruns when any of them changes: they are the toolchain task's inputs.
+    deps = {str(p) for p in toolchain.tool_paths("llvm", 19)}
+    assert {os.path.realpath(llvm_lib / n) for n in own} <= deps
+    resource = subprocess.run([tc["clang"], "-print-resource-dir"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    assert str(Path(resource) / "include" / "stddef.h") in deps
