@@ -117,6 +117,30 @@ SUMS = OUT / "SHA256SUMS"
 RELEASE_MANIFEST = OUT / "build-manifest.json"
 
 
+# The code of each stage is an input of its tasks too: a changed flag in
+# compile.py or a changed tarball writer must rebuild, never leave a stale
+# output that looks up to date.  Located through the imported package, so a
+# checkout outside the project folder is tracked as well.
+_PKG = Path(pipeline.__file__).resolve().parent
+
+
+def _code(*names: str) -> list[Path]:
+    """Modules (``compile.py``) and whole packages (``hfs``) of ``pipeline``."""
+    out: set[Path] = set()
+    for name in names:
+        path = _PKG / name
+        out.update(path.glob("*.py") if path.is_dir() else [path])
+    return sorted(out)
+
+
+TOOLCHAIN_CODE = _code("toolchain.py", "manifest.py", "atomic.py")
+SDK_CODE = _code("sdk.py", "tarball.py", "manifest.py", "atomic.py")
+COMPILE_CODE = _code("compile.py")
+BUNDLE_CODE = _code("bundle.py")
+TARBALL_CODE = _code("bundle.py", "tarball.py", "manifest.py", "config.py", "atomic.py")
+CHECKSUMS_CODE = _code("manifest.py", "atomic.py")
+
+
 def _obj(arch: str, source: str) -> Path:
     return OUT / "obj" / arch / (os.path.splitext(source)[0] + ".o")
 
@@ -145,7 +169,7 @@ def task_toolchain():
     return {
         "actions": [(_guard(toolchain.write_manifest),
                      [TOOLCHAIN_JSON, CFG.toolchain_provider, CFG.toolchain_version])],
-        "file_dep": deps,
+        "file_dep": [*deps, *TOOLCHAIN_CODE],
         "targets": [TOOLCHAIN_JSON],
         "uptodate": [config_changed({"provider": CFG.toolchain_provider,
                                      "major": CFG.toolchain_version})],
@@ -157,7 +181,7 @@ def task_sdk():
     """Check the pinned SDK tarball's hash, then extract it safely."""
     return {
         "actions": [(_guard(sdk.prepare), [PIN, CACHE, SDK_DIR])],
-        "file_dep": [PIN.path],
+        "file_dep": [PIN.path, *SDK_CODE],
         "targets": [SDK_STAMP],
         "uptodate": [config_changed({"sha256": PIN.sha256, "root": PIN.root})],
         "clean": True,
@@ -182,7 +206,7 @@ def task_compile():
             yield {
                 "name": f"{arch}:{source}",
                 "actions": [_guard(run)],
-                "file_dep": [CFG.root / source, *HEADERS, SDK_STAMP, TOOLCHAIN_JSON],
+                "file_dep": [CFG.root / source, *HEADERS, SDK_STAMP, TOOLCHAIN_JSON, *COMPILE_CODE],
                 "targets": [_obj(arch, source)],
                 "uptodate": [config_changed(_compile_options(arch))],
                 "clean": True,
@@ -200,7 +224,7 @@ def task_archive():
             yield {
                 "name": f"{arch}:{lib.name}",
                 "actions": [_guard(run)],
-                "file_dep": [*objects, TOOLCHAIN_JSON],
+                "file_dep": [*objects, TOOLCHAIN_JSON, *COMPILE_CODE],
                 "targets": [_lib(arch, lib.name)],
                 "clean": True,
             }
@@ -218,7 +242,7 @@ def task_link():
         yield {
             "name": arch,
             "actions": [_guard(run)],
-            "file_dep": [*objects, *libs, SDK_STAMP, TOOLCHAIN_JSON],
+            "file_dep": [*objects, *libs, SDK_STAMP, TOOLCHAIN_JSON, *COMPILE_CODE],
             "targets": [_exe(arch)],
             "uptodate": [config_changed({"minimum_macos": CFG.minimum_macos, "epoch": EPOCH})],
             "clean": True,
@@ -233,7 +257,7 @@ def task_lipo():
         cc.lipo(_tools(), slices=slices, out=UNIVERSAL, epoch=EPOCH)
     return {
         "actions": [_guard(run)],
-        "file_dep": [*slices.values(), TOOLCHAIN_JSON],
+        "file_dep": [*slices.values(), TOOLCHAIN_JSON, *COMPILE_CODE],
         "targets": [UNIVERSAL],
         "clean": True,
     }
@@ -253,7 +277,7 @@ def task_bundle():
         bundle.build_app(_bundle_info(), executable=UNIVERSAL, out_dir=OUT, icon=icon, epoch=EPOCH)
     return {
         "actions": [_guard(run)],
-        "file_dep": [UNIVERSAL, *TEMPLATES.values(), *([icon] if icon else [])],
+        "file_dep": [UNIVERSAL, *TEMPLATES.values(), *([icon] if icon else []), *BUNDLE_CODE],
         "targets": APP_FILES,
         "uptodate": [config_changed({"info": repr(_bundle_info()), "epoch": EPOCH})],
         "clean": [(_guard(_rmtree), [APP])],
@@ -277,32 +301,23 @@ def task_app_tarball():
     return {
         "actions": [_guard(run)],
         "file_dep": [*APP_FILES, *(CFG.root / p for p in INPUTS), TOOLCHAIN_JSON, SDK_STAMP,
-                     *TEMPLATES.values()],
+                     *TEMPLATES.values(), *TARBALL_CODE],
         "targets": [APP_MANIFEST, APP_TAR],
         "uptodate": [config_changed({"epoch": EPOCH})],
         "clean": True,
     }
 
 
-# The code that writes the image bytes is an input of the image tasks too:
-# an upgraded HFS+/UDIF (or signing) library must rebuild the DMG rather than
-# leave a stale one that looks up to date.  Located through the imported
-# package, so a checkout outside the project folder is tracked as well.
-_PKG = Path(pipeline.__file__).resolve().parent
-
-
-def _library_sources(*packages: str) -> list[Path]:
-    return sorted(p for pkg in packages for p in (_PKG / pkg).glob("*.py"))
-
-
-IMAGE_LIBS = [_PKG / "image.py", _PKG / "imagesource.py", _PKG / "bundle.py",
-              *_library_sources("hfs", "udif")]
+# The image tasks' code: an upgraded HFS+/UDIF (or signing) library must
+# rebuild the DMG.
+IMAGE_LIBS = _code("image.py", "imagesource.py", "bundle.py", "manifest.py", "atomic.py",
+                   "hfs", "udif")
 # The Finder layout (when [dmg.window] is set): its code, its picture, and
 # the pinned packages that write .DS_Store and the alias.
 if CFG.window is not None:
     IMAGE_LIBS.append(_PKG / "layout.py")
 BACKGROUND = [CFG.root / CFG.window.background] if CFG.window and CFG.window.background else []
-SIGNING_LIBS = _library_sources("codesign", "macho")
+SIGNING_LIBS = _code("codesign", "macho")
 
 
 def _image_options() -> dict:
@@ -314,8 +329,12 @@ def _image_options() -> dict:
 
 
 def _image_uptodate_options() -> dict:
-    """What config_changed watches: the options, and the layout packages' versions."""
+    """What config_changed watches: the options, the codec's implementation and
+    version (another libdeflate compresses to other bytes), and the layout
+    packages' versions."""
+    from pipeline.udif import codecs
     options = _image_options()
+    options["codec"] = codecs.implementation(codecs.lookup_format(CFG.dmg_format).codec)
     if CFG.window is not None:
         from pipeline import layout
         options["layout_libraries"] = layout.library_versions()
@@ -379,7 +398,7 @@ def task_checksums():
         manifest.write_sha256sums(SUMS, {**outputs, RELEASE_MANIFEST.name: RELEASE_MANIFEST})
     return {
         "actions": [_guard(run)],
-        "file_dep": [APP_MANIFEST, *outputs.values(), *images.values()],
+        "file_dep": [APP_MANIFEST, *outputs.values(), *images.values(), *CHECKSUMS_CODE],
         "targets": [RELEASE_MANIFEST, SUMS],
         "clean": True,
     }

@@ -216,6 +216,22 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
         assert executed(_ok(run_doit(project, cache=cache))) == {"image"}, lib
     assert executed(_ok(run_doit(project, cache=cache))) == set()
 
+    # So does every stage's own code: a changed compile flag or tarball
+    # writer must not leave stale objects or tarballs that look up to date.
+    # Comment-only edits give the same bytes, so the chain stops where the
+    # outputs stay the same (doit compares content).
+    compile_chain = {f"compile:{arch}:{src}" for arch in ("arm64", "x86_64")
+                     for src in ("src/main.c", "src/greeting.c")}
+    compile_chain |= {"archive:arm64:greeting", "archive:x86_64:greeting",
+                      "link:arm64", "link:x86_64", "lipo"}
+    for lib, chain in (("compile.py", compile_chain), ("bundle.py", {"bundle", "app_tarball", "image"}),
+                       ("tarball.py", {"sdk", "app_tarball"}),
+                       ("toolchain.py", {"toolchain"})):
+        path = project / "pipeline" / lib
+        path.write_text(path.read_text() + "\n# stage code changed\n")
+        assert executed(_ok(run_doit(project, cache=cache))) == chain, lib
+    assert executed(_ok(run_doit(project, cache=cache))) == set()
+
 
 def test_missing_toolchain_says_what_to_install(tmp_path, cache):
     project = copy_project(tmp_path / "proj")
