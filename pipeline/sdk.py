@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,29 +283,49 @@ def build_from_wheel(wheel_path: str | os.PathLike, origin: WheelOrigin,
 
 
 def fetch_wheel(origin: WheelOrigin, cache_dir: str | os.PathLike) -> Path:
-    """The pinned wheel in ``cache_dir``, downloaded with pip if absent; always hash-checked."""
+    """The pinned wheel in ``cache_dir``, downloaded with pip if absent; always hash-checked.
+
+    pip downloads into a private folder inside the cache and the wheel gets
+    its final name only once its hash matches: pip copies the file into
+    ``-d`` non-atomically, so an interrupted run would otherwise leave a
+    truncated wheel under the final name, refused by every later run.
+    """
     cache = Path(cache_dir)
     wheel = cache / origin.filename
     if not wheel.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        # --platform/--python-version pick the same wheel file on any host;
-        # pip may not verify a hash given this way, so we check it below.
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--platform", origin.platform,
-               "--python-version", "3.11", "--implementation", "py",
-               "-d", os.fspath(cache), f"{origin.package}=={origin.version}"]
-        # ~100 MB: on a terminal pip's own progress bar is shown; in CI and
-        # pipes its output is kept for the error message only.
-        on_terminal = Progress(f"download {origin.filename}").enabled
-        proc = subprocess.run(cmd, capture_output=not on_terminal, text=True, check=False)
-        if proc.returncode != 0 or not wheel.exists():
-            tail = ((proc.stderr or proc.stdout or "").strip().splitlines() or ["(see above)"])[-3:]
-            raise InputError(f"cannot download {origin.filename} with pip: " + " / ".join(tail))
-    actual = sha256_file(wheel)
-    if actual != origin.sha256:
-        raise VerificationError(f"{wheel}: wheel refused: expected sha256 {origin.sha256}, "
-                                f"actual sha256 {actual}")
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as private:
+            downloaded = _pip_download(origin, Path(private))
+            _check_wheel(downloaded, origin, "downloaded wheel refused")
+            os.replace(downloaded, wheel)
+        return wheel
+    _check_wheel(wheel, origin, "wheel refused (delete it to download it again)")
     return wheel
+
+
+def _check_wheel(path: Path, origin: WheelOrigin, what: str) -> None:
+    actual = sha256_file(path)
+    if actual != origin.sha256:
+        raise VerificationError(f"{path}: {what}: expected sha256 {origin.sha256}, "
+                                f"actual sha256 {actual}")
+
+
+def _pip_download(origin: WheelOrigin, dest: Path) -> Path:
+    # --platform/--python-version pick the same wheel file on any host;
+    # pip may not verify a hash given this way, so the caller checks it.
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--platform", origin.platform,
+           "--python-version", "3.11", "--implementation", "py",
+           "-d", os.fspath(dest), f"{origin.package}=={origin.version}"]
+    # ~100 MB: on a terminal pip's own progress bar is shown; in CI and
+    # pipes its output is kept for the error message only.
+    on_terminal = Progress(f"download {origin.filename}").enabled
+    proc = subprocess.run(cmd, capture_output=not on_terminal, text=True, check=False)
+    downloaded = dest / origin.filename
+    if proc.returncode != 0 or not downloaded.exists():
+        tail = ((proc.stderr or proc.stdout or "").strip().splitlines() or ["(see above)"])[-3:]
+        raise InputError(f"cannot download {origin.filename} with pip: " + " / ".join(tail))
+    return downloaded
 
 
 def obtain_tarball(pin: SdkPin, cache_dir: str | os.PathLike) -> Path:

@@ -222,3 +222,36 @@ def test_wheel_with_wrong_hash_is_refused(pin, wheel, tmp_path):
         fh.write(b"\0")
     with pytest.raises(VerificationError, match="wheel refused"):
         sdk.fetch_wheel(pin.origin, tmp_path)
+
+
+def _fake_pip(wheel: Path, *, interrupt: bool = False, fail: bool = False):
+    """Stands in for `pip download`: copies the real wheel into -d, or half
+    of it and then dies (an interrupted run), or fails like a network error."""
+    def run(cmd, **kwargs):
+        dest = Path(cmd[cmd.index("-d") + 1])
+        if fail:
+            return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version "
+                                               "that satisfies the requirement (network down)")
+        data = wheel.read_bytes()
+        (dest / wheel.name).write_bytes(data[:len(data) // 2] if interrupt else data)
+        if interrupt:
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+    return run
+
+
+def test_interrupted_or_failed_download_leaves_no_wheel_behind(pin, wheel, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(sdk.subprocess, "run", _fake_pip(wheel, interrupt=True))
+    with pytest.raises(KeyboardInterrupt):
+        sdk.fetch_wheel(pin.origin, cache)
+    assert list(cache.iterdir()) == []           # no truncated wheel under its final name
+    monkeypatch.setattr(sdk.subprocess, "run", _fake_pip(wheel, fail=True))
+    with pytest.raises(InputError, match="cannot download .*network down"):
+        sdk.fetch_wheel(pin.origin, cache)
+    assert list(cache.iterdir()) == []
+    # The next run downloads again and gets the pinned wheel.
+    monkeypatch.setattr(sdk.subprocess, "run", _fake_pip(wheel))
+    got = sdk.fetch_wheel(pin.origin, cache)
+    assert got == cache / pin.origin.filename and sha256_file(got) == pin.origin.sha256
+    assert list(cache.iterdir()) == [got]
