@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .epoch import MAX_EPOCH
 from .errors import InputError
-from .tomlfile import read_toml
+from .tomlfile import Table, read_toml, toml_type
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
@@ -124,101 +125,37 @@ class ReleaseConfig:
 # Schema checking
 
 
-class _Table:
-    """Typed access to one TOML table; remembers which keys were consumed."""
-
-    def __init__(self, data: dict[str, Any], prefix: str, origin: str,
-                 keys: tuple[str, ...] | None = None) -> None:
-        self.data = data
-        self.prefix = prefix
-        self.origin = origin
-        self.used: set[str] = set()
-        if keys is not None:
-            # Unknown keys first: a typo ("nmae") must be named as such, not
-            # reported as the correct key being missing.
-            unknown = sorted(set(data) - set(keys))
-            if unknown:
-                raise self.error(unknown[0], "unknown key")
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def error(self, key: str, problem: str) -> InputError:
-        return InputError(f"{self.origin}: {self._key(key)}: {problem}")
-
-    def get(self, key: str, kind: type | tuple[type, ...], *, default: Any = ...) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise self.error(key, "missing (required)")
-            return default
-        value = self.data[key]
-        # bool is an int subclass in Python; TOML keeps them apart, so do we.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.error(key, f"expected {_kind_name(kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise self.error(key, f"expected {_kind_name(kind)}, got {_toml_type(value)}")
-        return value
-
-    def strings(self, key: str, *, default: Any = ...) -> tuple[str, ...]:
-        value = self.get(key, list, default=default)
-        if value is default and default is not ...:
-            return tuple(value)
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                raise self.error(f"{key}[{i}]", f"expected a string, got {_toml_type(item)}")
-        return tuple(value)
-
-    def table(self, key: str, keys: tuple[str, ...], *, required: bool = True) -> "_Table":
-        """A sub-table with the given keys; an absent optional one reads as empty (all defaults)."""
-        value = self.get(key, dict, default=... if required else {})
-        return _Table(value, f"{self._key(key)}.", self.origin, keys)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.error(unknown[0], "unknown key")
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", int: "an integer", list: "an array", dict: "a table", bool: "a boolean"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _toml_type(value: Any) -> str:
-    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a float"),
-                       (str, "a string"), (list, "an array"), (dict, "a table")):
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
-def _relative_path(table: _Table, key: str, value: str, root: Path) -> str:
+def _relative_path(table: Table, key: str, value: str, root: Path, *,
+                   must_exist: bool = True) -> str:
     """A path inside the configuration's folder, in POSIX form."""
     if not value or value.startswith("/") or "\\" in value or "\0" in value:
         raise table.error(key, f"{value!r}: must be a relative POSIX path")
     norm = posixpath.normpath(value)
     if norm == ".." or norm.startswith("../"):
         raise table.error(key, f"{value!r}: leaves the configuration's folder")
-    if not (root / norm).exists():
-        raise table.error(key, f"{value!r}: no such file or folder")
+    if must_exist:
+        try:
+            os.stat(root / norm)
+        except FileNotFoundError:
+            raise table.error(key, f"{value!r}: no such file or folder") from None
+        except OSError as exc:      # a name too long, a component that is a file...
+            raise table.error(key, f"{value[:80]!r}: {exc.strerror}") from None
     return norm
 
 
-def _choice(table: _Table, key: str, value: str, allowed: tuple[str, ...]) -> str:
+def _choice(table: Table, key: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise table.error(key, f"{value!r}: expected one of {', '.join(allowed)}")
     return value
 
 
-def _pattern(table: _Table, key: str, value: str, regex: re.Pattern, what: str) -> str:
+def _pattern(table: Table, key: str, value: str, regex: re.Pattern, what: str) -> str:
     if not regex.match(value):
         raise table.error(key, f"{value!r}: not {what}")
     return value
 
 
-def _flags(table: _Table, key: str) -> tuple[str, ...]:
+def _flags(table: Table, key: str) -> tuple[str, ...]:
     flags = table.strings(key, default=())
     for i, flag in enumerate(flags):
         if flag.startswith(_FORBIDDEN_FLAG_PREFIXES) or flag in ("-g", "-MD", "-MMD"):
@@ -227,7 +164,7 @@ def _flags(table: _Table, key: str) -> tuple[str, ...]:
     return flags
 
 
-def _sources(table: _Table, key: str, root: Path) -> tuple[str, ...]:
+def _sources(table: Table, key: str, root: Path) -> tuple[str, ...]:
     sources = table.strings(key)
     if not sources:
         raise table.error(key, "must name at least one source file")
@@ -252,27 +189,27 @@ _MAX_COORD = 16384
 _BACKGROUND_EXTS = (".png", ".tif", ".tiff")
 
 
-def _point(table: _Table, key: str, value: Any, lo: int) -> tuple[int, int]:
+def _point(table: Table, key: str, value: Any, lo: int) -> tuple[int, int]:
     """``[x, y]``: two integers in ``lo.._MAX_COORD``."""
     if not isinstance(value, list) or len(value) != 2:
-        raise table.error(key, f"expected an array of two integers, got {_toml_type(value)}"
+        raise table.error(key, f"expected an array of two integers, got {toml_type(value)}"
                           + (f" of length {len(value)}" if isinstance(value, list) else ""))
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int):
-            raise table.error(f"{key}[{i}]", f"expected an integer, got {_toml_type(v)}")
+            raise table.error(f"{key}[{i}]", f"expected an integer, got {toml_type(v)}")
         if not lo <= v <= _MAX_COORD:
             raise table.error(f"{key}[{i}]", f"{v}: must be {lo}..{_MAX_COORD}")
     return (value[0], value[1])
 
 
-def _int_range(table: _Table, key: str, default: int, bounds: tuple[int, int]) -> int:
+def _int_range(table: Table, key: str, default: int, bounds: tuple[int, int]) -> int:
     value = table.get(key, int, default=default)
     if not bounds[0] <= value <= bounds[1]:
         raise table.error(key, f"{value}: must be {bounds[0]}..{bounds[1]}")
     return value
 
 
-def _window(win: _Table, root: Path) -> WindowConfig:
+def _window(win: Table, root: Path) -> WindowConfig:
     """``[dmg.window]``.  Position names are checked against the volume by the
     layout stage, which knows what the volume holds."""
     origin = _point(win, "origin", win.get("origin", list, default=[100, 100]), 0)
@@ -303,7 +240,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     """Check a parsed TOML document against the schema."""
     cfg_path = Path(path)
     root = cfg_path.parent
-    top = _Table(data, "", os.fspath(path),
+    top = Table(data, "", os.fspath(path),
                  ("app", "build", "toolchain", "sdk", "dmg", "signature"))
 
     app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon"))
@@ -318,7 +255,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     icon = app.get("icon", str, default=None)
     if icon is not None:
         icon = _relative_path(app, "icon", icon, root)
-        if not icon.endswith(".icns"):
+        if not icon.endswith(".icns") or not (root / icon).is_file():
             raise app.error("icon", f"{icon!r}: expected an .icns file")
     app.finish()
 
@@ -341,16 +278,17 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     if int(minimum.split(".")[0]) < 11 and "arm64" in targets:
         raise build.error("minimum_macos", f"{minimum!r}: arm64 needs macOS 11.0 or later")
     epoch = build.get("source_date_epoch", int, default=None)
-    if epoch is not None and epoch < 0:
-        raise build.error("source_date_epoch", "must not be negative")
+    if epoch is not None and not 0 <= epoch <= MAX_EPOCH:
+        raise build.error("source_date_epoch", f"{epoch} is outside 0..{MAX_EPOCH} "
+                          "(HFS+ dates end on 2040-02-06)")
 
     libraries = []
     raw_libs = build.get("libraries", list, default=[])
     seen_libs: set[str] = set()
     for i, raw_lib in enumerate(raw_libs):
         if not isinstance(raw_lib, dict):
-            raise build.error(f"libraries[{i}]", f"expected a table, got {_toml_type(raw_lib)}")
-        lib = _Table(raw_lib, f"build.libraries[{i}].", os.fspath(path), ("name", "sources"))
+            raise build.error(f"libraries[{i}]", f"expected a table, got {toml_type(raw_lib)}")
+        lib = Table(raw_lib, f"build.libraries[{i}].", os.fspath(path), ("name", "sources"))
         lib_name = _pattern(lib, "name", lib.get("name", str), re.compile(r"^[A-Za-z0-9_]+$"),
                             "a library name ([A-Za-z0-9_])")
         if lib_name in seen_libs:
@@ -390,10 +328,9 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     signature = None
     if "signature" in data:
         sig = top.table("signature", ("path", "sha256"))
-        sig_path = sig.get("path", str)
-        if sig_path.startswith("/") or ".." in sig_path.split("/"):
-            raise sig.error("path", f"{sig_path!r}: must be a relative path inside the folder")
-        signature = SignaturePin(posixpath.normpath(sig_path),
+        # Need not exist yet: the signer sends it after the unsigned build.
+        sig_path = _relative_path(sig, "path", sig.get("path", str), root, must_exist=False)
+        signature = SignaturePin(sig_path,
                                  _pattern(sig, "sha256", sig.get("sha256", str), _SHA256_RE,
                                           "64 lower-case hex digits"))
         sig.finish()

@@ -30,7 +30,7 @@ from . import tarball
 from .errors import CorruptError, InputError, VerificationError
 from .manifest import sha256_file
 from .progress import Progress
-from .tomlfile import read_toml
+from .tomlfile import Table, read_toml
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -66,54 +66,53 @@ class SdkPin:
         return f"{self.name}.tar"
 
 
-def _need(table: dict, key: str, kind: type, origin: str, prefix: str = ""):
-    if key not in table:
-        raise InputError(f"{origin}: {prefix}{key}: missing (required)")
-    value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise InputError(f"{origin}: {prefix}{key}: expected {kind.__name__}")
+# Names that reach a file name in the cache or pip's command line: no
+# folders, no leading '-' (an option to pip).
+_PLAIN_RE = re.compile(r"^[A-Za-z0-9_.+][A-Za-z0-9_.+-]*$")
+
+
+def _plain(table: Table, key: str, what: str, suffix: str = "") -> str:
+    value = table.get(key, str)
+    if not _PLAIN_RE.match(value) or value in (".", "..") or not value.endswith(suffix):
+        raise table.error(key, f"{value!r}: not {what}")
     return value
-
-
-def _no_unknown(table: dict, allowed: set[str], origin: str, prefix: str = "") -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise InputError(f"{origin}: {prefix}{unknown[0]}: unknown key")
 
 
 def load_pin(path: str | os.PathLike) -> SdkPin:
     """Read one ``sdk/<name>.toml`` pin."""
     origin_name = os.fspath(path)
-    data = read_toml(path, "SDK pin")
-    _no_unknown(data, {"name", "sha256", "root", "sdk_version", "description", "origin"}, origin_name)
-    name = _need(data, "name", str, origin_name)
+    top = Table(read_toml(path, "SDK pin"), "", origin_name,
+                ("name", "sha256", "root", "sdk_version", "description", "origin"))
+    name = top.get("name", str)
     if not _NAME_RE.match(name):
-        raise InputError(f"{path}: name: {name!r} is not a plain file name")
-    sha = _need(data, "sha256", str, origin_name)
+        raise top.error("name", f"{name!r} is not a plain file name")
+    sha = top.get("sha256", str)
     if not _SHA256_RE.match(sha):
-        raise InputError(f"{path}: sha256: expected 64 lower-case hex digits")
-    root = _need(data, "root", str, origin_name)
-    if not root.endswith(".sdk") or "/" in root:
-        raise InputError(f"{path}: root: {root!r} should be a folder name like MacOSX.sdk")
+        raise top.error("sha256", "expected 64 lower-case hex digits")
+    root = top.get("root", str)
+    if not root.endswith(".sdk") or "/" in root or root.startswith("."):
+        raise top.error("root", f"{root!r} should be a folder name like MacOSX.sdk")
+    sdk_version = top.get("sdk_version", str)
+    description = top.get("description", str, default="")
     recipe = None
     wheel = None
-    if "origin" in data:
-        org = _need(data, "origin", dict, origin_name)
-        recipe = _need(org, "recipe", str, origin_name, "origin.")
+    if "origin" in top.data:
+        org = top.table("origin", ("recipe", "package", "version", "wheel", "platform",
+                                   "wheel_sha256"))
+        recipe = org.get("recipe", str)
         if recipe != "ziglang-wheel":
-            raise InputError(f"{path}: origin.recipe: {recipe!r}: only 'ziglang-wheel' is known")
-        _no_unknown(org, {"recipe", "package", "version", "wheel", "platform", "wheel_sha256"},
-                    origin_name, "origin.")
-        wheel_sha = _need(org, "wheel_sha256", str, origin_name, "origin.")
+            raise org.error("recipe", f"{recipe!r}: only 'ziglang-wheel' is known")
+        wheel_sha = org.get("wheel_sha256", str)
         if not _SHA256_RE.match(wheel_sha):
-            raise InputError(f"{path}: origin.wheel_sha256: expected 64 lower-case hex digits")
-        wheel = WheelOrigin(_need(org, "package", str, origin_name, "origin."),
-                            _need(org, "version", str, origin_name, "origin."),
-                            _need(org, "wheel", str, origin_name, "origin."),
-                            _need(org, "platform", str, origin_name, "origin."),
+            raise org.error("wheel_sha256", "expected 64 lower-case hex digits")
+        wheel = WheelOrigin(_plain(org, "package", "a package name"),
+                            _plain(org, "version", "a version"),
+                            _plain(org, "wheel", "a wheel file name", ".whl"),
+                            _plain(org, "platform", "a platform tag"),
                             wheel_sha)
-    return SdkPin(name, sha, root, _need(data, "sdk_version", str, origin_name),
-                  str(data.get("description", "")), recipe, wheel, Path(path))
+        org.finish()
+    top.finish()
+    return SdkPin(name, sha, root, sdk_version, description, recipe, wheel, Path(path))
 
 
 def find_pin(pins_dir: str | os.PathLike, name: str, sha256: str | None = None) -> SdkPin:

@@ -103,6 +103,14 @@ def test_unknown_key_is_named(project: Path, patch, key):
      "arm64 needs macOS 11.0"),
     (("[build]", "[build]\ncflags = ['-ffile-prefix-map=/x=y']"), "build.cflags[0]",
      "not allowed"),
+    (('sources = ["src/main.c"]', 'sources = ["' + "a" * 5000 + '.c"]'), "build.sources[0]",
+     "File name too long"),
+    (("[build]", "[build]\ninclude_dirs = ['src/main.c/x']"), "build.include_dirs[0]",
+     "Not a directory"),
+    (("[build]", "[build]\nsource_date_epoch = 99999999999"), "build.source_date_epoch",
+     "outside 0..2212122495"),
+    (("[build]", "[build]\nsource_date_epoch = -1"), "build.source_date_epoch",
+     "outside 0.."),
     (("[toolchain]", ""), None, None),
 ])
 def test_wrong_value_is_named(project: Path, patch, key, problem):
@@ -135,6 +143,9 @@ def test_signature_pin(project: Path):
     with pytest.raises(InputError, match=r"signature\.path"):
         config.load(_write(project, BASE + '\n[signature]\npath = "../x.tar"\n'
                                   f'sha256 = "{"cd" * 32}"\n'))
+    with pytest.raises(InputError, match=r"signature\.path: .*relative POSIX path"):
+        config.load(_write(project, BASE + '\n[signature]\npath = "..\\\\x.tar"\n'
+                                  f'sha256 = "{"cd" * 32}"\n'))
 
 
 def test_without_signature_drops_only_the_signature_table(project: Path):
@@ -159,3 +170,9 @@ def test_inline_signature_cannot_be_stripped(project: Path):
 def test_a_misspelt_required_key_is_reported_as_unknown(project: Path):
     with pytest.raises(InputError, match=r"app\.nmae: unknown key"):
         config.load(_write(project, BASE.replace('name = "Hello"', 'nmae = "Hello"')))
+
+
+def test_icon_must_be_a_file(project: Path):
+    (project / "Hello.icns").mkdir()       # exists, but the bundle stage cannot copy it
+    with pytest.raises(InputError, match=r"app\.icon: 'Hello.icns': expected an .icns file"):
+        config.load(_write(project, BASE.replace("[app]", "[app]\nicon = 'Hello.icns'", 1)))

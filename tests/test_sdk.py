@@ -255,3 +255,26 @@ def test_interrupted_or_failed_download_leaves_no_wheel_behind(pin, wheel, tmp_p
     got = sdk.fetch_wheel(pin.origin, cache)
     assert got == cache / pin.origin.filename and sha256_file(got) == pin.origin.sha256
     assert list(cache.iterdir()) == [got]
+
+
+@pytest.mark.parametrize("old, new, key, problem", [
+    # The wheel's name becomes a path in the cache: no folders.
+    ('wheel = "ziglang-0.17.1', 'wheel = "../../escaped-ziglang-0.17.1', "origin.wheel",
+     "not a wheel file name"),
+    # The package and version reach pip's command line: not an option.
+    ('package = "ziglang"', 'package = "--index-url=http://example.invalid/"', "origin.package",
+     "not a package name"),
+    ('platform = "manylinux', 'platform = "-rmanylinux', "origin.platform", "not a platform tag"),
+    ('description = "libc', 'description = 5  # "libc', "description",
+     "expected a string, got an integer"),
+    ('sdk_version = "27.0"', 'sdk_version = 27', "sdk_version", "expected a string, got an integer"),
+    ('root = "MacOSX.sdk"', 'root = "..sdk"', "root", "folder name like MacOSX.sdk"),
+])
+def test_hostile_pin_values_are_refused_naming_the_key(tmp_path, old, new, key, problem):
+    text = PIN_PATH.read_text()
+    assert old in text
+    bad = tmp_path / "X.toml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(InputError) as err:
+        sdk.load_pin(bad)
+    assert f"{bad}: {key}: " in str(err.value) and problem in str(err.value)
