@@ -62,12 +62,17 @@ DOIT_CONFIG = {
 
 
 def _guard(fn):
-    """Run a pipeline function as a doit action; our errors become one-line failures."""
+    """Run a pipeline function as a doit action; our errors, and the file
+    system's (a full disk, a file where the build needs a folder), become
+    one-line failures naming the file instead of tracebacks."""
     def action(*args, **kwargs):
         try:
             fn(*args, **kwargs)
         except ReprodmgError as exc:
             return TaskFailed(f"reprodmg: error: {exc}")
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else fn.__name__
+            return TaskFailed(f"reprodmg: error: {where}: {exc.strerror or exc}")
         return None
     action.__name__ = getattr(fn, "__name__", "action")
     action.__doc__ = fn.__doc__
@@ -202,7 +207,7 @@ def task_compile():
                                   out=_obj(arch, source), arch=arch,
                                   minimum_macos=CFG.minimum_macos, sdk_root=SDK_ROOT,
                                   build_root=BUILD, include_dirs=CFG.include_dirs,
-                                  cflags=CFG.cflags, epoch=EPOCH)
+                                  cflags=CFG.cflags, epoch=EPOCH, declared_inputs=INPUTS)
             yield {
                 "name": f"{arch}:{source}",
                 "actions": [_guard(run)],

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 from .errors import InputError
 
@@ -80,18 +80,69 @@ def _prefix_maps(source_root: Path, sdk_root: Path, build_root: Path) -> list[st
     return [f"-ffile-prefix-map={path}={repl}" for path, repl in pairs]
 
 
+def _depfile_paths(text: str) -> list[str]:
+    """The prerequisites of a Make rule as clang's ``-MD`` writes it:
+    ``target: a b \\<newline> c``, a space in a name escaped as ``\\ ``."""
+    body = text.replace("\\\n", " ").split(": ", 1)[-1]
+    paths: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body) and body[i + 1] in " #":
+            current.append(body[i + 1])
+            i += 2
+            continue
+        if ch == "$" and body[i + 1:i + 2] == "$":
+            current.append("$")
+            i += 2
+            continue
+        if ch.isspace():
+            if current:
+                paths.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+        i += 1
+    if current:
+        paths.append("".join(current))
+    return paths
+
+
+def _undeclared_reads(dep_text: str, *, root: Path, allowed_dirs: Sequence[Path],
+                      declared: Collection[str]) -> list[str]:
+    """Files clang read that are neither declared inputs (relative to ``root``)
+    nor under ``allowed_dirs`` (the SDK, the toolchain's own headers)."""
+    out = []
+    for dep in _depfile_paths(dep_text):
+        path = Path(os.path.normpath(root / dep))
+        if any(path.is_relative_to(d) for d in allowed_dirs):
+            continue
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else None
+        if rel is None or rel not in declared:
+            out.append(rel or str(path))
+    return sorted(set(out))
+
+
 def compile_object(tools: Mapping[str, str], *, source: str, source_root: str | os.PathLike,
                    out: str | os.PathLike, arch: str, minimum_macos: str,
                    sdk_root: str | os.PathLike, build_root: str | os.PathLike,
                    include_dirs: Sequence[str] = (), cflags: Sequence[str] = (),
-                   epoch: int = 0) -> None:
-    """clang -c one C or Objective-C ``source`` (relative to ``source_root``) for one arch."""
+                   epoch: int = 0, declared_inputs: Collection[str] | None = None) -> None:
+    """clang -c one C or Objective-C ``source`` (relative to ``source_root``) for one arch.
+
+    With ``declared_inputs`` (paths relative to ``source_root``), a source
+    that reads any other file outside the SDK and the compiler's own
+    headers is refused: the build graph and the manifests would not see it,
+    so editing it would neither rebuild nor show up as a changed input.
+    """
     root = Path(source_root).resolve()
     sdk = Path(sdk_root).resolve()
     build = Path(build_root).resolve()
     final = Path(out)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + ".partial")
+    depfile = final.with_name(final.name + ".d.partial")
     cmd = [tools["clang"], "-target", target_triple(arch, minimum_macos),
            "-isysroot", str(sdk), f"-mmacosx-version-min={minimum_macos}",
            *_prefix_maps(root, sdk, build),
@@ -99,12 +150,25 @@ def compile_object(tools: Mapping[str, str], *, source: str, source_root: str | 
            # producer string; dSYMs are out of scope for the demo build.
            "-g0", "-Werror=date-time",
            *[f"-I{d}" for d in include_dirs], *cflags,
+           # What the compiler read, for the declared-inputs check (the
+           # object file does not change).
+           "-MD", "-MT", "object", "-MF", str(depfile.resolve()),
            "-c", source, "-o", str(tmp.resolve())]
     try:
         _run(cmd, cwd=root, epoch=epoch, what=f"compile {source} ({arch})")
+        if declared_inputs is not None:
+            toolchain_dir = Path(os.path.realpath(tools["clang"])).parent.parent
+            undeclared = _undeclared_reads(depfile.read_text(errors="replace"), root=root,
+                                           allowed_dirs=[sdk, toolchain_dir],
+                                           declared=set(declared_inputs) | {source})
+            if undeclared:
+                raise ToolError(f"compile {source} ({arch}): reads {', '.join(undeclared)}, "
+                                "not a declared input (headers count when they end in .h "
+                                "and live in build.include_dirs or beside a source)")
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+        depfile.unlink(missing_ok=True)
 
 
 def archive(tools: Mapping[str, str], *, objects: Sequence[str | os.PathLike],

@@ -283,3 +283,29 @@ def test_source_date_epoch_from_the_environment_wins(two_builds, tmp_path, cache
     assert sha256_file(project / OUT / "universal" / "Hello") == \
         sha256_file(a / OUT / "universal" / "Hello")
     assert sha256_file(project / DMG) != sha256_file(a / DMG)
+
+
+def test_a_file_system_error_is_one_line_naming_the_path(tmp_path, cache):
+    # A file where the build needs a folder (or a full disk): the failing
+    # task names the path, with no Python traceback.
+    project = copy_project(tmp_path / "proj")
+    (project / OUT).mkdir(parents=True)
+    (project / OUT / "obj").write_text("not a folder")
+    proc = run_doit(project, cache=cache)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output
+    assert f"reprodmg: error: {project / OUT / 'obj'}" in output
+
+
+def test_a_source_reading_an_undeclared_file_stops_the_build(tmp_path, cache):
+    project = copy_project(tmp_path / "proj")
+    src = project / "examples" / "hello" / "src"
+    (src / "extra.inc").write_text("/* not a declared input */\n")
+    (src / "main.c").write_text('#include "extra.inc"\n' + (src / "main.c").read_text())
+    proc = run_doit(project, cache=cache)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "reads src/extra.inc, not a declared input" in output, output
+    assert "Traceback" not in output
+    assert not (project / OUT / "obj" / "arm64" / "src" / "main.o").exists()

@@ -224,3 +224,29 @@ def test_objective_c_source_compiles_against_the_demo_sdk(tools, sdk_root, tmp_p
     sections = subprocess.run([objdump, "--macho", "--section-headers", str(out)],
                               capture_output=True, text=True, check=True).stdout
     assert "__objc_classlist" in sections and "__objc_methname" in sections
+
+
+def test_a_source_reading_an_undeclared_file_is_refused(tools, sdk_root, tmp_path):
+    # The build graph and the manifests know the sources and the .h files in
+    # the include folders; anything else a source pulls in (an .inc file, a
+    # header outside the project) would change the binary without rerunning
+    # anything or showing in the manifest.
+    project = _project(tmp_path / "proj")
+    declared = ["src/main.c", "src/util.h", "src/util.c"]
+    out = tmp_path / "main.o"
+    cc.compile_object(tools, source="src/main.c", source_root=project, out=out, arch="arm64",
+                      minimum_macos="11.0", sdk_root=sdk_root, build_root=tmp_path / "b",
+                      include_dirs=["src"], epoch=0, declared_inputs=declared)
+    assert out.is_file()
+    (project / "src" / "table.inc").write_text("int table[] = {1, 2};\n")
+    (tmp_path / "outside.h").write_text("int outside;\n")
+    (project / "src" / "main.c").write_text(
+        '#include "table.inc"\n#include "../../outside.h"\n' + SOURCE)
+    with pytest.raises(cc.ToolError) as err:
+        cc.compile_object(tools, source="src/main.c", source_root=project, out=out, arch="arm64",
+                          minimum_macos="11.0", sdk_root=sdk_root, build_root=tmp_path / "b",
+                          include_dirs=["src"], epoch=0, declared_inputs=declared)
+    message = str(err.value)
+    assert "src/table.inc" in message and str(tmp_path / "outside.h") in message
+    assert "not a declared input" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["main.o", "outside.h", "proj"]
