@@ -154,22 +154,30 @@ def _missing_error(missing: list[tuple[str, str]]) -> InputError:
         + f"; install them with: apt-get install {' '.join(packages)} (or run .ci/setup)")
 
 
+def _find_llvm(major: int, search_path: str | None) -> dict[str, tuple[str, str]]:
+    """Role -> (command, path found on ``search_path``), or say what to install."""
+    path = search_path if search_path is not None else os.environ.get("PATH", "")
+    found: dict[str, tuple[str, str]] = {}
+    missing: list[tuple[str, str]] = []
+    for role, (stem, package) in LLVM_TOOLS.items():
+        command = f"{stem}-{major}"
+        where = shutil.which(command, path=path)
+        if where is None:
+            missing.append((command, f"{package}-{major}"))
+        else:
+            found[role] = (command, where)
+    if missing:
+        raise _missing_error(missing)
+    return found
+
+
 def resolve_llvm(major: int = 19, *, search_path: str | None = None) -> Toolchain:
     """Find every LLVM tool of one major version, or say what to install."""
     env = {"PATH": search_path if search_path is not None else os.environ.get("PATH", ""),
            "LC_ALL": "C"}
-    tools: dict[str, Tool] = {}
-    missing: list[tuple[str, str]] = []
-    for role, (stem, package) in LLVM_TOOLS.items():
-        command = f"{stem}-{major}"
-        found = shutil.which(command, path=env["PATH"])
-        if found is None:
-            missing.append((command, f"{package}-{major}"))
-            continue
-        real = os.path.realpath(found)
-        tools[role] = Tool(role, command, found, _version_line(found, env), sha256_file(real))
-    if missing:
-        raise _missing_error(missing)
+    tools = {role: Tool(role, command, where, _version_line(where, env),
+                        sha256_file(os.path.realpath(where)))
+             for role, (command, where) in _find_llvm(major, search_path).items()}
     clang_version = tools["clang"].version
     if f"version {major}." not in clang_version:
         raise InputError(f"toolchain 'llvm': {tools['clang'].command} reports {clang_version!r}, "
@@ -181,11 +189,16 @@ def resolve_llvm(major: int = 19, *, search_path: str | None = None) -> Toolchai
     return Toolchain("llvm", major, tools, libraries, headers)
 
 
+def _check_provider(provider: str) -> None:
+    if provider != "llvm":
+        raise UnsupportedError(f"toolchain provider {provider!r} is not implemented "
+                               "(only 'llvm'; see patches/README.md for cctools/ld64)")
+
+
 def resolve(provider: str = "llvm", major: int = 19) -> Toolchain:
-    if provider == "llvm":
-        return resolve_llvm(major)
-    raise UnsupportedError(f"toolchain provider {provider!r} is not implemented "
-                           "(only 'llvm'; see patches/README.md for cctools/ld64)")
+    """The toolchain with versions and hashes (the toolchain stage's manifest)."""
+    _check_provider(provider)
+    return resolve_llvm(major)
 
 
 def locate(provider: str = "llvm", major: int = 19) -> dict[str, str]:
@@ -193,20 +206,8 @@ def locate(provider: str = "llvm", major: int = 19) -> dict[str, str]:
 
     Raises the same "what to install" error as ``resolve`` when a tool is missing.
     """
-    if provider != "llvm":
-        raise UnsupportedError(f"toolchain provider {provider!r} is not implemented "
-                               "(only 'llvm'; see patches/README.md for cctools/ld64)")
-    found: dict[str, str] = {}
-    missing: list[tuple[str, str]] = []
-    for role, (stem, package) in LLVM_TOOLS.items():
-        path = shutil.which(f"{stem}-{major}")
-        if path is None:
-            missing.append((f"{stem}-{major}", f"{package}-{major}"))
-        else:
-            found[role] = path
-    if missing:
-        raise _missing_error(missing)
-    return found
+    _check_provider(provider)
+    return {role: where for role, (_command, where) in _find_llvm(major, None).items()}
 
 
 def tool_paths(provider: str = "llvm", major: int = 19) -> list[Path]:
