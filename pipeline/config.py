@@ -16,7 +16,7 @@ import os
 import posixpath
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,6 @@ class ReleaseConfig:
     source_date_epoch: int | None
     signature: SignaturePin | None = None
     window: WindowConfig | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -344,7 +343,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         toolchain_provider=provider, toolchain_version=tc_version,
         sdk_name=sdk_name, sdk_sha256=sdk_sha, volume_name=volume_name,
         dmg_format=dmg_format, dmg_layout=layout, source_date_epoch=epoch,
-        signature=signature, window=window, raw=data)
+        signature=signature, window=window)
 
 
 def load(path: str | os.PathLike) -> ReleaseConfig:
