@@ -278,3 +278,14 @@ def test_hostile_pin_values_are_refused_naming_the_key(tmp_path, old, new, key, 
     with pytest.raises(InputError) as err:
         sdk.load_pin(bad)
     assert f"{bad}: {key}: " in str(err.value) and problem in str(err.value)
+
+
+def test_cli_build_uses_the_cache_doit_uses(pin, wheel, tmp_path, monkeypatch, capsys):
+    # `sdk build` finds the wheel where doit keeps it ($REPRODMG_CACHE), not
+    # in a second build/cache under the current folder (no second download).
+    monkeypatch.setenv("REPRODMG_CACHE", str(wheel.parent))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sdk.subprocess, "run", _fake_pip(wheel, fail=True))
+    assert cli_main(["sdk", "build", str(PIN_PATH), "-o", "out.tar", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["matches_pin"] is True
+    assert not (tmp_path / "build").exists()

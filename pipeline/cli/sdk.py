@@ -93,7 +93,9 @@ def register(groups: argparse._SubParsersAction) -> None:
                     "and compare its sha256 with the pin (exit 1 if it differs).")
     build.add_argument("pin", metavar="sdk/NAME.toml")
     build.add_argument("-o", "--output", metavar="NAME.tar")
-    build.add_argument("--cache", default="build/cache", metavar="DIR",
-                       help="where the wheel is kept (default build/cache)")
+    build.add_argument("--cache", default=os.environ.get("REPRODMG_CACHE") or "build/cache",
+                       metavar="DIR",
+                       help="where the wheel is kept (default $REPRODMG_CACHE, as for doit, "
+                            "else build/cache)")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=_build)
