@@ -16,6 +16,7 @@ content-addressed by the pins, so sharing a cache never changes an output.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from pathlib import Path
 
@@ -284,7 +285,9 @@ def task_bundle():
         "actions": [_guard(run)],
         "file_dep": [UNIVERSAL, *TEMPLATES.values(), *([icon] if icon else []), *BUNDLE_CODE],
         "targets": APP_FILES,
-        "uptodate": [config_changed({"info": repr(_bundle_info()), "epoch": EPOCH})],
+        # jinja2 renders the templates: another version may lay them out differently.
+        "uptodate": [config_changed({"info": repr(_bundle_info()), "epoch": EPOCH,
+                                     "jinja2": importlib.metadata.version("jinja2")})],
         "clean": [(_guard(_rmtree), [APP])],
     }
 

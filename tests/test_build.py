@@ -232,6 +232,21 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
         assert executed(_ok(run_doit(project, cache=cache))) == chain, lib
     assert executed(_ok(run_doit(project, cache=cache))) == set()
 
+    # Another version of a package that renders or compresses output
+    # (jinja2, libdeflate) reruns the task it shapes, even when no file
+    # changed.  The versions are reported differently through a
+    # sitecustomize shim on PYTHONPATH.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n"
+        "_real = m.version\n"
+        "m.version = lambda name: '9.9.9' if name in ('jinja2', 'deflate') else _real(name)\n")
+    upgraded = {"PYTHONPATH": str(shim)}
+    assert executed(_ok(run_doit(project, cache=cache, extra_env=upgraded))) == {
+        "bundle", "image", "checksums"}
+    assert executed(_ok(run_doit(project, cache=cache, extra_env=upgraded))) == set()
+
 
 def test_missing_toolchain_says_what_to_install(tmp_path, cache):
     project = copy_project(tmp_path / "proj")
