@@ -170,8 +170,9 @@ def _sources(table: Table, key: str, root: Path) -> tuple[str, ...]:
     out = []
     for i, src in enumerate(sources):
         rel = _relative_path(table, f"{key}[{i}]", src, root)
-        if not rel.endswith((".c", ".m")):
-            raise table.error(f"{key}[{i}]", f"{src!r}: only C (.c) and Objective-C (.m) sources")
+        if not rel.endswith((".c", ".m")) or not (root / rel).is_file():
+            raise table.error(f"{key}[{i}]", f"{src!r}: only C (.c) and Objective-C (.m) "
+                              "source files")
         out.append(rel)
     if len(set(out)) != len(out):
         raise table.error(key, "names the same file twice")
@@ -263,6 +264,11 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sources = _sources(build, "sources", root)
     include_dirs = tuple(_relative_path(build, f"include_dirs[{i}]", d, root)
                          for i, d in enumerate(build.strings("include_dirs", default=())))
+    for i, folder in enumerate(include_dirs):
+        # clang ignores an -I that names a file without a word: a slip here
+        # would otherwise go unnoticed.
+        if not (root / folder).is_dir():
+            raise build.error(f"include_dirs[{i}]", f"{folder!r}: not a folder")
     cflags = _flags(build, "cflags")
     targets = build.strings("targets", default=ARCHS)
     if not targets:

@@ -176,3 +176,11 @@ def test_icon_must_be_a_file(project: Path):
     (project / "Hello.icns").mkdir()       # exists, but the bundle stage cannot copy it
     with pytest.raises(InputError, match=r"app\.icon: 'Hello.icns': expected an .icns file"):
         config.load(_write(project, BASE.replace("[app]", "[app]\nicon = 'Hello.icns'", 1)))
+
+
+def test_sources_are_files_and_include_dirs_are_folders(project: Path):
+    (project / "src" / "folder.c").mkdir()
+    with pytest.raises(InputError, match=r"build\.sources\[0\]: 'src/folder.c': only C"):
+        config.load(_write(project, BASE.replace('"src/main.c"', '"src/folder.c"', 1)))
+    with pytest.raises(InputError, match=r"build\.include_dirs\[0\]: 'src/main.c': not a folder"):
+        config.load(_write(project, BASE.replace("[build]", "[build]\ninclude_dirs = ['src/main.c']", 1)))
