@@ -73,6 +73,13 @@ def target_triple(arch: str, minimum_macos: str) -> str:
 
 
 def _prefix_maps(source_root: Path, sdk_root: Path, build_root: Path) -> list[str]:
+    # clang splits -ffile-prefix-map=OLD=NEW at the first '=': a folder with
+    # '=' in its path would be mapped wrongly and leak into the objects.
+    for what, folder in (("source", source_root), ("SDK", sdk_root), ("build", build_root)):
+        if "=" in str(folder):
+            raise InputError(f"{folder}: the {what} folder's path contains '=', which clang's "
+                             "-ffile-prefix-map cannot map (the path would leak into the "
+                             "objects); build from a folder without '='")
     # Longest first: clang applies the first matching map, and the build
     # folder may sit inside the source folder.
     pairs = sorted([(str(source_root), SOURCE_PREFIX), (str(sdk_root), SDK_PREFIX),

@@ -16,6 +16,7 @@ import pytest
 from conftest import require_tool
 from pipeline import compile as cc
 from pipeline import sdk, toolchain
+from pipeline.errors import InputError
 from pipeline.manifest import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -250,3 +251,14 @@ def test_a_source_reading_an_undeclared_file_is_refused(tools, sdk_root, tmp_pat
     assert "src/table.inc" in message and str(tmp_path / "outside.h") in message
     assert "not a declared input" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["main.o", "outside.h", "proj"]
+
+
+def test_a_folder_with_an_equals_sign_is_refused(tools, sdk_root, tmp_path):
+    # clang splits -ffile-prefix-map=OLD=NEW at the first '=', so a checkout
+    # under "/home/a=b" would be mapped wrongly and leak part of its path.
+    project = _project(tmp_path / "team=dev" / "proj")
+    with pytest.raises(InputError, match=r"team=dev/proj: the source folder's path contains '='"):
+        cc.compile_object(tools, source="src/util.c", source_root=project, out=tmp_path / "u.o",
+                          arch="arm64", minimum_macos="11.0", sdk_root=sdk_root,
+                          build_root=tmp_path / "b", include_dirs=["src"], epoch=0)
+    assert not (tmp_path / "u.o").exists()
