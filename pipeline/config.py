@@ -34,9 +34,19 @@ _BUNDLE_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Flags that would undo the build's path and time hygiene, or add inputs
-# the task graph does not see.
-_FORBIDDEN_FLAG_PREFIXES = ("-isysroot", "--sysroot", "-target", "--target", "-fdebug-prefix-map",
-                            "-ffile-prefix-map", "-fmacro-prefix-map", "-I/", "-L/", "-F/")
+# the task graph does not see.  Any debug info ("-g3", "-gline-tables-only")
+# makes ld64.lld write N_OSO stabs naming each object file by its absolute
+# path in the build folder; "@file" and "--config" read more flags from
+# files; profiles and plugins are files too; the -M family would fight the
+# build's own dependency listing; the target and minimum are set from
+# build.targets and build.minimum_macos.
+_FORBIDDEN_FLAG_PREFIXES = ("-isysroot", "--sysroot", "-target", "--target", "-arch",
+                            "-mmacosx-version-min", "-mmacos-version-min", "-fdebug-prefix-map",
+                            "-ffile-prefix-map", "-fmacro-prefix-map", "-fdebug-compilation-dir",
+                            "-fcoverage-", "-fprofile-", "-fplugin", "-save-temps", "-Xclang",
+                            "--config", "@", "-g", "-M", "-I/", "-L/", "-F/")
+# "-g0" (no debug info) is what the build passes anyway.
+_ALLOWED_FLAGS = ("-g0",)
 
 
 @dataclass(frozen=True)
@@ -157,9 +167,9 @@ def _pattern(table: Table, key: str, value: str, regex: re.Pattern, what: str) -
 def _flags(table: Table, key: str) -> tuple[str, ...]:
     flags = table.strings(key, default=())
     for i, flag in enumerate(flags):
-        if flag.startswith(_FORBIDDEN_FLAG_PREFIXES) or flag in ("-g", "-MD", "-MMD"):
-            raise table.error(f"{key}[{i}]", f"{flag!r}: set by the build itself or "
-                              "would leak a build path; not allowed here")
+        if flag.startswith(_FORBIDDEN_FLAG_PREFIXES) and flag not in _ALLOWED_FLAGS:
+            raise table.error(f"{key}[{i}]", f"{flag!r}: set by the build itself, or would "
+                              "leak a build path or read undeclared files; not allowed here")
     return flags
 
 

@@ -103,6 +103,16 @@ def test_unknown_key_is_named(project: Path, patch, key):
      "arm64 needs macOS 11.0"),
     (("[build]", "[build]\ncflags = ['-ffile-prefix-map=/x=y']"), "build.cflags[0]",
      "not allowed"),
+    # Any debug info puts the build folder's absolute path into the
+    # executable (ld64.lld's N_OSO stabs): seen with -g3 and
+    # -gline-tables-only before these were refused.
+    (("[build]", "[build]\ncflags = ['-O2', '-g3']"), "build.cflags[1]", "not allowed"),
+    (("[build]", "[build]\ncflags = ['-gline-tables-only']"), "build.cflags[0]", "not allowed"),
+    (("[build]", "[build]\ncflags = ['@flags.txt']"), "build.cflags[0]", "not allowed"),
+    (("[build]", "[build]\ncflags = ['-fprofile-use=default.profdata']"), "build.cflags[0]",
+     "not allowed"),
+    (("[build]", "[build]\ncflags = ['-mmacosx-version-min=10.9']"), "build.cflags[0]",
+     "not allowed"),
     (('sources = ["src/main.c"]', 'sources = ["' + "a" * 5000 + '.c"]'), "build.sources[0]",
      "File name too long"),
     (("[build]", "[build]\ninclude_dirs = ['src/main.c/x']"), "build.include_dirs[0]",
@@ -184,3 +194,9 @@ def test_sources_are_files_and_include_dirs_are_folders(project: Path):
         config.load(_write(project, BASE.replace('"src/main.c"', '"src/folder.c"', 1)))
     with pytest.raises(InputError, match=r"build\.include_dirs\[0\]: 'src/main.c': not a folder"):
         config.load(_write(project, BASE.replace("[build]", "[build]\ninclude_dirs = ['src/main.c']", 1)))
+
+
+def test_harmless_flags_are_accepted(project: Path):
+    cfg = config.load(_write(project, BASE.replace(
+        "[build]", "[build]\ncflags = ['-O2', '-g0', '-Wall', '-DNAME=1', '-mtune=generic', '-Isrc']", 1)))
+    assert cfg.cflags == ("-O2", "-g0", "-Wall", "-DNAME=1", "-mtune=generic", "-Isrc")
