@@ -262,3 +262,22 @@ def test_a_folder_with_an_equals_sign_is_refused(tools, sdk_root, tmp_path):
                           arch="arm64", minimum_macos="11.0", sdk_root=sdk_root,
                           build_root=tmp_path / "b", include_dirs=["src"], epoch=0)
     assert not (tmp_path / "u.o").exists()
+
+
+def test_declared_inputs_with_spaces_and_dollars_in_their_names(tools, sdk_root, tmp_path):
+    # clang escapes such names in its dependency listing ("\ ", "$$"); the
+    # check must read them back as the declared names, not as strays.
+    project = _project(tmp_path / "proj")
+    (project / "src" / "my header$1.h").write_text("#define GREETING 1\n")
+    (project / "src" / "main.c").write_text('#include "my header$1.h"\n' + SOURCE)
+    declared = ["src/main.c", "src/util.h", "src/my header$1.h"]
+    cc.compile_object(tools, source="src/main.c", source_root=project, out=tmp_path / "m.o",
+                      arch="x86_64", minimum_macos="11.0", sdk_root=sdk_root,
+                      build_root=tmp_path / "b", include_dirs=["src"], epoch=0,
+                      declared_inputs=declared)
+    assert (tmp_path / "m.o").is_file()
+    with pytest.raises(cc.ToolError, match=r"reads src/my header\$1\.h, not a declared input"):
+        cc.compile_object(tools, source="src/main.c", source_root=project, out=tmp_path / "m.o",
+                          arch="x86_64", minimum_macos="11.0", sdk_root=sdk_root,
+                          build_root=tmp_path / "b", include_dirs=["src"], epoch=0,
+                          declared_inputs=declared[:2])
