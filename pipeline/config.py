@@ -32,7 +32,6 @@ TOOLCHAIN_PROVIDERS = ("llvm",)
 _VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 _BUNDLE_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Flags that would undo the build's path and time hygiene, or add inputs
 # the task graph does not see.  Any debug info ("-g3", "-gline-tables-only")
 # makes ld64.lld write N_OSO stabs naming each object file by its absolute
@@ -328,7 +327,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk = top.table("sdk", ("name", "sha256"))
     sdk_name = _pattern(sdk, "name", sdk.get("name", str), re.compile(r"^[A-Za-z0-9._-]+$"),
                         "an SDK pin name (a file sdk/<name>.toml)")
-    sdk_sha = _pattern(sdk, "sha256", sdk.get("sha256", str), _SHA256_RE, "64 lower-case hex digits")
+    sdk_sha = sdk.sha256("sha256")
     sdk.finish()
 
     dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
@@ -345,9 +344,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         sig = top.table("signature", ("path", "sha256"))
         # Need not exist yet: the signer sends it after the unsigned build.
         sig_path = _relative_path(sig, "path", sig.get("path", str), root, must_exist=False)
-        signature = SignaturePin(sig_path,
-                                 _pattern(sig, "sha256", sig.get("sha256", str), _SHA256_RE,
-                                          "64 lower-case hex digits"))
+        signature = SignaturePin(sig_path, sig.sha256("sha256"))
         sig.finish()
     top.finish()
 

@@ -32,7 +32,6 @@ from .manifest import sha256_file
 from .progress import Progress
 from .tomlfile import Table, read_toml
 
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -86,9 +85,7 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
     name = top.get("name", str)
     if not _NAME_RE.match(name):
         raise top.error("name", f"{name!r} is not a plain file name")
-    sha = top.get("sha256", str)
-    if not _SHA256_RE.match(sha):
-        raise top.error("sha256", "expected 64 lower-case hex digits")
+    sha = top.sha256("sha256")
     root = top.get("root", str)
     if not root.endswith(".sdk") or "/" in root or root.startswith("."):
         raise top.error("root", f"{root!r} should be a folder name like MacOSX.sdk")
@@ -102,9 +99,7 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
         recipe = org.get("recipe", str)
         if recipe != "ziglang-wheel":
             raise org.error("recipe", f"{recipe!r}: only 'ziglang-wheel' is known")
-        wheel_sha = org.get("wheel_sha256", str)
-        if not _SHA256_RE.match(wheel_sha):
-            raise org.error("wheel_sha256", "expected 64 lower-case hex digits")
+        wheel_sha = org.sha256("wheel_sha256")
         wheel = WheelOrigin(_plain(org, "package", "a package name"),
                             _plain(org, "version", "a version"),
                             _plain(org, "wheel", "a wheel file name", ".whl"),

@@ -4,11 +4,14 @@ checking them against a schema, with errors that name the file and the dotted ke
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from typing import Any
 
 from .errors import InputError
 
+# A SHA-256 as every pin in the project writes it.
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def read_toml(path: str | os.PathLike, what: str) -> dict[str, Any]:
@@ -63,6 +66,13 @@ class Table:
             raise self.error(key, f"expected {_kind_name(kind)}, got a boolean")
         if not isinstance(value, kind):
             raise self.error(key, f"expected {_kind_name(kind)}, got {toml_type(value)}")
+        return value
+
+    def sha256(self, key: str) -> str:
+        """A required SHA-256 pin: 64 lower-case hex digits."""
+        value = self.get(key, str)
+        if not SHA256_RE.match(value):
+            raise self.error(key, f"{value[:80]!r}: expected 64 lower-case hex digits")
         return value
 
     def strings(self, key: str, *, default: Any = ...) -> tuple[str, ...]:

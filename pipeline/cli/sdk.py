@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import sdk as sdk_lib
 from .. import tarball
 from ..errors import InputError
+from ..tomlfile import SHA256_RE
 from .output import emit_json
 
 
@@ -27,7 +28,7 @@ def _expected(args: argparse.Namespace) -> tuple[str, str | None]:
         return pin.sha256, os.fspath(args.pin)
     if args.sha256 is not None:
         value = args.sha256.lower()
-        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        if not SHA256_RE.match(value):
             raise InputError(f"--sha256: {args.sha256!r} is not 64 hex digits")
         return value, None
     raise InputError("sdk verify: give --pin sdk/NAME.toml or --sha256 HEX")
