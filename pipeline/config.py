@@ -22,6 +22,7 @@ from typing import Any
 
 from .epoch import MAX_EPOCH
 from .errors import InputError
+from .hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type
 
 ARCHS = ("x86_64", "arm64")
@@ -332,8 +333,12 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
 
     dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
     volume_name = dmg.get("volume_name", str, default=name)
-    if not 1 <= len(volume_name) <= 255 or "/" in volume_name or "\0" in volume_name:
-        raise dmg.error("volume_name", f"{volume_name!r}: 1-255 characters, no '/'")
+    # HFS+ counts a name in UTF-16 units after Apple's decomposition: 255
+    # "é" are 510 units.
+    units = len(decompose(volume_name).encode("utf-16-be")) // 2
+    if not 1 <= units <= 255 or "/" in volume_name or "\0" in volume_name:
+        raise dmg.error("volume_name", f"{volume_name[:80]!r}: 1-255 UTF-16 units once "
+                        f"decomposed as HFS+ stores it ({units}), no '/'")
     dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
     layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
     window = _window(dmg.table("window", _WINDOW_KEYS), root) if "window" in dmg.data else None

@@ -200,3 +200,18 @@ def test_harmless_flags_are_accepted(project: Path):
     cfg = config.load(_write(project, BASE.replace(
         "[build]", "[build]\ncflags = ['-O2', '-g0', '-Wall', '-DNAME=1', '-mtune=generic', '-Isrc']", 1)))
     assert cfg.cflags == ("-O2", "-g0", "-Wall", "-DNAME=1", "-mtune=generic", "-Isrc")
+
+
+def test_volume_name_length_is_counted_as_hfs_plus_stores_it(project: Path):
+    # 200 "é" are 200 characters but 400 UTF-16 units once decomposed (e +
+    # combining acute): the HFS+ writer refuses more than 255, so the
+    # configuration does, naming the key.
+    ok = BASE.replace("[dmg]", "[dmg]\nvolume_name = '" + "\u00e9" * 127 + "'", 1)
+    name = config.load(_write(project, ok)).volume_name
+    assert name == "\u00e9" * 127
+    from pipeline.hfs.tree import tree_from_directory     # the writer agrees
+    from pipeline.hfs.writer import build_volume
+    build_volume(tree_from_directory(project / "src"), volname=name, case_sensitive=False, epoch=0)
+    long = BASE.replace("[dmg]", "[dmg]\nvolume_name = '" + "\u00e9" * 200 + "'", 1)
+    with pytest.raises(InputError, match=r"dmg\.volume_name: .*\(400\)"):
+        config.load(_write(project, long))
