@@ -325,7 +325,7 @@ IMAGE_LIBS = _code("image.py", "imagesource.py", "bundle.py", "manifest.py", "at
 if CFG.window is not None:
     IMAGE_LIBS.append(_PKG / "layout.py")
 BACKGROUND = [CFG.root / CFG.window.background] if CFG.window and CFG.window.background else []
-SIGNING_LIBS = _code("codesign", "macho")
+SIGNING_LIBS = _code("codesign", "macho", "tarball.py")     # apply reads the signature tarball
 
 
 def _image_options() -> dict:
