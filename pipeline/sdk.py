@@ -331,7 +331,15 @@ def obtain_tarball(pin: SdkPin, cache_dir: str | os.PathLike) -> Path:
     cache = Path(cache_dir)
     tar_path = cache / pin.tarball_name
     if tar_path.exists():
-        verify_tarball(tar_path, pin.sha256)
+        try:
+            verify_tarball(tar_path, pin.sha256)
+        except VerificationError as exc:
+            if pin.recipe is None:
+                raise
+            # Never replaced silently (it may be evidence of tampering), but
+            # the way out is one command.
+            raise VerificationError(f"{exc}; delete it to make it again from the recipe "
+                                    f"in {pin.path}") from None
         return tar_path
     if pin.recipe is None or pin.origin is None:
         raise InputError(f"{pin.path}: SDK {pin.name} has no recipe; put its tarball at {tar_path}")

@@ -271,6 +271,7 @@ def test_tampered_sdk_tarball_stops_the_build_before_compiling(tmp_path, cache):
     output = proc.stdout + proc.stderr
     assert f"expected sha256 {pin.sha256}" in output
     assert f"actual sha256 {sha256_file(bad_cache / pin.tarball_name)}" in output
+    assert "delete it to make it again from the recipe" in output
     assert not any(name.startswith("compile") for name in executed(proc))
     assert not (project / "build" / "sdk" / pin.name / "contents").exists()
     assert "Traceback" not in output
