@@ -1,24 +1,34 @@
 """Write artifacts under a temporary name and rename them into place.
 
-An interrupted build must never leave a truncated file that looks finished.
+An interrupted build must never leave a truncated file that looks finished,
+and two builders sharing an output folder (a cache) must never write into
+the same temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from pathlib import Path
 from typing import IO, Iterator
 
+_SERIAL = itertools.count()
+
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open ``path.partial`` for writing; rename to ``path`` only on success."""
+    """Open a fresh ``path.<pid>.<n>.partial``; rename it to ``path`` only on success.
+
+    The temporary name never reaches an output; the file is created with
+    O_EXCL and mode 0666 minus the umask, like a plain ``open``.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(final.name + ".partial")
+    tmp = final.with_name(f"{final.name}.{os.getpid()}.{next(_SERIAL)}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with open(tmp, mode) as fh:
+        with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

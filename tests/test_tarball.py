@@ -200,3 +200,21 @@ def test_what_the_file_system_refuses_is_an_input_error_leaving_nothing(tmp_path
     with pytest.raises(InputError, match="member 'alias/x'.*cannot extract"):
         safe_extract(path, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_atomic_output_uses_a_fresh_temporary_per_writer(tmp_path: Path) -> None:
+    # Two writers of one artifact (builders sharing a cache) must not write
+    # into the same temporary file; a failed write leaves nothing behind.
+    from pipeline.atomic import atomic_output
+    target = tmp_path / "shared.tar"
+    with atomic_output(target) as first, atomic_output(target) as second:
+        assert len(list(tmp_path.glob("shared.tar.*.partial"))) == 2
+        first.write(b"one")
+        second.write(b"two")
+    assert target.read_bytes() in (b"one", b"two")
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "broken.bin") as fh:
+            fh.write(b"partial")
+            raise RuntimeError("interrupted")
+    assert not (tmp_path / "broken.bin").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.tar"]
