@@ -403,7 +403,8 @@ def task_checksums():
             images={name: manifest.read_json(path) for name, path in images.items()},
             outputs=outputs, signature=signature)
         manifest.write_json(RELEASE_MANIFEST, data)
-        manifest.write_sha256sums(SUMS, {**outputs, RELEASE_MANIFEST.name: RELEASE_MANIFEST})
+        manifest.write_sha256sums(SUMS, {**data["outputs"],
+                                         RELEASE_MANIFEST.name: manifest.sha256_file(RELEASE_MANIFEST)})
     return {
         "actions": [_guard(run)],
         "file_dep": [APP_MANIFEST, *outputs.values(), *images.values(), *CHECKSUMS_CODE],

@@ -84,14 +84,18 @@ def read_json(path: str | os.PathLike) -> Any:
         raise InputError(f"{path}: not valid JSON: {exc}") from None
 
 
-def sha256sums(files: Mapping[str, str | os.PathLike]) -> bytes:
-    """``SHA256SUMS`` text (``sha256sum -c`` format) for ``{name: path}``, sorted by name."""
-    lines = [f"{sha256_file(path)}  {name}\n" for name, path in sorted(files.items())]
+def sha256sums(digests: Mapping[str, str]) -> bytes:
+    """``SHA256SUMS`` text (``sha256sum -c`` format) for ``{name: sha256 hex}``, sorted by name.
+
+    Takes digests, not paths: the release manifest has already hashed the
+    outputs, and a DMG should not be read twice to be checksummed.
+    """
+    lines = [f"{digest}  {name}\n" for name, digest in sorted(digests.items())]
     return "".join(lines).encode("utf-8")
 
 
-def write_sha256sums(out_path: str | os.PathLike, files: Mapping[str, str | os.PathLike]) -> None:
-    atomic_write_bytes(out_path, sha256sums(files))
+def write_sha256sums(out_path: str | os.PathLike, digests: Mapping[str, str]) -> None:
+    atomic_write_bytes(out_path, sha256sums(digests))
 
 
 # --------------------------------------------------------------------------
