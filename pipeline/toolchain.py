@@ -11,8 +11,10 @@ compiler proper lives in ``libclang-cpp.so`` and ``libLLVM.so`` (so do
 lld's and llvm-ar's code), and clang reads its own headers (``stdarg.h``,
 ``stddef.h``...) from its resource folder.  A point release can change
 those while every executable and version line stays the same, so the
-manifest also hashes the shared libraries the tools load from the LLVM
-installation and the resource headers, and the build treats them as inputs.
+manifest also hashes LLVM's shared libraries that the tools load (keyed by
+soname, wherever the loader finds them) and the resource headers, and the
+build treats them as inputs.  The system libraries the tools also load
+(libc, libstdc++, zlib...) are named in the manifest as left out.
 
 The cctools/ld64 provider (patches/README.md) is not implemented.
 """
@@ -62,7 +64,8 @@ class Toolchain:
     provider: str
     major: int
     tools: Mapping[str, Tool]
-    libraries: Mapping[str, str] = field(default_factory=dict)   # file name -> sha256
+    libraries: Mapping[str, str] = field(default_factory=dict)   # soname -> sha256
+    libraries_left_out: tuple[str, ...] = ()                     # system sonames
     resource_headers: Mapping[str, str] = field(default_factory=dict)   # relative path -> sha256
 
     def __getitem__(self, role: str) -> str:
@@ -77,6 +80,8 @@ class Toolchain:
             "tools": {role: {"command": t.command, "version": t.version, "sha256": t.sha256}
                       for role, t in sorted(self.tools.items())},
             "libraries": dict(sorted(self.libraries.items())),
+            "libraries_left_out": {"reason": LEFT_OUT_REASON,
+                                   "sonames": list(self.libraries_left_out)},
             "resource_headers": {"files": len(self.resource_headers),
                                  "sha256": _listing_digest(self.resource_headers)},
         }
@@ -88,34 +93,76 @@ def _listing_digest(files: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-_LDD_LINE_RE = re.compile(r"^\s*(\S+)\s+=>\s+(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
+# `ldd` lines: "soname => /path (0xaddr)" for a library found by the loader,
+# "/lib64/ld-linux-x86-64.so.2 (0xaddr)" for the interpreter, and the
+# kernel's "linux-vdso.so.1 (0xaddr)", which is no file at all.
+_LDD_FOUND_RE = re.compile(r"^\s*(\S+)\s+=>\s+(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
+_LDD_INTERPRETER_RE = re.compile(r"^\s*(/\S+)\s+\(0x[0-9a-f]+\)\s*$")
+_LDD_NOT_FOUND_RE = re.compile(r"^\s*(\S+)\s+=>\s+not found\s*$")
+
+# LLVM's own shared libraries, by soname (any version spelling Debian and
+# upstream use: libLLVM.so.19.1, libLLVM-19.so.1, libclang-cpp.so.19.1,
+# libclang-19.so.1, libLTO.so.19.1, liblldMachO.so.19.1...).  The soname,
+# not the folder the loader found the file in, decides: Debian's
+# libllvm19 installs libLLVM in the multiarch folder and llvm-19-dev adds a
+# second name for it under /usr/lib/llvm-19/lib, so a folder rule made the
+# manifest depend on whether an unrelated -dev package was installed.
+_TOOLCHAIN_SONAME_RE = re.compile(
+    r"^lib(?:LLVM|clang-cpp|clang|LTO|Remarks|Polly|lld[A-Za-z]*)(?:[-.][0-9][0-9.]*)?\.so(?:\.[0-9.]+)?$")
+
+LEFT_OUT_REASON = "system library (not part of the LLVM toolchain; its version is the distribution's)"
 
 
-def _llvm_libraries(tool_paths: list[str]) -> dict[str, Path]:
-    """The shared libraries the tools load from their own LLVM installation
-    (``/usr/lib/llvm-19/lib/libLLVM.so.19.1``...), file name -> path.
+@dataclass(frozen=True)
+class LoadedLibraries:
+    """What the toolchain's executables load, split by soname."""
+    toolchain: Mapping[str, Path]    # soname -> resolved file (hashed, never written)
+    left_out: tuple[str, ...]        # sonames of system libraries, sorted
 
-    Found with ``ldd`` (glibc's, always on Debian); system libraries (libc,
-    libstdc++, zlib) are left out: they are not part of the pinned toolchain.
+
+def is_toolchain_soname(soname: str) -> bool:
+    return _TOOLCHAIN_SONAME_RE.match(soname) is not None
+
+
+def loaded_libraries(tool_paths: list[str]) -> LoadedLibraries:
+    """Every shared library the tools load, as the dynamic loader resolves
+    them for the build (``ldd`` with the same scrubbed environment the
+    stages run the tools in, so a builder's LD_LIBRARY_PATH plays no part).
+
+    Libraries are keyed by soname wherever the loader finds them; system
+    libraries (libc, libstdc++, zlib...) are named in ``left_out``.
     """
-    found: dict[str, Path] = {}
-    for tool in sorted(set(tool_paths)):
-        real = os.path.realpath(tool)
-        prefix = os.path.dirname(os.path.dirname(real)) + os.sep
+    toolchain: dict[str, Path] = {}
+    left_out: set[str] = set()
+    for tool in sorted({os.path.realpath(t) for t in tool_paths}):
         try:
-            proc = subprocess.run(["ldd", real], capture_output=True, text=True, timeout=60,
-                                  env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, check=False)
+            proc = subprocess.run(["ldd", tool], capture_output=True, text=True, timeout=60,
+                                  env={"PATH": _PATH_FOR_PROBES, "LC_ALL": "C"}, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise InputError(f"toolchain 'llvm': cannot list the libraries of {real} with ldd: "
+            raise InputError(f"toolchain: cannot list the libraries of {tool} with ldd: "
                              f"{exc}") from None
         if proc.returncode != 0:
             # A static executable ("not a dynamic executable") loads nothing.
             continue
         for line in proc.stdout.splitlines():
-            match = _LDD_LINE_RE.match(line)
-            if match and os.path.normpath(match.group(2)).startswith(prefix):
-                found[match.group(1)] = Path(os.path.realpath(match.group(2)))
-    return found
+            if (missing := _LDD_NOT_FOUND_RE.match(line)) is not None:
+                raise InputError(f"toolchain: {tool} needs {missing.group(1)}, which the "
+                                 "dynamic loader cannot find; reinstall the toolchain packages")
+            if (found := _LDD_FOUND_RE.match(line)) is not None:
+                soname, where = found.group(1), found.group(2)
+            elif (interp := _LDD_INTERPRETER_RE.match(line)) is not None:
+                soname, where = os.path.basename(interp.group(1)), interp.group(1)
+            else:
+                continue
+            if is_toolchain_soname(soname):
+                real = Path(os.path.realpath(where))
+                if toolchain.setdefault(soname, real) != real:
+                    raise InputError(f"toolchain: the tools load two different files as {soname} "
+                                     f"({toolchain[soname]} and {real}); a build cannot say "
+                                     "which code generator it used")
+            else:
+                left_out.add(soname)
+    return LoadedLibraries(dict(sorted(toolchain.items())), tuple(sorted(left_out)))
 
 
 def _resource_headers(clang: str, env: Mapping[str, str]) -> dict[str, Path]:
@@ -182,11 +229,11 @@ def resolve_llvm(major: int = 19, *, search_path: str | None = None) -> Toolchai
     if f"version {major}." not in clang_version:
         raise InputError(f"toolchain 'llvm': {tools['clang'].command} reports {clang_version!r}, "
                          f"expected major version {major}")
-    libraries = {name: sha256_file(path)
-                 for name, path in _llvm_libraries([t.path for t in tools.values()]).items()}
+    loaded = loaded_libraries([t.path for t in tools.values()])
+    libraries = {soname: sha256_file(path) for soname, path in loaded.toolchain.items()}
     headers = {rel: sha256_file(path)
                for rel, path in _resource_headers(tools["clang"].path, env).items()}
-    return Toolchain("llvm", major, tools, libraries, headers)
+    return Toolchain("llvm", major, tools, libraries, loaded.left_out, headers)
 
 
 def _check_provider(provider: str) -> None:
@@ -216,7 +263,7 @@ def tool_paths(provider: str = "llvm", major: int = 19) -> list[Path]:
     resource headers (see the module docstring)."""
     tools = locate(provider, major)
     files = {Path(os.path.realpath(p)) for p in tools.values()}
-    files |= set(_llvm_libraries(list(tools.values())).values())
+    files |= set(loaded_libraries(list(tools.values())).toolchain.values())
     files |= set(_resource_headers(tools["clang"], {"PATH": _PATH_FOR_PROBES,
                                                     "LC_ALL": "C"}).values())
     return sorted(files)

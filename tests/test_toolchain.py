@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -60,32 +61,134 @@ def test_unknown_provider_is_unsupported():
         toolchain.resolve("cctools")
 
 
+def _needed(readelf: str, elf: str) -> set[str]:
+    dynamic = subprocess.run([readelf, "-d", elf], capture_output=True, text=True,
+                             check=True).stdout
+    return {line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines()
+            if "(NEEDED)" in line}
+
+
 def test_manifest_covers_the_llvm_libraries_and_resource_headers():
     # Debian's clang-19 is a thin driver: the code generator is in
     # libclang-cpp/libLLVM, which a point release can change under an
-    # unchanged executable.  Oracle: the DT_NEEDED entries llvm-readelf
-    # reports, and sha256sum of the files the dynamic loader would load.
+    # unchanged executable.  Oracles: the DT_NEEDED entries llvm-readelf
+    # reports, dpkg's record of which package owns each file, and
+    # sha256sum of the file the dynamic loader would load.
     readelf = require_tool("llvm-readelf-19")
     sha256sum = require_tool("sha256sum")
     tc = toolchain.resolve("llvm", 19)
     manifest = tc.manifest()
     clang = os.path.realpath(tc["clang"])
-    dynamic = subprocess.run([readelf, "-d", clang], capture_output=True, text=True,
-                             check=True).stdout
-    needed = {line.split("[", 1)[1].rstrip("]") for line in dynamic.splitlines()
-              if "(NEEDED)" in line}
-    llvm_lib = Path(clang).parent.parent / "lib"
-    own = sorted(n for n in needed if (llvm_lib / n).exists())
-    assert "libLLVM.so.19.1" in own and "libclang-cpp.so.19.1" in own
-    for name in own:
-        out = subprocess.run([sha256sum, os.path.realpath(llvm_lib / name)], capture_output=True,
-                             text=True, check=True)
-        assert manifest["libraries"][name] == out.stdout.split()[0], name
-    assert not any(name.startswith(("libc.", "libstdc++")) for name in manifest["libraries"])
+    needed = _needed(readelf, clang)
+    assert {"libLLVM.so.19.1", "libclang-cpp.so.19.1"} <= needed
+    assert {"libLLVM.so.19.1", "libclang-cpp.so.19.1"} <= set(manifest["libraries"])
+    loaded = toolchain.loaded_libraries([tc[role] for role in tc.tools])
+    for soname, path in loaded.toolchain.items():
+        out = subprocess.run([sha256sum, path], capture_output=True, text=True, check=True)
+        assert manifest["libraries"][soname] == out.stdout.split()[0], soname
+    left_out = manifest["libraries_left_out"]["sonames"]
+    assert {"libc.so.6", "libstdc++.so.6", "libz.so.1"} <= set(left_out)
+    assert not set(left_out) & set(manifest["libraries"])
+    assert "system library" in manifest["libraries_left_out"]["reason"]
     assert manifest["resource_headers"]["files"] > 50
     # The build reruns when any of them changes: they are the toolchain task's inputs.
     deps = {str(p) for p in toolchain.tool_paths("llvm", 19)}
-    assert {os.path.realpath(llvm_lib / n) for n in own} <= deps
+    assert {str(p) for p in loaded.toolchain.values()} <= deps
     resource = subprocess.run([tc["clang"], "-print-resource-dir"], capture_output=True,
                               text=True, check=True).stdout.strip()
     assert str(Path(resource) / "include" / "stddef.h") in deps
+
+
+def _owning_package(path: str) -> str:
+    # Debian 12 merges /lib into /usr/lib, but dpkg knows each file under the
+    # name its package ships, which may be either.
+    for candidate in (path, "/usr" + path if path.startswith("/lib") else path):
+        proc = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode == 0:
+            return proc.stdout.split(":", 1)[0]
+    return ""
+
+
+def test_toolchain_libraries_are_the_ones_the_toolchain_packages_own():
+    # Independent of the soname rule: dpkg says which package each loaded
+    # library belongs to.  Every LLVM-owned one is recorded; no other is.
+    require_tool("dpkg-query")
+    tc = toolchain.resolve("llvm", 19)
+    loaded = toolchain.loaded_libraries([tc[role] for role in tc.tools])
+    llvm_packages = ("libllvm19", "libclang-cpp19", "libclang1-19", "liblld-19", "llvm-19",
+                     "clang-19", "lld-19")
+    for path in loaded.toolchain.values():
+        assert _owning_package(str(path)) in llvm_packages, path
+    proc = subprocess.run(["ldd", os.path.realpath(tc["clang"])], capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=>" and parts[2].startswith("/"):
+            owner = _owning_package(os.path.realpath(parts[2]))
+            assert (parts[0] in loaded.toolchain) == (owner in llvm_packages), (parts[0], owner)
+
+
+def _second_prefix(root: Path, tc: toolchain.Toolchain, *, dev_links: bool) -> Path:
+    """A copy of the LLVM installation's executables in ``root``, as a second
+    prefix would hold them.  The executables find their libraries through
+    RUNPATH ``$ORIGIN/../lib``: with ``dev_links`` that folder has a name for
+    libLLVM too, as Debian's llvm-19-dev adds one under /usr/lib/llvm-19/lib;
+    without it the loader finds libLLVM in the system folder."""
+    bin_dir, lib_dir = root / "bin", root / "lib"
+    bin_dir.mkdir(parents=True)
+    lib_dir.mkdir()
+    real_clang = Path(os.path.realpath(tc["clang"]))
+    (lib_dir / "clang").symlink_to(real_clang.parent.parent / "lib" / "clang")
+    loaded = toolchain.loaded_libraries([tc[role] for role in tc.tools])
+    for soname, path in loaded.toolchain.items():
+        if dev_links or soname != "libLLVM.so.19.1":
+            (lib_dir / soname).symlink_to(path)
+    for tool in tc.tools.values():
+        shutil.copy2(os.path.realpath(tool.path), bin_dir / tool.command)
+    return bin_dir
+
+
+def test_manifest_does_not_depend_on_unrelated_packages_or_library_paths(tmp_path: Path,
+                                                                        monkeypatch):
+    # Two machines with the same toolchain packages that differ only in
+    # unrelated ones (llvm-19-dev's extra library names, another LLVM
+    # version's libraries on the search path) write the same bytes.
+    tc = toolchain.resolve("llvm", 19)
+    reference = tc.manifest()
+    bare = toolchain.resolve_llvm(19, search_path=str(
+        _second_prefix(tmp_path / "bare", tc, dev_links=False))).manifest()
+    dev = toolchain.resolve_llvm(19, search_path=str(
+        _second_prefix(tmp_path / "dev", tc, dev_links=True))).manifest()
+    assert bare == reference
+    assert dev == reference
+    # A builder's LD_LIBRARY_PATH naming other libraries (a second LLVM)
+    # changes neither what the build's tools load nor the manifest.
+    decoys = tmp_path / "decoys"
+    decoys.mkdir()
+    for other in sorted(Path("/usr/lib/x86_64-linux-gnu").glob("libLLVM-1[0-8]*.so*")):
+        (decoys / other.name).symlink_to(other)
+    (decoys / "libLLVM.so.19.1").symlink_to("/bin/true")   # what a broken prefix would offer
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(decoys))
+    assert toolchain.resolve("llvm", 19).manifest() == reference
+
+
+def test_build_manifest_is_the_same_with_another_library_layout(tmp_path: Path):
+    # The build manifest embeds the toolchain manifest: made for the example
+    # release from either layout, it has the same bytes.
+    from pipeline import config, manifest
+
+    tc = toolchain.resolve("llvm", 19)
+    cfg = config.load(Path(__file__).parent.parent / "examples" / "hello" / "release.toml")
+    app = tmp_path / "Hello.app"
+    (app / "Contents").mkdir(parents=True)
+    (app / "Contents" / "PkgInfo").write_bytes(b"APPL????")
+    bin_dir = _second_prefix(tmp_path / "dev", tc, dev_links=True)
+    outputs = []
+    for name, chain in (("a", tc), ("b", toolchain.resolve_llvm(19, search_path=str(bin_dir)))):
+        data = manifest.app_manifest(cfg, epoch=0, toolchain=chain.manifest(),
+                                     sdk={"name": "x"}, app_dir=app, templates={})
+        manifest.write_json(tmp_path / f"{name}.json", data)
+        outputs.append((tmp_path / f"{name}.json").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert b"libLLVM.so.19.1" in outputs[0]
