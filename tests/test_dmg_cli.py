@@ -287,3 +287,17 @@ def test_info_text_keeps_a_partition_name_with_a_newline_on_one_line(tmp_path, c
     assert code == 0
     assert "evil\\x0aPartition scheme: forged" in out
     assert sum(line.startswith("Partition scheme:") for line in out.splitlines()) == 1
+
+
+def test_version_names_the_libraries_that_shape_output_bytes():
+    # Run as a user would (the console script's module), and compare with
+    # what pip recorded for the installed distributions.
+    from importlib.metadata import version
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True,
+                          text=True, check=False, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"reprodmg {version('reprodmg')}"
+    for dist in ("deflate", "lzfse", "ds_store", "mac_alias", "cryptography", "asn1crypto"):
+        assert any(line.strip().startswith(f"{dist} {version(dist)}:") for line in lines), dist
+    assert any("libbz2" in line for line in lines) and any("liblzma" in line for line in lines)

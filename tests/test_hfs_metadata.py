@@ -281,3 +281,35 @@ def test_wrong_size_finder_info_names_the_path():
         build_volume(tree, volname="F", xattrs={"a/f": {"com.apple.FinderInfo": b"x"}})
     with pytest.raises(InputError, match="a/f: Finder info: 2 bytes"):
         build_volume(tree, volname="F", finder_info={"a/f": b"xx"})
+
+
+def test_every_name_clash_is_reported_in_one_error():
+    # Fix-rerun-next-clash is no way to clean a tree: one error lists them all.
+    tree = Tree()
+    tree.add("dir/Readme", File())
+    tree.add("dir/README", File())
+    tree.add("dir/readme", File())
+    tree.add("other/Caf\u00e9", File())
+    tree.add("other/cafe\u0301", File())
+    tree.add("deep/er/X", Folder())
+    tree.add("deep/er/x", File())
+    tree.add("odd/\u200c", File())
+    with pytest.raises(InputError) as info:
+        build_volume(tree, volname="C")
+    msg = str(info.value)
+    assert msg.startswith("4 names cannot be stored")
+    assert "'dir/README' and 'dir/Readme' and 'dir/readme'" in msg
+    assert "'other/Caf\u00e9' and 'other/cafe\u0301'" in msg
+    assert "'deep/er/X' and 'deep/er/x'" in msg
+    assert "'odd/\\u200c'" in msg and "--case-sensitive" in msg
+    # Many clashes: the first ones by path, then a count.
+    tree = Tree()
+    for i in range(30):
+        tree.add(f"f{i:02d}", File())
+        tree.add(f"F{i:02d}", File())
+    with pytest.raises(InputError) as info:
+        build_volume(tree, volname="C")
+    msg = str(info.value)
+    assert msg.startswith("30 names cannot be stored")
+    assert "'F00' and 'f00'" in msg and "'F19' and 'f19'" in msg and "'F20'" not in msg
+    assert msg.endswith("... and 10 more")

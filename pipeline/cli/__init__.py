@@ -17,10 +17,25 @@ from . import dmg, hfs, sdk, sig
 GROUPS = (hfs, dmg, sig, sdk)
 
 
+class _VersionAction(argparse.Action):
+    # Like argparse's "version" action, but the report (which imports the
+    # codec libraries) is only made when asked for.
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..versions import version_report
+        print(version_report())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprodmg",
         description="Reproducible macOS apps and .dmg installers, built on Linux.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the version and the versions of the libraries that shape "
+                             "output bytes, then exit")
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
     for module in GROUPS:
         module.register(groups)

@@ -386,6 +386,26 @@ class _Builder:
 
     # tree -> items -----------------------------------------------------------
 
+    # How many problem names one error lists before it only counts the rest.
+    NAME_ERRORS_SHOWN = 20
+
+    def _name_error(self, clashes: list[list[str]], ignorable: list[str]) -> InputError:
+        where = ("this HFSX volume (same name once decomposed)" if self.case_sensitive
+                 else "a case-insensitive HFS+ volume")
+        lines = [" and ".join(repr(p) for p in sorted(paths)) + f" have the same name on {where}"
+                 for paths in sorted(clashes, key=sorted)]
+        lines += [f"{path!r}: name is made only of characters HFS+ ignores when comparing "
+                  "names (TN1150)" for path in sorted(ignorable)]
+        fix = "rename one" if len(lines) == 1 and clashes else "rename them"
+        if not self.case_sensitive:
+            fix += ", or build a case-sensitive volume with --case-sensitive"
+        if len(lines) == 1:
+            return InputError(f"{lines[0]}; {fix}")
+        shown = lines[:self.NAME_ERRORS_SHOWN]
+        if len(lines) > len(shown):
+            shown.append(f"... and {len(lines) - len(shown)} more")
+        return InputError(f"{len(lines)} names cannot be stored ({fix}):\n  " + "\n  ".join(shown))
+
     def collect(self) -> None:
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
                      self._mode(self.tree.root, "dir"), self.tree.root)
@@ -394,10 +414,13 @@ class _Builder:
         next_cnid = CNID_FIRST_USER
         stack = [root]
         groups: dict[Hashable, list[_Item]] = {}
+        # Every name problem in the tree is reported at once, not one per run.
+        clashes: list[list[str]] = []
+        ignorable: list[str] = []
         while stack:
             folder = stack.pop()
             assert isinstance(folder.entry, Folder)
-            seen: dict[bytes, str] = {}
+            by_key: dict[bytes, list[str]] = {}
             kids = []
             for name, entry in folder.entry.children.items():
                 path = f"{folder.path}/{name}" if folder.path else name
@@ -407,18 +430,12 @@ class _Builder:
                     # FastUnicodeCompare skips ignorable units, so such a name
                     # equals the empty name of the folder's own thread record
                     # (key parentID, ""): the catalog would hold two equal keys.
-                    raise InputError(f"{path!r}: name is made only of characters HFS+ ignores "
-                                     "when comparing names (TN1150); rename it, or build a "
-                                     "case-sensitive volume with --case-sensitive")
-                if key in seen:
-                    if self.case_sensitive:
-                        why = "this HFSX volume (same name once decomposed)"
-                    else:
-                        why = ("a case-insensitive HFS+ volume; rename one, or build a "
-                               "case-sensitive volume with --case-sensitive")
-                    raise InputError(f"{seen[key]!r} and {path!r} have the same name on {why}")
-                seen[key] = path
-                kids.append((key, hname, path, entry))
+                    ignorable.append(path)
+                    continue
+                by_key.setdefault(key, []).append(path)
+                if len(by_key[key]) == 1:
+                    kids.append((key, hname, path, entry))
+            clashes.extend(paths for paths in by_key.values() if len(paths) > 1)
             kids.sort(key=lambda k: k[0])
             for key, hname, path, entry in kids:
                 if isinstance(entry, Folder):
@@ -451,6 +468,8 @@ class _Builder:
             for item in reversed(folder.children):
                 if item.kind == "dir":
                     stack.append(item)
+        if clashes or ignorable:
+            raise self._name_error(clashes, ignorable)
         for path in list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc):
             if path and path not in self.by_path:
                 raise InputError(f"{path}: metadata supplied for a path not in the tree")

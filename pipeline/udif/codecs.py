@@ -23,13 +23,13 @@ import lzma
 import struct
 import zlib
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Callable
 
 import deflate
 import lzfse
 
 from ..errors import InputError
+from ..versions import distribution_version
 from .mish import (CHUNK_ADC, CHUNK_BZIP2, CHUNK_LZFSE, CHUNK_LZMA, CHUNK_RAW,
                    CHUNK_ZLIB)
 
@@ -108,13 +108,6 @@ def compressor(chunk_type: int, level: int | None) -> Callable[[bytes], bytes]:
 # --------------------------------------------------------------------------
 # Versions for the manifest.
 
-def _dist_version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _c_version(libname: str, symbol: str) -> str:
     path = ctypes.util.find_library(libname)
     if path is None:
@@ -133,10 +126,10 @@ def implementation(codec: str) -> dict[str, str]:
         return {"implementation": "stored (no codec)", "version": "n/a"}
     if codec == "zlib":
         return {"implementation": "libdeflate (python package deflate)",
-                "version": _dist_version("deflate")}
+                "version": distribution_version("deflate")}
     if codec == "lzfse":
         return {"implementation": "lzfse reference (python package lzfse)",
-                "version": _dist_version("lzfse")}
+                "version": distribution_version("lzfse")}
     if codec == "bzip2":
         return {"implementation": "libbz2 (system)",
                 "version": _c_version("bz2", "BZ2_bzlibVersion")}
