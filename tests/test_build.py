@@ -118,6 +118,51 @@ def test_two_builds_are_bit_identical(two_builds):
     assert differing == []
 
 
+PUBLISHED = REPO / "examples" / "hello"
+
+
+def _leaves(value, prefix: str = "") -> dict[str, object]:
+    """A JSON document flattened to ``dotted.path -> value`` (lists by index)."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    out: dict[str, object] = {}
+    for key, item in items:
+        out.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def test_build_reproduces_the_published_sums(two_builds):
+    # The repository promises these bytes on every machine with the same
+    # inputs (README, "Checking a build against the published hashes"): a
+    # different machine that agrees only with itself is not enough.
+    import json
+
+    a, _ = two_builds
+    built = (a / OUT / "SHA256SUMS").read_text()
+    published = (PUBLISHED / "SHA256SUMS").read_text()
+    if built == published:
+        return
+    # Say which input moved: the published build manifest against ours.
+    ours = _leaves(json.loads((a / OUT / "build-manifest.json").read_text()))
+    theirs = _leaves(json.loads((PUBLISHED / "build-manifest.json").read_text()))
+    moved = [f"{key}: published {theirs.get(key)!r}, built {ours.get(key)!r}"
+             for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)]
+    pytest.fail("the example's SHA256SUMS differs from examples/hello/SHA256SUMS\n"
+                f"built:\n{built}published:\n{published}first differences in the build "
+                "manifest:\n  " + "\n  ".join(moved[:25]))
+
+
+def test_published_manifest_matches_the_published_sums():
+    # The two published files belong to one build.
+    sums = dict(reversed(line.split("  ", 1)) for line in
+                (PUBLISHED / "SHA256SUMS").read_text().splitlines())
+    assert sums["build-manifest.json"] == sha256_file(PUBLISHED / "build-manifest.json")
+
+
 def _all_output_files(project: Path) -> list[Path]:
     return [p for p in (project / OUT).rglob("*") if p.is_file() and not p.is_symlink()]
 
