@@ -25,8 +25,9 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-import pipeline
-from pipeline import bundle, compile as cc, config, image, manifest, sdk, toolchain
+from pipeline.build import bundle, compiler as cc, config, image, manifest, sdk, toolchain
+from pipeline.build import signature as signature_stage, unsigned_tarball
+from pipeline.build.code_inputs import code_files
 from pipeline.epoch import source_date_epoch
 from pipeline.errors import ReprodmgError
 
@@ -123,28 +124,17 @@ SUMS = OUT / "SHA256SUMS"
 RELEASE_MANIFEST = OUT / "build-manifest.json"
 
 
-# The code of each stage is an input of its tasks too: a changed flag in
-# compile.py or a changed tarball writer must rebuild, never leave a stale
-# output that looks up to date.  Located through the imported package, so a
+# The code of each stage is an input of its tasks too: a changed flag in the
+# compiler stage or a changed tarball writer must rebuild, never leave a
+# stale output that looks up to date.  Derived from the stage modules'
+# imports (pipeline.build.code_inputs), through the imported package, so a
 # checkout outside the project folder is tracked as well.
-_PKG = Path(pipeline.__file__).resolve().parent
-
-
-def _code(*names: str) -> list[Path]:
-    """Modules (``compile.py``) and whole packages (``hfs``) of ``pipeline``."""
-    out: set[Path] = set()
-    for name in names:
-        path = _PKG / name
-        out.update(path.glob("*.py") if path.is_dir() else [path])
-    return sorted(out)
-
-
-TOOLCHAIN_CODE = _code("toolchain.py", "manifest.py", "atomic.py")
-SDK_CODE = _code("sdk.py", "tarball.py", "manifest.py", "atomic.py")
-COMPILE_CODE = _code("compile.py")
-BUNDLE_CODE = _code("bundle.py")
-TARBALL_CODE = _code("bundle.py", "tarball.py", "manifest.py", "config.py", "atomic.py")
-CHECKSUMS_CODE = _code("manifest.py", "atomic.py")
+TOOLCHAIN_CODE = code_files("pipeline.build.toolchain")
+SDK_CODE = code_files("pipeline.build.sdk")
+COMPILE_CODE = code_files("pipeline.build.compiler")
+BUNDLE_CODE = code_files("pipeline.build.bundle")
+TARBALL_CODE = code_files("pipeline.build.unsigned_tarball", "pipeline.build.manifest")
+CHECKSUMS_CODE = code_files("pipeline.build.manifest")
 
 
 def _obj(arch: str, source: str) -> Path:
@@ -304,7 +294,7 @@ def task_app_tarball():
                                      sdk=manifest.read_json(SDK_STAMP), app_dir=APP,
                                      templates=TEMPLATES)
         manifest.write_json(APP_MANIFEST, data)
-        bundle.pack_app_tarball(APP, config_path=CFG.path, manifest_path=APP_MANIFEST,
+        unsigned_tarball.pack_app_tarball(APP, config_path=CFG.path, manifest_path=APP_MANIFEST,
                                 out_path=APP_TAR, epoch=EPOCH)
     return {
         "actions": [_guard(run)],
@@ -316,16 +306,11 @@ def task_app_tarball():
     }
 
 
-# The image tasks' code: an upgraded HFS+/UDIF (or signing) library must
-# rebuild the DMG.
-IMAGE_LIBS = _code("image.py", "imagesource.py", "bundle.py", "manifest.py", "atomic.py",
-                   "hfs", "udif")
-# The Finder layout (when [dmg.window] is set): its code, its picture, and
-# the pinned packages that write .DS_Store and the alias.
-if CFG.window is not None:
-    IMAGE_LIBS.append(_PKG / "layout.py")
+# The image tasks' code (an upgraded HFS+/UDIF or signing library must
+# rebuild the DMG) and the Finder layout's picture.
+IMAGE_CODE = code_files("pipeline.build.image")
+SIGNED_IMAGE_CODE = code_files("pipeline.build.image", "pipeline.build.signature")
 BACKGROUND = [CFG.root / CFG.window.background] if CFG.window and CFG.window.background else []
-SIGNING_LIBS = _code("codesign", "macho", "tarball.py")     # apply reads the signature tarball
 
 
 def _image_options() -> dict:
@@ -340,11 +325,12 @@ def _image_uptodate_options() -> dict:
     """What config_changed watches: the options, the codec's implementation and
     version (another libdeflate compresses to other bytes), and the layout
     packages' versions."""
-    from pipeline.udif import codecs
+    from pipeline import codecs
+    from pipeline.udif.formats import lookup_format
     options = _image_options()
-    options["codec"] = codecs.implementation(codecs.lookup_format(CFG.dmg_format).codec)
+    options["codec"] = codecs.implementation(lookup_format(CFG.dmg_format).codec)
     if CFG.window is not None:
-        from pipeline import layout
+        from pipeline.build import finder as layout
         options["layout_libraries"] = layout.library_versions()
     return options
 
@@ -361,7 +347,7 @@ def task_image():
     """Stage (.app + Applications link) -> HFS+ (+ Finder layout) -> UDIF."""
     return {
         "actions": [(_guard(_make_image), [APP, OUT / "stage", DMG, IMAGE_INFO])],
-        "file_dep": [*APP_FILES, *IMAGE_LIBS, *BACKGROUND],
+        "file_dep": [*APP_FILES, *IMAGE_CODE, *BACKGROUND],
         "targets": [DMG, IMAGE_INFO],
         "uptodate": [config_changed(_image_uptodate_options())],
         "clean": True,
@@ -376,11 +362,11 @@ def task_signed_image():
     sig_tar = CFG.root / CFG.signature.path
 
     def run():
-        image.apply_signature(APP, sig_tar, CFG.signature.sha256, SIGNED_APP, epoch=EPOCH)
+        signature_stage.apply_signature(APP, sig_tar, CFG.signature.sha256, SIGNED_APP, epoch=EPOCH)
         _make_image(SIGNED_APP, OUT / "stage-signed", SIGNED_DMG, SIGNED_IMAGE_INFO)
     return {
         "actions": [_guard(run)],
-        "file_dep": [*APP_FILES, sig_tar, *IMAGE_LIBS, *SIGNING_LIBS, *BACKGROUND],
+        "file_dep": [*APP_FILES, sig_tar, *SIGNED_IMAGE_CODE, *BACKGROUND],
         "targets": [SIGNED_DMG, SIGNED_IMAGE_INFO],
         "uptodate": [config_changed({**_image_uptodate_options(), "sig": CFG.signature.sha256})],
         "clean": True,

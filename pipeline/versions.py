@@ -31,7 +31,7 @@ def distribution_version(name: str) -> str:
 
 def version_report() -> str:
     """The text of ``reprodmg --version``."""
-    from .udif.codecs import implementation
+    from .codecs import implementation
 
     lines = [f"reprodmg {distribution_version('reprodmg')}"]
     for name, role in OUTPUT_SHAPING_PACKAGES.items():

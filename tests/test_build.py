@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline import sdk
-from pipeline.manifest import sha256_file
+from pipeline.build import sdk
+from pipeline.build.manifest import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")
@@ -255,7 +255,7 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
     # A changed HFS+ or UDIF library rebuilds the image (never a stale DMG
     # that looks up to date), and nothing upstream of it.  The edit is a
     # comment, so the DMG comes out the same and the checksums stay.
-    for lib in ("hfs/writer.py", "udif/codecs.py"):
+    for lib in ("hfs/writer.py", "udif/writer.py", "codecs.py"):
         path = project / "pipeline" / lib
         path.write_text(path.read_text() + "\n# library upgraded\n")
         assert executed(_ok(run_doit(project, cache=cache))) == {"image"}, lib
@@ -269,9 +269,11 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
                      for src in ("src/main.c", "src/greeting.c")}
     compile_chain |= {"archive:arm64:greeting", "archive:x86_64:greeting",
                       "link:arm64", "link:x86_64", "lipo"}
-    for lib, chain in (("compile.py", compile_chain), ("bundle.py", {"bundle", "app_tarball", "image"}),
+    for lib, chain in (("build/compiler.py", compile_chain),
+                       ("build/bundle.py", {"bundle", "image"}),
+                       ("build/unsigned_tarball.py", {"app_tarball"}),
                        ("tarball.py", {"sdk", "app_tarball"}),
-                       ("toolchain.py", {"toolchain"})):
+                       ("build/toolchain.py", {"toolchain"})):
         path = project / "pipeline" / lib
         path.write_text(path.read_text() + "\n# stage code changed\n")
         assert executed(_ok(run_doit(project, cache=cache))) == chain, lib

@@ -7,7 +7,7 @@ import plistlib
 import stat
 from pathlib import Path
 
-from pipeline import bundle
+from pipeline.build import bundle
 
 INFO = bundle.BundleInfo(name="Tom & Jerry", bundle_id="org.example.tj", version="2.0.1",
                          build_number="42", executable="TomJerry", minimum_macos="12.3",

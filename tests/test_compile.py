@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline import compile as cc
-from pipeline import sdk, toolchain
+from pipeline.build import compiler as cc
+from pipeline.build import sdk, toolchain
 from pipeline.errors import InputError
-from pipeline.manifest import sha256_file
+from pipeline.build.manifest import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config
+from pipeline.build import config
 from pipeline.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent

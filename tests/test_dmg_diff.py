@@ -21,7 +21,7 @@ import pytest
 
 from conftest import HDIUTIL_CORPUS, require_tool
 from pipeline.cli import main
-from pipeline.dmgdiff import diff_images, first_difference, format_report, koly_field_at
+from pipeline.diff import diff_images, first_difference, format_report, koly_field_at
 from pipeline.hfs.tree import FinderInfo
 from pipeline.hfs.writer import build_volume
 from pipeline.udif.partitions import BytesSource

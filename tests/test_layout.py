@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline import config, image, layout
+from pipeline.build import config, image, finder as layout
 from pipeline.errors import InputError
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.tree import tree_from_directory
@@ -426,7 +426,7 @@ def test_dodo_declares_the_picture_and_the_window_as_image_inputs(monkeypatch):
     task = dodo.task_image()
     picture = EXAMPLE / "dmg-background.png"
     assert picture in [Path(p) for p in task["file_dep"]]
-    assert REPO / "pipeline" / "layout.py" in [Path(p) for p in task["file_dep"]]
+    assert REPO / "pipeline" / "build" / "finder.py" in [Path(p) for p in task["file_dep"]]
     watched = task["uptodate"][0].config
     assert watched["window"] == config.load(EXAMPLE / "release.toml").window.options()
     assert set(watched["layout_libraries"]) == {"ds_store", "mac_alias"}

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline import sdk
+from pipeline.build import sdk
 from pipeline.cli import main as cli_main
 from pipeline.errors import InputError, VerificationError
-from pipeline.manifest import sha256_file
+from pipeline.build.manifest import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 PIN_PATH = REPO / "sdk" / "MacOSX-zig-0.17.1.toml"

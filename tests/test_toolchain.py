@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline import toolchain
+from pipeline.build import toolchain
 from pipeline.errors import InputError, UnsupportedError
 
 
@@ -176,7 +176,7 @@ def test_manifest_does_not_depend_on_unrelated_packages_or_library_paths(tmp_pat
 def test_build_manifest_is_the_same_with_another_library_layout(tmp_path: Path):
     # The build manifest embeds the toolchain manifest: made for the example
     # release from either layout, it has the same bytes.
-    from pipeline import config, manifest
+    from pipeline.build import config, manifest
 
     tc = toolchain.resolve("llvm", 19)
     cfg = config.load(Path(__file__).parent.parent / "examples" / "hello" / "release.toml")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import CorruptError, InputError, UnsupportedError
-from pipeline.udif.codecs import CodecError, adc_decode, lzfse_declared_size
+from pipeline.codecs import CodecError, adc_decode, lzfse_declared_size
 from pipeline.udif.koly import KOLY_SIZE, Koly
 from pipeline.udif.mish import CHUNK_IGNORE, BlkxTable
 from pipeline.udif.reader import open_udif

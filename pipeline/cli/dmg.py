@@ -71,7 +71,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_extract)
 
-    from .dmgdiff import register_diff
+    from .diff import register_diff
     register_diff(sub)
 
 

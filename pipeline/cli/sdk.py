@@ -6,10 +6,10 @@ import argparse
 import os
 from pathlib import Path
 
-from .. import sdk as sdk_lib
+from ..build import sdk as sdk_lib
 from .. import tarball
 from ..errors import InputError
-from ..tomlfile import SHA256_RE
+from ..build.tomlfile import SHA256_RE
 from .output import emit_json
 
 

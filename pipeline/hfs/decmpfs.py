@@ -27,7 +27,7 @@ import struct
 import zlib
 
 from ..errors import CorruptError, UnsupportedError
-from ..udif import codecs as udif_codecs
+from .. import codecs
 from .volume import SizedStream
 
 XATTR_NAME = "com.apple.decmpfs"
@@ -89,7 +89,7 @@ def _decode(codec: str, chunk: bytes, out_size: int) -> bytes:
         return _lzvn(chunk, out_size)
     # The lzfse binding grows its output until the stream fits; the UDIF
     # decoder first checks that the block headers declare exactly out_size.
-    return udif_codecs.decode(udif_codecs.CHUNK_LZFSE, chunk, out_size)
+    return codecs.decode("lzfse", chunk, out_size)
 
 
 class DecmpfsStream(SizedStream):

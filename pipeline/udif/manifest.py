@@ -13,7 +13,7 @@ import json
 import os
 
 from ..atomic import atomic_write_bytes
-from . import codecs
+from .. import codecs
 from .mish import CHUNK_SECTORS
 
 MANIFEST_VERSION = 1

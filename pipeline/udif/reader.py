@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, InputError, UnsupportedError
-from .codecs import CodecError, decode
+from ..codecs import CodecError
+from .formats import decode_chunk
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR, Koly
 from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SIZE,
                    CHUNK_TERMINATOR, CHUNK_ZERO, MISH_MAGIC, MISH_SIZE, NO_DATA_CHUNKS,
@@ -286,7 +287,7 @@ class UDIFImage:
         start = self.koly.data_fork_offset + part.table.data_offset + c.offset
         raw = self.pread(start, c.length)
         try:
-            data = decode(c.type, raw, size)
+            data = decode_chunk(c.type, raw, size)
         except CodecError as exc:
             raise CorruptError(self.path, _where_chunk(part, index) + f" ({c.type_name})",
                                str(exc), start) from None

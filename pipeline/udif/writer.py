@@ -31,7 +31,8 @@ from ..atomic import atomic_output
 from ..errors import InputError
 from ..imagesource import ImageSource
 from ..progress import Progress
-from . import codecs
+from .. import codecs
+from . import formats
 from .koly import SECTOR, Koly, checksum_field
 from .manifest import build_manifest, write_manifest
 from .mish import (BUFFERS_SLACK, CHUNK_IGNORE, CHUNK_RAW, CHUNK_SECTORS, CHUNK_TERMINATOR,
@@ -228,8 +229,8 @@ def write_layout(plan: Layout, out_path: str | os.PathLike, *, format: str,
         result = _write_raw(plan, out_path)
         fmt_name, level = "raw", None
     else:
-        fmt = codecs.lookup_format(format)
-        level = codecs.check_level(fmt, level)
+        fmt = formats.lookup_format(format)
+        level = formats.check_level(fmt, level)
         result = _write_dmg(plan, out_path, fmt, level, workers or default_workers())
         fmt_name = fmt.name
     manifest = build_manifest(out_path.name, fmt_name, level, plan.scheme, result)
@@ -284,9 +285,9 @@ def _write_raw(plan: Layout, out_path: Path) -> dict:
             "codecs": [], "segment_id": None, "chunks": {}}
 
 
-def _write_dmg(plan: Layout, out_path: Path, fmt: codecs.Format, level: int | None,
+def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | None,
                workers: int) -> dict:
-    compress = codecs.compressor(fmt.chunk_type, level)
+    compress = codecs.compressor(fmt.codec, level)
     parallel = fmt.chunk_type != CHUNK_RAW and workers > 1
     expanded = hashlib.sha256()
     fork_sha = hashlib.sha256()

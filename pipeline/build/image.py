@@ -57,15 +57,15 @@ def build_dmg(stage_dir: str | os.PathLike, out_path: str | os.PathLike, *, volu
     """
     # Imported here so that the compile/bundle stages work while the image
     # libraries are absent or broken.
-    from .errors import VerificationError
-    from .hfs.tree import tree_from_directory
-    from .hfs.writer import build_volume
-    from .udif.writer import write_udif
+    from ..errors import VerificationError
+    from ..hfs.tree import tree_from_directory
+    from ..hfs.writer import build_volume
+    from ..udif.writer import write_udif
 
     tree = tree_from_directory(stage_dir)
     out: dict[str, Any] = {}
     if window is not None:
-        from . import layout as finder_layout
+        from . import finder as finder_layout
 
         out["finder_layout"] = finder_layout.add_layout(
             tree, window, config_root=config_root, config_name=config_name,
@@ -80,36 +80,4 @@ def build_dmg(stage_dir: str | os.PathLike, out_path: str | os.PathLike, *, volu
     # The image manifest is recorded by the caller (image.json), not beside the DMG.
     info = write_udif(volume, out_path, format=dmg_format, layout=layout, manifest_path=False)
     out["udif"] = dict(info or {})
-    return out
-
-
-def apply_signature(unsigned_app: str | os.PathLike, sig_tar: str | os.PathLike,
-                    sig_sha256: str, out_app: str | os.PathLike, *, epoch: int = 0) -> Path:
-    """The signed path's first stages: pinned signature tarball -> apply -> verify.
-
-    The tarball's hash is checked against the release configuration's pin
-    before it is opened; ``pipeline.codesign.apply`` refuses signatures that
-    do not fit and verifies the result; the verification is repeated here
-    on the final tree, which then gets the bundle's fixed modes and times.
-    """
-    from .bundle import normalise_tree
-    from .codesign.apply import apply
-    from .codesign.verify import verify_path
-    from .errors import VerificationError
-    from .manifest import sha256_file
-
-    actual = sha256_file(sig_tar)
-    if actual != sig_sha256:
-        raise VerificationError(f"{sig_tar}: signature tarball refused: expected sha256 "
-                                f"{sig_sha256} (release configuration), actual sha256 {actual}")
-    out = Path(out_app)
-    if out.exists():
-        shutil.rmtree(out)
-    apply(Path(unsigned_app), Path(sig_tar), out)
-    try:
-        verify_path(out).raise_for_failure()
-        normalise_tree(out, epoch)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
     return out

@@ -1,5 +1,8 @@
-"""Every UDIF chunk codec in one place: how it compresses, how it expands,
-and which implementation (and version) produced the bytes.
+"""Every compression codec the Apple formats use, by name (``zlib``,
+``bzip2``, ``lzfse``, ``lzma``, ``adc``, ``raw``): how it compresses, how it
+expands, and which implementation (and version) produced the bytes.  UDIF
+chunks and HFS+ compressed files both use them; ``udif.formats`` maps chunk
+types to these names.
 
 Reproducibility: a UDZO image made with the host's zlib would differ between
 distributions (zlib vs zlib-ng emit different deflate streams), so zlib
@@ -22,87 +25,33 @@ import ctypes.util
 import lzma
 import struct
 import zlib
-from dataclasses import dataclass
 from typing import Callable
 
 import deflate
 import lzfse
 
-from ..errors import InputError
-from ..versions import distribution_version
-from .mish import (CHUNK_ADC, CHUNK_BZIP2, CHUNK_LZFSE, CHUNK_LZMA, CHUNK_RAW,
-                   CHUNK_ZLIB)
+from .versions import distribution_version
 
 
 class CodecError(Exception):
-    """A chunk's bytes do not decode to its declared size (internal; the
-    reader turns it into a CorruptError naming the file, partition and chunk)."""
+    """Bytes that do not decode to their declared size (internal; readers
+    turn it into a CorruptError naming the file and the chunk or fork)."""
 
 
-# --------------------------------------------------------------------------
-# Formats and their codecs.
-
-@dataclass(frozen=True)
-class Format:
-    name: str                  # hdiutil's format name
-    chunk_type: int            # chunk type of compressed chunks
-    codec: str                 # codec name in manifests
-    default_level: int | None  # None: the codec has no level
-    levels: tuple[int, int] | None
-
-
-# UDZO default level 1: hdiutil's documented default for `-imagekey
-# zlib-level` (hdiutil(1): "zlib-level=<1..9>", default 1, fast).  libdeflate
-# levels go to 12; we accept 1..12.
-# UDBZ: bzip2 with 900k blocks (the bzip2 default).  ULMO: xz preset 6 (the
-# xz default), CRC64 check; ULFO: LZFSE has no level.
-FORMATS: dict[str, Format] = {
-    "UDRO": Format("UDRO", CHUNK_RAW, "raw", None, None),
-    "UDZO": Format("UDZO", CHUNK_ZLIB, "zlib", 1, (1, 12)),
-    "UDBZ": Format("UDBZ", CHUNK_BZIP2, "bzip2", 9, (1, 9)),
-    "ULFO": Format("ULFO", CHUNK_LZFSE, "lzfse", None, None),
-    "ULMO": Format("ULMO", CHUNK_LZMA, "lzma", 6, (0, 9)),
-}
-FORMAT_ALIASES = {"ULZF": "ULFO"}
-# Names hdiutil's imageinfo would show for images we only read.
-READ_ONLY_FORMATS = {CHUNK_ADC: "UDCO"}
-
-
-def lookup_format(name: str) -> Format:
-    key = name.upper()
-    key = FORMAT_ALIASES.get(key, key)
-    try:
-        return FORMATS[key]
-    except KeyError:
-        known = ", ".join(sorted([*FORMATS, *FORMAT_ALIASES, "raw"]))
-        raise InputError(f"unknown image format {name!r} (known: {known})") from None
-
-
-def check_level(fmt: Format, level: int | None) -> int | None:
-    if level is None:
-        return fmt.default_level
-    if fmt.levels is None:
-        raise InputError(f"format {fmt.name} has no compression level")
-    lo, hi = fmt.levels
-    if not lo <= level <= hi:
-        raise InputError(f"format {fmt.name}: level {level} outside {lo}..{hi}")
-    return level
-
-
-def compressor(chunk_type: int, level: int | None) -> Callable[[bytes], bytes]:
-    """A pure function bytes -> compressed bytes for one chunk type."""
-    if chunk_type == CHUNK_RAW:
+def compressor(codec: str, level: int | None) -> Callable[[bytes], bytes]:
+    """A pure function bytes -> compressed bytes for one codec."""
+    if codec == "raw":
         return bytes
-    if chunk_type == CHUNK_ZLIB:
+    if codec == "zlib":
         return lambda data: deflate.zlib_compress(data, level)
-    if chunk_type == CHUNK_BZIP2:
+    if codec == "bzip2":
         return lambda data: bz2.compress(data, level)
-    if chunk_type == CHUNK_LZFSE:
+    if codec == "lzfse":
         return lzfse.compress
-    if chunk_type == CHUNK_LZMA:
+    if codec == "lzma":
         return lambda data: lzma.compress(data, format=lzma.FORMAT_XZ,
                                           check=lzma.CHECK_CRC64, preset=level)
-    raise ValueError(f"no compressor for chunk type {chunk_type:#x}")
+    raise ValueError(f"no compressor for codec {codec!r}")
 
 
 # --------------------------------------------------------------------------
@@ -299,19 +248,20 @@ def _raw_decode(data: bytes, size: int) -> bytes:
     return data
 
 
-DECODERS: dict[int, Callable[[bytes, int], bytes]] = {
-    CHUNK_RAW: _raw_decode,
-    CHUNK_ZLIB: _zlib_decode,
-    CHUNK_BZIP2: _bzip2_decode,
-    CHUNK_LZFSE: _lzfse_decode,
-    CHUNK_LZMA: _lzma_decode,
-    CHUNK_ADC: adc_decode,
+DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
+    "raw": _raw_decode,
+    "zlib": _zlib_decode,
+    "bzip2": _bzip2_decode,
+    "lzfse": _lzfse_decode,
+    "lzma": _lzma_decode,
+    "adc": adc_decode,
 }
 
 
-def decode(chunk_type: int, data: bytes, size: int) -> bytes:
+def decode(codec: str, data: bytes, size: int) -> bytes:
+    """Expand ``data`` to exactly ``size`` bytes, or raise CodecError."""
     try:
-        decoder = DECODERS[chunk_type]
+        decoder = DECODERS[codec]
     except KeyError:
-        raise CodecError(f"unknown chunk type {chunk_type:#010x}") from None
+        raise CodecError(f"unknown codec {codec!r}") from None
     return decoder(data, size)

@@ -8,7 +8,7 @@ import re
 import tomllib
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 # A SHA-256 as every pin in the project writes it.
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -22,7 +22,7 @@ def register_diff(dmg_commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from ..dmgdiff import diff_images, exit_status, format_report
+    from ..diff import diff_images, exit_status, format_report
     from ..progress import Progress
     with Progress(f"diff {Path(args.a).name} {Path(args.b).name}", unit=" partitions") as progress:
         report = diff_images(args.a, args.b, progress=progress)

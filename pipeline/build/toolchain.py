@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .errors import InputError, UnsupportedError
+from ..errors import InputError, UnsupportedError
 from .manifest import sha256_file
 
 # Probes of a located tool (it is run by absolute path) need no user PATH.

@@ -24,9 +24,9 @@ from typing import Iterator
 
 import jinja2
 
-from .errors import InputError
+from ..errors import InputError
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 @dataclass(frozen=True)
@@ -125,30 +125,3 @@ def build_app(info: BundleInfo, *, executable: str | os.PathLike, out_dir: str |
             os.chmod(contents / "Resources" / info.icon_file, 0o644)
         normalise_tree(tmp, epoch)
     return final
-
-
-def pack_app_tarball(app_dir: str | os.PathLike, *, config_path: str | os.PathLike,
-                     manifest_path: str | os.PathLike, out_path: str | os.PathLike,
-                     epoch: int = 0) -> None:
-    """The unsigned tarball for the signer: ``Name.app/...``, the release configuration
-    (as ``release.toml``, without its ``[signature]`` pin, which is added only
-    after signing) and the app manifest (as ``build-manifest.json``)."""
-    from . import tarball
-    from .config import without_signature
-
-    app = Path(app_dir)
-    members: dict[str, Path | bytes] = {"release.toml": without_signature(config_path),
-                                        "build-manifest.json": Path(manifest_path)}
-    executables = []
-    for dirpath, dirnames, filenames in os.walk(app):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                raise InputError(f"{path}: symbolic links in the app are not supported "
-                                 "in the unsigned tarball")
-            rel = f"{app.name}/{path.relative_to(app).as_posix()}"
-            members[rel] = path
-            if os.stat(path).st_mode & 0o111:
-                executables.append(rel)
-    tarball.pack_members(members, out_path, mtime=epoch, executable=executables)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .epoch import MAX_EPOCH
-from .errors import InputError
-from .hfs.unicode import decompose
+from ..epoch import MAX_EPOCH
+from ..errors import InputError
+from ..hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type
 
 ARCHS = ("x86_64", "arm64")

@@ -26,10 +26,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import tarball
-from .errors import CorruptError, InputError, VerificationError
+from .. import tarball
+from ..errors import CorruptError, InputError, VerificationError
 from .manifest import sha256_file
-from .progress import Progress
+from ..progress import Progress
 from .tomlfile import Table, read_toml
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")

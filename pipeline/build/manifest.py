@@ -19,8 +19,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .atomic import atomic_write_bytes
-from .errors import InputError
+from ..atomic import atomic_write_bytes
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from .config import ReleaseConfig

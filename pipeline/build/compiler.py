@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
-from .errors import InputError
+from ..errors import InputError
 
 # Where mapped paths point: stable, obviously synthetic names.
 SOURCE_PREFIX = "."

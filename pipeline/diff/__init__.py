@@ -37,19 +37,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import InputError, ReprodmgError
-from .hfs.btree import BTreeReader
-from .hfs.listing import shown
-from .hfs.reader import Entry, HFSReader
-from .hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
+from ..errors import InputError, ReprodmgError
+from ..hfs.btree import BTreeReader
+from ..hfs.listing import shown
+from ..hfs.reader import Entry, HFSReader
+from ..hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
                           CNID_STARTUP, HFS_EPOCH_OFFSET,
                           VH_FORKS, VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
-from .hfs.volume import fork_byte_runs, fork_extents, read_volume_header
-from .progress import Progress
-from .udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
-from .udif.mish import (CHUNK_BZIP2, CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO,
+from ..hfs.volume import fork_byte_runs, fork_extents, read_volume_header
+from ..progress import Progress
+from ..udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
+from ..udif.mish import (CHUNK_BZIP2, CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO,
                         CHUNK_ZLIB, NO_DATA_CHUNKS, Chunk)
-from .udif.reader import Partition, UDIFImage, open_udif
+from ..udif.reader import Partition, UDIFImage, open_udif
 
 STEP = 1 << 20            # bytes compared at a time
 MAX_RANGES = 10000        # differing sector ranges kept per partition

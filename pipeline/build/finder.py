@@ -51,11 +51,11 @@ import plistlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from .config import WindowConfig
-    from .hfs.tree import Tree
+    from ..hfs.tree import Tree
 
 DS_STORE = ".DS_Store"
 BACKGROUND_FOLDER = ".background"
@@ -97,8 +97,8 @@ def _check_picture(path: Path, where: str) -> None:
 
 def _hfs_when(epoch: int | None) -> int:
     """The volume's createDate as ``build_volume`` computes it."""
-    from .epoch import source_date_epoch
-    from .hfs.structs import hfs_date
+    from ..epoch import source_date_epoch
+    from ..hfs.structs import hfs_date
     return hfs_date(source_date_epoch(epoch))
 
 
@@ -170,7 +170,7 @@ def ds_store_bytes(window: "WindowConfig", *, alias: bytes | None) -> bytes:
     from ds_store import DSStore
     from ds_store.store import DSStoreEntry, codecs
 
-    from .hfs.unicode import decompose
+    from ..hfs.unicode import decompose
 
     bwsp, icvp = _window_plists(window, alias)
     entries = [
@@ -199,9 +199,9 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
     image stage passes to ``build_volume``.  Returns what the layout used
     (options, the picture's CNIDs) for the image manifest.
     """
-    from .hfs.tree import File, FileData, FinderInfo, Folder
-    from .hfs.unicode import decompose
-    from .hfs.writer import assign_cnids
+    from ..hfs.tree import File, FileData, FinderInfo, Folder
+    from ..hfs.unicode import decompose
+    from ..hfs.writer import assign_cnids
 
     # Names compare as HFS+ stores them (decomposed): a TOML file in NFC
     # names the same entry as a staged folder in NFD.
