@@ -1,10 +1,27 @@
-"""Progress for long operations: shown on a terminal, silent in CI and pipes."""
+"""Progress for long operations: shown on a terminal, silent in CI and pipes.
+
+Format libraries never draw anything: their long operations take an
+optional ``progress`` callback, ``progress(label, done, total)``, and the
+front ends (the CLI, doit actions) hand them a ``TerminalProgress``.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
+
+# What a format library calls: (what is being done, units done, units in all).
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _wanted(stream: TextIO) -> bool:
+    # REPRODMG_PROGRESS=0 / =1 forces it off / on; otherwise a terminal
+    # outside CI gets it.
+    forced = os.environ.get("REPRODMG_PROGRESS")
+    if forced is not None:
+        return forced not in ("", "0")
+    return stream.isatty() and not os.environ.get("CI")
 
 
 class Progress:
@@ -21,11 +38,7 @@ class Progress:
         self.unit = unit
         self.done = 0
         self.stream = stream or sys.stderr
-        forced = os.environ.get("REPRODMG_PROGRESS")
-        if forced is not None:
-            self.enabled = forced not in ("", "0")
-        else:
-            self.enabled = self.stream.isatty() and not os.environ.get("CI")
+        self.enabled = _wanted(self.stream)
         self._last_pct = -1
 
     def advance(self, n: int = 1) -> None:
@@ -52,3 +65,29 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TerminalProgress:
+    """A ``ProgressCallback`` drawing one line per label on stderr (when wanted)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = _wanted(self.stream)
+        self._label: str | None = None
+        self._pct = -1
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if label != self._label:
+            if self._label is not None:
+                self.stream.write("\n")
+            self._label, self._pct = label, -1
+        pct = min(100, done * 100 // total) if total else 100
+        if pct != self._pct:
+            self._pct = pct
+            self.stream.write(f"\r{label}: {pct:3d}%")
+            if done >= total:
+                self.stream.write("\n")
+                self._label = None
+            self.stream.flush()

@@ -1,7 +1,6 @@
 """Deterministic tarballs, and safe reading of tarballs from other people.
 
-Writing: entries sorted by path, mtime from SOURCE_DATE_EPOCH (or the
-caller's value), uid/gid 0 with empty owner names, modes normalised to 0755
+Writing: entries sorted by path, mtime the caller's epoch, uid/gid 0 with empty owner names, modes normalised to 0755
 (folders, executables) and 0644 (other files), PAX format, uncompressed -
 a compressed tarball would hash differently under zlib and zlib-ng.
 
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .atomic import atomic_output
-from .epoch import source_date_epoch
 from .errors import CorruptError, InputError
 
 DEFAULT_MAX_MEMBER = 4 << 30      # 4 GiB: more than any SDK file
@@ -65,8 +63,8 @@ def _normalised_info(entry: _Entry, mtime: int) -> tarfile.TarInfo:
 
 
 def _write_entries(entries: Iterable[_Entry], out_path: str | os.PathLike,
-                   mtime: int | None) -> None:
-    when = source_date_epoch() if mtime is None else int(mtime)
+                   mtime: int) -> None:
+    when = int(mtime)
     ordered = sorted(entries, key=lambda e: e.name)
     with atomic_output(out_path) as raw:
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT,
@@ -110,7 +108,7 @@ def _walk_tree(src: Path, prefix: str) -> list[_Entry]:
 
 
 def pack_tree(src_dir: str | os.PathLike, out_path: str | os.PathLike, *,
-              prefix: str = "", mtime: int | None = None) -> None:
+              prefix: str = "", mtime: int = 0) -> None:
     """Write ``src_dir``'s contents as a deterministic tarball.
 
     Members are named ``prefix/relative/path`` (``prefix`` may be empty).
@@ -120,7 +118,7 @@ def pack_tree(src_dir: str | os.PathLike, out_path: str | os.PathLike, *,
 
 
 def pack_members(members: Mapping[str, bytes | Path], out_path: str | os.PathLike, *,
-                 mtime: int | None = None, executable: Iterable[str] = ()) -> None:
+                 mtime: int = 0, executable: Iterable[str] = ()) -> None:
     """Write a deterministic tarball of named byte strings or files.
 
     Parent folders are added implicitly so extraction recreates them.

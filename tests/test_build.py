@@ -25,7 +25,7 @@ import pytest
 
 from conftest import require_tool
 from pipeline.build import sdk
-from pipeline.build.manifest import sha256_file
+from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")

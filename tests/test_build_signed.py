@@ -20,7 +20,7 @@ import pytest
 from conftest import require_tool
 from pipeline import tarball
 from pipeline.cli import main as cli_main
-from pipeline.build.manifest import sha256_file
+from pipeline.jsonfile import sha256_file
 from signing_identity import make_identity
 from test_build import APP_TAR, DMG, OUT, VERSION, _ok, cache, copy_project, run_doit  # noqa: F401
 

@@ -81,11 +81,10 @@ def tree(root: Path) -> dict[str, object]:
 
 def test_sign_detach_apply_universal_app_round_trip(builder, identity, tmp_path, monkeypatch):
     p12, _pem = identity
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     unsigned = make_app(builder, tmp_path / "unsigned")
     signed = tmp_path / "signed" / "Hello.app"
     shutil.copytree(unsigned, signed, symlinks=True)
-    sign_app(signed, p12, PASSWORD, hardened_runtime=True)
+    sign_app(signed, p12, PASSWORD, hardened_runtime=True, epoch=1700000000)
     report = verify_path(signed)
     assert report.ok, report.failures
     assert sorted(f.path for f in report.files) == ["Contents/Frameworks/libhelper.dylib",
@@ -181,15 +180,14 @@ def test_signed_shape_matches_apple_corpus(identity, tmp_path):
 def test_signing_is_reproducible_across_dirs_umask_and_tz(builder, identity, tmp_path,
                                                           monkeypatch):
     p12, _pem = identity
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1600000000")
     a = make_app(builder, tmp_path / "one")
-    sign_app(a, p12, PASSWORD)
+    sign_app(a, p12, PASSWORD, epoch=1600000000)
     old = os.umask(0o027)
     try:
         monkeypatch.setenv("TZ", "America/St_Johns")
         monkeypatch.setenv("LC_ALL", "C")
         b = make_app(builder, tmp_path / "two" / "deeper")
-        sign_app(b, p12, PASSWORD)
+        sign_app(b, p12, PASSWORD, epoch=1600000000)
     finally:
         os.umask(old)
     assert tree(a) == tree(b)
@@ -198,11 +196,12 @@ def test_signing_is_reproducible_across_dirs_umask_and_tz(builder, identity, tmp
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
 
 
-def test_signing_time_comes_from_source_date_epoch(builder, identity, tmp_path, monkeypatch):
+def test_signing_time_comes_from_the_epoch(builder, identity, tmp_path, monkeypatch):
     p12, _pem = identity
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1234567890")
+    # The library takes the epoch as an argument: the environment plays no part there.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1")
     app = make_app(builder, tmp_path, universal=False)
-    sign_app(app, p12, PASSWORD)
+    sign_app(app, p12, PASSWORD, epoch=1234567890)
     (sl,) = verify_path(app).files[1].slices
     assert sl.signing_time == "2009-02-13T23:31:30+00:00"
 
@@ -230,12 +229,15 @@ def test_cli_sign_reads_password_from_env(builder, identity, tmp_path):
                        cwd=Path(__file__).resolve().parent.parent)
     assert r.returncode == 2 and "wrong password" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "pw.txt").write_text(PASSWORD.decode() + "\n")
+    env["SOURCE_DATE_EPOCH"] = "1234567890"     # the command line resolves it for the signer
     r = subprocess.run([sys.executable, "-m", "pipeline", "sig", "sign", str(app), "--p12", str(p12),
                         "--password-file", str(tmp_path / "pw.txt"), "--json"],
                        capture_output=True, text=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["files"][1]["slices"][0]["identifier"] == "org.example.hello"
+    assert json.loads(r.stdout)["files"][1]["slices"][0]["signing_time"] == \
+        "2009-02-13T23:31:30+00:00"
 
 
 def test_single_universal_file_detach_apply_round_trip(builder, identity, tmp_path):

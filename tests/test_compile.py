@@ -17,7 +17,7 @@ from conftest import require_tool
 from pipeline.build import compiler as cc
 from pipeline.build import sdk, toolchain
 from pipeline.errors import InputError
-from pipeline.build.manifest import sha256_file
+from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")

@@ -78,7 +78,7 @@ def test_imagesource_reads_match_the_streamed_volume(tmp_path):
     disk = tmp_path / "big.bin"
     disk.write_bytes(rng.randbytes(300000))
     tree.add("disk/big.bin", File(data=FileData.from_path(disk)))
-    vol = build_volume(tree, volname="R", headroom="2M")
+    vol = build_volume(tree, volname="R", headroom_bytes=2 << 20)
     path = tmp_path / "r.hfs"
     with open(path, "wb") as fh:
         vol.write_to(fh)

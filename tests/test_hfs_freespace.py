@@ -70,7 +70,9 @@ def test_alternating_bitmap_keeps_memory_bounded_when_short_runs_are_dropped():
     import tracemalloc
 
     from pipeline.hfs.structs import ForkData, VolumeHeader
-    from pipeline.udif.writer import hfs_free_ranges
+    from pipeline.hfs import free_byte_ranges
+    from pipeline.udif.koly import SECTOR
+    from pipeline.udif.writer import MIN_IGNORE_RUN
     # A 512K-block volume (2 GiB, served sparsely) whose 64 KiB bitmap
     # alternates free and used blocks: 256K free runs of one block each.
     # `dmg convert` of such a raw image stores no ignore chunk for them, and
@@ -98,9 +100,22 @@ def test_alternating_bitmap_keeps_memory_bounded_when_short_runs_are_dropped():
 
     tracemalloc.start()
     try:
-        ranges = hfs_free_ranges(Sparse(), "alt.hfs")
+        ranges = free_byte_ranges(Sparse(), "alt.hfs", MIN_IGNORE_RUN * SECTOR) or []
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert ranges == []
     assert peak < 8 << 20, peak
+
+
+def test_a_written_volume_declares_the_free_ranges_its_bitmap_holds():
+    # The UDIF writer takes free space from the volume writer instead of
+    # parsing the volume again: both views must agree, block for block.
+    from pipeline.hfs import File, FileData, Tree, build_volume, free_byte_ranges
+    tree = Tree()
+    for i in range(40):
+        tree.add(f"d{i % 3}/f{i}", File(data=FileData.from_bytes(bytes([i]) * (i * 997))))
+    for headroom in (0, 3 << 20):
+        vol = build_volume(tree, volname="Free", headroom_bytes=headroom)
+        assert vol.free_ranges() == free_byte_ranges(vol, "free.hfs")
+    assert vol.free_ranges() and vol.free_ranges()[0][1] >= 3 << 20

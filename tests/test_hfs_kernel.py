@@ -208,7 +208,7 @@ def _kernel_session(tmp: Path, *, case_sensitive: bool) -> KernelRead:
     expect, link_paths = _tree(tmp, case_sensitive=case_sensitive)
     # Headroom, so that the kernel has room for its own writes at the end.
     volume = build_volume(tmp / "src", volname="Kernel HFSX" if case_sensitive else "Kernel HFS+",
-                          case_sensitive=case_sensitive, epoch=EPOCH, headroom="1M",
+                          case_sensitive=case_sensitive, epoch=EPOCH, headroom_bytes=1 << 20,
                           hard_links="copy" if case_sensitive else "link",
                           xattrs={"files/tool": {"com.example.tag": b"red"},
                                   "zoo": {"com.example.dir": b"\x00\x01"}},

@@ -149,15 +149,15 @@ def test_size_and_headroom():
     tree = Tree()
     tree.add("f", File(data=FileData.from_bytes(bytes(3 * 1024 * 1024))))
     assert build_volume(tree, volname="S").header.freeBlocks * 4096 < 1 << 20
-    roomy = build_volume(tree, volname="S", headroom="8M")
+    roomy = build_volume(tree, volname="S", headroom_bytes=8 << 20)
     assert roomy.header.freeBlocks * 4096 >= 8 << 20
-    pct = build_volume(tree, volname="S", headroom="50%")
+    pct = build_volume(tree, volname="S", headroom_percent=50)
     assert pct.header.freeBlocks * 4096 >= (3 << 20) // 2
-    exact = build_volume(tree, volname="S", size="16M")
+    exact = build_volume(tree, volname="S", size=16 << 20)
     assert exact.size == 16 << 20
     assert exact.read(exact.size - 1024, 512) == exact.read(1024, 512)
     with pytest.raises(InputError, match="too small"):
-        build_volume(tree, volname="S", size="1M")
+        build_volume(tree, volname="S", size=1 << 20)
     with pytest.raises(InputError, match="multiple"):
         build_volume(tree, volname="S", size=1000000)
 

@@ -32,7 +32,7 @@ def fragmented_volume() -> tuple[bytes, bytes]:
     tree = Tree()
     tree.add("frag.bin", File(data=FileData.from_bytes(content)))
     tree.add("other.txt", File(data=FileData.from_bytes(b"unrelated")))
-    vol = build_volume(tree, volname="Frag", headroom="1M")
+    vol = build_volume(tree, volname="Frag", headroom_bytes=1 << 20)
     data = bytearray(vol.read(0, vol.size))
     free_first = free_byte_ranges(vol, "frag")[0][0] // BS
 

@@ -17,7 +17,7 @@ from conftest import require_tool
 from pipeline.build import sdk
 from pipeline.cli import main as cli_main
 from pipeline.errors import InputError, VerificationError
-from pipeline.build.manifest import sha256_file
+from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 PIN_PATH = REPO / "sdk" / "MacOSX-zig-0.17.1.toml"

@@ -38,7 +38,7 @@ def _make_tree(root: Path, reverse: bool) -> None:
 
 def _pack_in_subprocess(src: Path, out: Path, umask: int, tz: str) -> None:
     code = (f"import os; os.umask({umask}); from pipeline.tarball import pack_tree; "
-            f"pack_tree({str(src)!r}, {str(out)!r}, prefix='x')")
+            f"pack_tree({str(src)!r}, {str(out)!r}, prefix='x', mtime=1700000000)")
     env = {"PATH": os.environ.get("PATH", ""), "TZ": tz, "LANG": "C", "PYTHONPATH": str(REPO),
            "SOURCE_DATE_EPOCH": "1700000000"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=src.parent)

@@ -137,10 +137,13 @@ def test_gpt_read_by_7zip_partition_parser(built, hfs_volume, tmp_path):
 
 
 def test_free_blocks_become_ignore_chunks_and_zero_runs_zero_fill(hfs_volume, tmp_path):
+    # A raw volume (here through `convert`) declares no free space: its HFS+
+    # bitmap is read for it.
     from pipeline.hfs.freespace import free_byte_ranges
+    from pipeline.udif.convert import convert
     with FileImageSource(hfs_volume) as src:
         free = free_byte_ranges(src, "0.hfs")
-        write_udif(src, tmp_path / "a.dmg", format="UDZO")
+    convert(hfs_volume, tmp_path / "a.dmg", format="UDZO")
     with open_udif(tmp_path / "a.dmg") as image:
         chunks = image.partitions[0].table.chunks
         ignored = [(c.sector * 512, c.sector_count * 512) for c in chunks if c.type == CHUNK_IGNORE]
@@ -342,12 +345,12 @@ def test_ignore_chunk_beyond_qemu_chunk_bound_is_read_by_all(tmp_path):
     assert (out / "0.hfs").read_bytes() == want
 
 
-def test_small_hfs_free_ranges_stay_in_data_chunks():
+def test_small_hfs_free_ranges_stay_in_data_chunks(tmp_path):
     """Free runs under MIN_IGNORE_RUN sectors are not worth a chunk entry (a
     fragmented bitmap would otherwise bloat the tables past QEMU's bound)."""
     from pipeline.hfs.freespace import free_byte_ranges
     from pipeline.hfs.structs import ForkData, VolumeHeader
-    from pipeline.udif.writer import MIN_IGNORE_RUN, hfs_free_ranges
+    from pipeline.udif.writer import MIN_IGNORE_RUN
     ranges = [(0, 4096), (8192, MIN_IGNORE_RUN * 512), (1 << 19, 8192)]
     # A 1 MiB volume of 4 KiB blocks whose bitmap (block 1) is free exactly there.
     bs, total = 4096, 256
@@ -367,4 +370,14 @@ def test_small_hfs_free_ranges_stay_in_data_chunks():
         def read(self, offset, length):
             return bytes(volume[offset:offset + length])
     assert free_byte_ranges(Source(), "x") == ranges
-    assert hfs_free_ranges(Source(), "x") == [(8192, MIN_IGNORE_RUN * 512)]
+    assert free_byte_ranges(Source(), "x", MIN_IGNORE_RUN * 512) == [(8192, MIN_IGNORE_RUN * 512)]
+
+    class Declaring(Source):
+        # A volume writer's output declares every free run, short ones too.
+        def free_ranges(self):
+            return ranges
+    write_udif(Declaring(), tmp_path / "d.dmg", format="UDRO", manifest_path=False)
+    with open_udif(tmp_path / "d.dmg") as image:
+        ignored = [(c.sector * 512, c.sector_count * 512)
+                   for c in image.partitions[0].table.chunks if c.type == CHUNK_IGNORE]
+    assert ignored == [(8192, MIN_IGNORE_RUN * 512)]

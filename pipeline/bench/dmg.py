@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             work)
         # The raw volume, for the floors and the writer-only run.
         from ..hfs.writer import build_volume
-        vol = build_volume(str(tree), volname="Bench", epoch=0, size=args.volume_size)
+        from ..cli.volume import parse_size
+        vol = build_volume(str(tree), volname="Bench", epoch=0,
+                           size=parse_size(args.volume_size) if args.volume_size else None)
         raw = work / "volume.hfs"
         with open(raw, "wb") as fh:
             vol.write_to(fh)

@@ -23,7 +23,7 @@ from typing import Any
 from ..epoch import MAX_EPOCH
 from ..errors import InputError
 from ..hfs.unicode import decompose
-from .tomlfile import Table, read_toml, toml_type
+from .tomlfile import Table, read_toml, toml_type, without_signature  # noqa: F401 (API)
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
@@ -367,43 +367,3 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
 def load(path: str | os.PathLike) -> ReleaseConfig:
     """Read and check a release configuration file."""
     return parse(read_toml(path, "release configuration"), path)
-
-
-_TABLE_HEADER_RE = re.compile(r"^\s*\[")
-_SIGNATURE_HEADER_RE = re.compile(r"^\s*\[\s*signature\s*\]\s*(#.*)?$")
-
-
-def without_signature(path: str | os.PathLike) -> bytes:
-    """The configuration file's bytes with its ``[signature]`` table removed.
-
-    The unsigned tarball carries the release configuration for the signer;
-    the signature pin is added only after signing, and must not change the
-    tarball that was signed.  The table is cut textually (comments and
-    formatting elsewhere are kept), and the result is parsed again: it must
-    equal the original minus ``signature``, or the file is refused.
-    """
-    raw = Path(path).read_bytes()
-    text = raw.decode("utf-8")
-    original = tomllib.loads(text)
-    if "signature" not in original:
-        return raw
-    kept: list[str] = []
-    skipping = False
-    for line in text.splitlines(keepends=True):
-        if _SIGNATURE_HEADER_RE.match(line):
-            skipping = True
-            continue
-        if skipping and _TABLE_HEADER_RE.match(line):
-            skipping = False
-        if not skipping:
-            kept.append(line)
-    stripped = "".join(kept).rstrip("\n") + "\n"
-    expected = {k: v for k, v in original.items() if k != "signature"}
-    try:
-        ok = tomllib.loads(stripped) == expected
-    except tomllib.TOMLDecodeError:
-        ok = False
-    if not ok:
-        raise InputError(f"{path}: signature: write it as a [signature] table "
-                         "(not inline or dotted keys) so it can be left out of the unsigned tarball")
-    return stripped.encode("utf-8")

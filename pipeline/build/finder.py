@@ -95,11 +95,10 @@ def _check_picture(path: Path, where: str) -> None:
                          f"(first bytes {head.hex()})")
 
 
-def _hfs_when(epoch: int | None) -> int:
+def _hfs_when(epoch: int) -> int:
     """The volume's createDate as ``build_volume`` computes it."""
-    from ..epoch import source_date_epoch
     from ..hfs.structs import hfs_date
-    return hfs_date(source_date_epoch(epoch))
+    return hfs_date(epoch)
 
 
 def background_alias(*, volume_name: str, create_date: int, picture: str, cnids: dict[str, int]
@@ -191,7 +190,7 @@ def ds_store_bytes(window: "WindowConfig", *, alias: bytes | None) -> bytes:
 
 
 def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.PathLike,
-               config_name: str, volume_name: str, epoch: int | None,
+               config_name: str, volume_name: str, epoch: int,
                case_sensitive: bool = False) -> dict[str, Any]:
     """Add ``.background/<picture>`` and ``.DS_Store`` to ``tree``'s root.
 

@@ -6,37 +6,26 @@ differs can see which input or stage diverged.  Paths in manifests are
 relative (to the release configuration's folder for inputs, to the build
 folder for outputs): absolute paths differ between builders.
 
-JSON is written with sorted keys, two-space indent and a final newline: the
-manifest is itself an artifact that must be reproducible.
+JSON is canonical (``pipeline.jsonfile``): the manifest is itself an
+artifact that must be reproducible.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..atomic import atomic_write_bytes
-from ..errors import InputError
+from ..jsonfile import read_json, sha256_file, write_json  # noqa: F401 (API)
+from .tomlfile import without_signature
 
 if TYPE_CHECKING:
     from .config import ReleaseConfig
 
 MANIFEST_VERSION = 1
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    return digest.hexdigest()
 
 
 def tree_entries(root: str | os.PathLike) -> list[dict[str, Any]]:
@@ -64,24 +53,6 @@ def file_hashes(root: str | os.PathLike, relpaths: Iterable[str]) -> dict[str, s
     """``{relative path: sha256}`` for files under ``root``."""
     base = Path(root)
     return {rel: sha256_file(base / rel) for rel in sorted(set(relpaths))}
-
-
-def dumps(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, dumps(obj))
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    try:
-        with open(path, "rb") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from None
 
 
 def sha256sums(digests: Mapping[str, str]) -> bytes:
@@ -129,7 +100,6 @@ def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, An
     """What the unsigned app is a function of, and the app's files."""
     import hashlib
 
-    from .config import without_signature
 
     app = Path(app_dir)
     inputs = file_hashes(cfg.root, project_inputs(cfg))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .. import tarball
 from ..errors import CorruptError, InputError, VerificationError
-from .manifest import sha256_file
+from ..jsonfile import canonical_json, sha256_file
 from ..progress import Progress
 from .tomlfile import Table, read_toml
 
@@ -221,7 +221,7 @@ def sdk_settings(version: str) -> bytes:
         "MaximumDeploymentTarget": f"{version}.99",
         "Version": version,
     }
-    return (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode()
+    return canonical_json(settings)
 
 
 def _wheel_sdk_version(zf: zipfile.ZipFile, wheel: str) -> str:
@@ -360,7 +360,7 @@ def prepare(pin: SdkPin, cache_dir: str | os.PathLike, dest: str | os.PathLike) 
     Returns the SDK root (``dest/<pin.root>``) and writes ``dest/sdk.json``
     (name, sha256, version) last, as the stage's completion stamp.
     """
-    from .manifest import write_json
+    from ..jsonfile import write_json
 
     tar_path = obtain_tarball(pin, cache_dir)
     out = Path(dest)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import InputError, UnsupportedError
-from .manifest import sha256_file
+from ..jsonfile import sha256_file
 
 # Probes of a located tool (it is run by absolute path) need no user PATH.
 _PATH_FOR_PROBES = "/usr/bin:/bin"
@@ -271,7 +271,7 @@ def tool_paths(provider: str = "llvm", major: int = 19) -> list[Path]:
 
 def write_manifest(out_path: str | os.PathLike, provider: str = "llvm", major: int = 19) -> dict:
     """The toolchain stage: resolve the tools and write their manifest as JSON."""
-    from .manifest import write_json
+    from ..jsonfile import write_json
 
     data = resolve(provider, major).manifest()
     write_json(out_path, data)

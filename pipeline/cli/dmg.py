@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, VerificationError
+from ..progress import TerminalProgress
 from .output import emit_json
+from .volume import add_volume_options, build_volume_from_args
 
 FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2), "
                "ULFO or ULZF (lzfse), ULMO (lzma), raw (expanded disk image)")
@@ -33,13 +35,7 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("create", help="author an HFS+ volume from a folder and wrap it as UDIF")
     p.add_argument("src", metavar="SRC_FOLDER")
-    p.add_argument("--volname", required=True, help="volume name")
-    p.add_argument("--case-sensitive", action="store_true", help="HFSX (case-sensitive)")
-    p.add_argument("--size", default=None,
-                   help="volume size (bytes, or e.g. 1G); default: the content plus headroom")
-    p.add_argument("--source-date-epoch", "--epoch", dest="epoch", type=int, default=None,
-                   help="timestamp for every date (SOURCE_DATE_EPOCH in the environment "
-                        "wins); the same option as `hfs create`")
+    add_volume_options(p)
     writer_options(p)
     p.set_defaults(handler=cmd_create)
 
@@ -85,18 +81,11 @@ def _print_manifest(args, manifest: dict) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from ..epoch import source_date_epoch
-    from ..hfs.writer import build_volume
     from ..udif.writer import write_udif
-    src = Path(args.src)
-    if not src.is_dir():
-        raise InputError(f"{src}: not a directory")
-    epoch = source_date_epoch(args.epoch)
-    volume = build_volume(os.fspath(src), volname=args.volname,
-                          case_sensitive=args.case_sensitive, epoch=epoch, size=args.size)
+    volume = build_volume_from_args(args)
     manifest = write_udif(volume, args.output, format=args.format, level=args.level,
                           layout=args.layout or "none", workers=args.workers,
-                          source_name=src.name)
+                          source_name=Path(args.src).name, progress=TerminalProgress())
     _print_manifest(args, manifest)
     return 0
 
@@ -104,7 +93,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from ..udif.convert import convert
     manifest = convert(args.input, args.output, format=args.format, level=args.level,
-                       layout=args.layout, workers=args.workers)
+                       layout=args.layout, workers=args.workers, progress=TerminalProgress())
     _print_manifest(args, manifest)
     return 0
 
@@ -122,12 +111,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..progress import Progress
     from ..udif.reader import open_udif
     with open_udif(args.image) as image:
-        with Progress(f"verify {Path(args.image).name}",
-                      total=len(image.partitions) + 1) as progress:
-            result = image.verify(progress=progress)
+        result = image.verify(progress=TerminalProgress())
     if args.json:
         d = result.as_dict()
         d["path"] = args.image

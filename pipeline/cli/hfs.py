@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from ..atomic import atomic_output
 from ..errors import InputError
 from ..imagesource import FileImageSource
+from ..progress import TerminalProgress
 from .output import emit_json
+from .volume import add_volume_options, build_volume_from_args, volume_name
 
 if TYPE_CHECKING:
     from ..hfs.reader import HFSReader
@@ -23,22 +25,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     create = sub.add_parser("create", help="author a raw HFS+ volume from a folder")
     create.add_argument("src", help="folder to store in the volume")
     create.add_argument("-o", "--output", required=True, help="raw volume file to write")
-    create.add_argument("--volname", help="volume name (default: the folder's name)")
-    create.add_argument("--case-sensitive", action="store_true",
-                        help="build a case-sensitive HFSX volume")
-    create.add_argument("--size", help="exact volume size (bytes, or with K/M/G)")
-    create.add_argument("--headroom", default="0",
-                        help="free space on top of the content: bytes, K/M/G, or N%% (default 0)")
-    create.add_argument("--uid", type=int, default=0, help="owner of every entry (default 0)")
-    create.add_argument("--gid", type=int, default=0, help="group of every entry (default 0)")
-    create.add_argument("--keep-modes", action="store_true",
-                        help="keep permission bits instead of normalising to 0755/0644")
-    create.add_argument("--hard-links", choices=("link", "copy"), default="link",
-                        help="store hard links as HFS+ hard links (default) or as copies")
-    create.add_argument("--open-folder", metavar="PATH",
-                        help="folder (relative to SRC) the Finder opens on mount")
-    create.add_argument("--source-date-epoch", type=int,
-                        help="timestamp for every date (SOURCE_DATE_EPOCH wins)")
+    add_volume_options(create)
     create.add_argument("--json", action="store_true", help="print a JSON summary")
     create.set_defaults(handler=cmd_create)
 
@@ -55,16 +42,10 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from ..hfs.writer import build_volume
-    if not os.path.isdir(args.src):
-        raise InputError(f"{args.src}: not a folder")
-    volname = args.volname or os.path.basename(os.path.normpath(os.path.abspath(args.src)))
-    volume = build_volume(args.src, volname=volname, case_sensitive=args.case_sensitive,
-                          epoch=args.source_date_epoch, uid=args.uid, gid=args.gid,
-                          keep_modes=args.keep_modes, size=args.size, headroom=args.headroom,
-                          hard_links=args.hard_links, open_folder=args.open_folder)
+    volume = build_volume_from_args(args)
+    volname = volume_name(args)
     with atomic_output(args.output) as fh:
-        volume.write_to(fh)
+        volume.write_to(fh, progress=TerminalProgress())
     summary = {"output": args.output, "size": volume.size, "volume_name": volname,
                "case_sensitive": args.case_sensitive, **volume.stats}
     if args.json:

@@ -57,7 +57,8 @@ def register(groups: argparse._SubParsersAction) -> None:
 
 def _detach(args: argparse.Namespace) -> int:
     from ..codesign.detach import detach
-    detach(args.signed, args.output)
+    from ..epoch import source_date_epoch
+    detach(args.signed, args.output, epoch=source_date_epoch())
     if args.json:
         from ..tarball import read_members
         emit_json({"output": os.fspath(args.output),
@@ -68,7 +69,7 @@ def _detach(args: argparse.Namespace) -> int:
 
 
 def _print_report(report, as_json: bool) -> int:
-    from ..hfs.listing import shown     # identifiers and names come from the files
+    from ..textescape import shown     # identifiers and names come from the files
     if as_json:
         emit_json(report.to_json())
     else:
@@ -119,6 +120,7 @@ def _read_certificate(path: Path) -> bytes:
 def _sign(args: argparse.Namespace) -> int:
     from ..codesign.sign import sign_app
     from ..codesign.verify import verify_path
+    from ..epoch import source_date_epoch
     # Never a password on the command line: it would show in `ps` and shell history.
     if args.password_file is not None:
         try:
@@ -129,5 +131,5 @@ def _sign(args: argparse.Namespace) -> int:
         password = os.environ.get(args.password_env)
     sign_app(args.app, args.p12, password.encode() if password is not None else None,
              identifier=args.identifier, hardened_runtime=args.hardened_runtime,
-             entitlements=args.entitlements)
+             entitlements=args.entitlements, epoch=source_date_epoch())
     return _print_report(verify_path(args.app), args.json)

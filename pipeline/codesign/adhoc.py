@@ -19,7 +19,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
 from ..macho import MachOSlice, build_universal, parse_slice, read_macho
-from ..macho import structs as S
+from .. import macho as S
 from . import blobs as B
 from .allocate import allocate, default_dataoff, round_up
 

@@ -22,7 +22,7 @@ import struct
 
 from ..errors import CorruptError, InputError
 from ..macho import MachOSlice
-from ..macho import structs as S
+from .. import macho as S
 
 SIGNATURE_ALIGN = 16
 

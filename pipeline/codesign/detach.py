@@ -44,6 +44,7 @@ def signature_members(signed: Path) -> dict[str, bytes]:
     return members
 
 
-def detach(signed: Path, out_tar: Path) -> None:
-    """Write the detached signatures of ``signed`` as a deterministic tarball."""
-    pack_members(signature_members(Path(signed)), out_tar)
+def detach(signed: Path, out_tar: Path, *, epoch: int = 0) -> None:
+    """Write the detached signatures of ``signed`` as a deterministic tarball
+    whose entries carry ``epoch`` as their time."""
+    pack_members(signature_members(Path(signed)), out_tar, mtime=epoch)

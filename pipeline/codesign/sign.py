@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from ..atomic import atomic_write_bytes
-from ..epoch import source_date_epoch
 from ..errors import InputError
 from ..macho import MachOSlice, build_universal, read_macho
 from . import blobs as B
@@ -100,19 +99,21 @@ class Identity:
         return all_of(Ident(identifier), CertHash(SLOT_ROOT, root.fingerprint(hashes.SHA1())))
 
 
-def _signing_time() -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(source_date_epoch(), _dt.timezone.utc)
+def signing_time(epoch: int) -> _dt.datetime:
+    """The CMS signing time for a build's epoch (SOURCE_DATE_EPOCH): signing
+    never reads the clock, so the same inputs sign to the same bytes."""
+    return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
 
 
 def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
                info_plist: bytes | None = None, code_resources: bytes | None = None,
                entitlements: bytes | None = None, hardened_runtime: bool = False,
-               signing_time: _dt.datetime | None = None) -> bytearray:
+               epoch: int = 0) -> bytearray:
     """The slice's bytes signed with ``identity``."""
     text = sl.segment("__TEXT")
     if text is None:
         raise InputError(f"{sl.path}: {sl.arch}: no __TEXT segment")
-    when = signing_time or _signing_time()
+    when = signing_time(epoch)
     req = requirements_blob({DESIGNATED_REQUIREMENT: identity.designated_requirement(identifier)})
     ent = B.entitlements_blob(entitlements) if entitlements is not None else None
     dataoff = default_dataoff(sl)
@@ -176,8 +177,10 @@ def sign_file(path: Path, identity: Identity, identifier: str, **options) -> byt
 
 
 def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | None = None,
-             hardened_runtime: bool = False, entitlements: Path | None = None) -> None:
-    """Sign ``app`` (a bundle folder, or one Mach-O file) in place."""
+             hardened_runtime: bool = False, entitlements: Path | None = None,
+             epoch: int = 0) -> None:
+    """Sign ``app`` (a bundle folder, or one Mach-O file) in place; ``epoch``
+    (seconds since 1970) is the signing time."""
     app = Path(app)
     identity = Identity.from_p12(p12, password)
     ent_bytes = None
@@ -192,7 +195,7 @@ def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | Non
             raise InputError(f"{entitlements}: not an entitlements plist ({exc})") from None
     if app.is_file():
         sign_file(app, identity, identifier or app.name, entitlements=ent_bytes,
-                  hardened_runtime=hardened_runtime)
+                  hardened_runtime=hardened_runtime, epoch=epoch)
         return
     if not app.is_dir():
         raise InputError(f"{app}: no such file or folder")
@@ -209,7 +212,8 @@ def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | Non
     # Innermost code first: a seal records the cdhash of code already signed.
     for path in sorted(nested, key=lambda p: (-len(p.parts), p.as_posix())):
         nested_ident = path.stem if "." in path.name else path.name
-        cdhash = sign_file(path, identity, nested_ident, hardened_runtime=hardened_runtime)
+        cdhash = sign_file(path, identity, nested_ident, hardened_runtime=hardened_runtime,
+                           epoch=epoch)
         nested_seals[path] = (cdhash, identity.designated_requirement(nested_ident).text())
 
     def nested_info(path: Path) -> tuple[bytes, str]:
@@ -227,4 +231,4 @@ def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | Non
     os.chmod(parts.code_resources, 0o644)
     sign_file(parts.main_executable, identity, ident,
               info_plist=parts.info_plist.read_bytes(), code_resources=resources,
-              entitlements=ent_bytes, hardened_runtime=hardened_runtime)
+              entitlements=ent_bytes, hardened_runtime=hardened_runtime, epoch=epoch)

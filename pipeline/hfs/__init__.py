@@ -10,8 +10,20 @@ Layers (pyelftools style), each module with one job:
 - ``writer``: ``build_volume(...) -> HFSVolume`` (an ImageSource)
 - ``reader``: ``HFSReader(source, name)``: entries, streams, extract
 - ``decmpfs``: HFS+ transparent compression (read side)
-- ``freespace``: ``free_byte_ranges`` for the UDIF writer's ignore chunks
+- ``freespace``: ``free_byte_ranges`` (free blocks of an existing volume, for
+  the UDIF writer's ignore chunks)
 - ``listing``: human listing of entries
 
-Reference: Apple TN1150 "HFS Plus Volume Format"; design/FORMATS.md section 1.
+Reference: Apple TN1150 "HFS Plus Volume Format"; docs/formats.md.
 """
+
+from .freespace import free_byte_ranges
+from .listing import format_entries
+from .reader import Entry, HFSReader
+from .tree import File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
+from .unicode import decompose
+from .writer import HFSVolume, assign_cnids, build_volume
+
+__all__ = ["Entry", "File", "FileData", "FinderInfo", "Folder", "HFSReader", "HFSVolume",
+           "Symlink", "Tree", "assign_cnids", "build_volume", "decompose", "format_entries",
+           "free_byte_ranges", "tree_from_directory"]

@@ -6,17 +6,8 @@ import datetime
 import stat
 from typing import Iterable
 
-from .reader import Entry, printable
-
-
-# C0 and C1 controls and DEL: a hostile name must not add lines to the
-# listing or send escape sequences to the terminal (what `ls -b` does).
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def shown(text: str) -> str:
-    """``text`` for a terminal: surrogate escapes and control characters as \\xNN."""
-    return printable(text).translate(_CONTROLS)
+from ..textescape import shown
+from .reader import Entry
 
 
 def _date(unix_seconds: int) -> str:

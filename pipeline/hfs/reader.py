@@ -21,6 +21,7 @@ from typing import Iterator
 
 from ..errors import CorruptError, InputError, UnsupportedError
 from ..imagesource import ImageSource
+from ..textescape import printable
 from . import decmpfs
 from . import unicode as hfsuni
 from .btree import (COMPARE_BINARY, BTreeReader, split_key)
@@ -64,11 +65,6 @@ def _fourcc(code: bytes) -> str:
     if all(0x20 <= c < 0x7F for c in code):
         return code.decode("ascii")
     return "0x" + code.hex()
-
-
-def printable(text: str) -> str:
-    """``text`` with undecodable bytes (kept as surrogate escapes) shown as \\xNN."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class ExtentsOverflow:

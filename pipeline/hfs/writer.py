@@ -19,17 +19,17 @@ import bisect
 import hashlib
 import io
 import os
-import re
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import IO, Hashable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Hashable, Iterator, Mapping
 
 from deflate import crc32   # libdeflate: the same CRC-32 as zlib, several times faster
 
-from ..epoch import source_date_epoch
 from ..errors import InputError, UnsupportedError
-from ..progress import Progress
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
 from . import unicode as hfsuni
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
                     build_tree)
@@ -41,7 +41,7 @@ from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALO
                       TYPE_HARDLINK, TYPE_SYMLINK, VERSION_HFSPLUS, VERSION_HFSX,
                       VOL_UNMOUNTED, VOL_UNUSED_NODE_FIX, VOLUME_HEADER_OFFSET, BSDInfo,
                       FileRecord, FolderRecord, ForkData, ThreadRecord, VolumeHeader,
-                      hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key)
+                      hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key, HFS_EPOCH_OFFSET)
 from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .tree import Entry as TreeEntry
 
@@ -79,21 +79,6 @@ XATTR_FINDER_INFO = "com.apple.FinderInfo"
 XATTR_RESOURCE_FORK = "com.apple.ResourceFork"
 
 
-def parse_size(text: str | int, *, of: int | None = None) -> int:
-    """Bytes from ``123``, ``"64K"``, ``"10M"``, ``"2G"`` or (with ``of``) ``"10%"``."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG%]?)\s*", str(text))
-    if not m:
-        raise InputError(f"size {text!r}: expected a number with optional K, M, G or %")
-    n, unit = int(m.group(1)), m.group(2).upper()
-    if unit == "%":
-        if of is None:
-            raise InputError(f"size {text!r}: a percentage is not allowed here")
-        return of * n // 100
-    return n << {"": 0, "K": 10, "M": 20, "G": 30}[unit]
-
-
 @dataclass
 class _Item:
     """One catalog object being authored."""
@@ -125,18 +110,26 @@ class _Item:
 
 class HFSVolume:
     """A built volume: ``size`` and ``read(offset, length)`` (an ImageSource),
-    and ``write_to(fileobj)`` to stream it out.
+    ``free_ranges()`` (what the allocation bitmap marks free, so the UDIF
+    writer need not parse the volume it was just handed), and
+    ``write_to(fileobj)`` to stream it out.
 
     Metadata is held in memory; file data is read from its source on demand.
     """
 
     def __init__(self, size: int, segments: list[tuple[int, bytes | FileData]],
-                 header: VolumeHeader, stats: dict) -> None:
+                 header: VolumeHeader, stats: dict,
+                 free: list[tuple[int, int]]) -> None:
         self.size = size
         self._segments = segments              # sorted, non-overlapping (offset, payload)
         self._starts = [s for s, _ in segments]
         self.header = header
         self.stats = stats
+        self._free = free
+
+    def free_ranges(self) -> list[tuple[int, int]]:
+        """Sorted (byte offset, byte length) runs of free allocation blocks."""
+        return list(self._free)
 
     @staticmethod
     def _length(payload: bytes | FileData) -> int:
@@ -160,32 +153,37 @@ class HFSVolume:
             i += 1
         return bytes(out)
 
-    def write_to(self, fileobj: IO[bytes]) -> None:
+    def write_to(self, fileobj: IO[bytes], progress: ProgressCallback | None = None) -> None:
         """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""
-        progress = Progress("hfs: writing volume", total=self.size)
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress("hfs: writing volume", done, self.size)
         try:
             fd = fileobj.fileno()
             regular = stat.S_ISREG(os.fstat(fd).st_mode) and fileobj.seekable()
         except (AttributeError, OSError, io.UnsupportedOperation):
             regular = False
-        with progress:
-            if regular:
-                fileobj.flush()
-                base = fileobj.tell()
-                os.ftruncate(fd, base)        # holes must read as zeros
-                for start, payload in self._segments:
-                    _write_payload_at(fd, base + start, payload)
-                    progress.advance(self._length(payload))
-                os.ftruncate(fd, base + self.size)
-                fileobj.seek(base + self.size)
-            else:
-                pos = 0
-                for start, payload in self._segments:
-                    _write_zeros(fileobj, start - pos)
-                    _write_payload_stream(fileobj, payload)
-                    pos = start + self._length(payload)
-                    progress.advance(self._length(payload))
-                _write_zeros(fileobj, self.size - pos)
+        if regular:
+            fileobj.flush()
+            base = fileobj.tell()
+            os.ftruncate(fd, base)        # holes must read as zeros
+            for start, payload in self._segments:
+                _write_payload_at(fd, base + start, payload)
+                advance(self._length(payload))
+            os.ftruncate(fd, base + self.size)
+            fileobj.seek(base + self.size)
+        else:
+            pos = 0
+            for start, payload in self._segments:
+                _write_zeros(fileobj, start - pos)
+                _write_payload_stream(fileobj, payload)
+                pos = start + self._length(payload)
+                advance(self._length(payload))
+            _write_zeros(fileobj, self.size - pos)
 
 
 def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes:
@@ -288,32 +286,42 @@ def _write_payload_at(fd: int, offset: int, payload: bytes | FileData) -> None:
 # --- building ------------------------------------------------------------------
 
 def build_volume(source: str | os.PathLike | Tree, *, volname: str,
-                 case_sensitive: bool = False, epoch: int | None = None,
+                 case_sensitive: bool = False, epoch: int = 0,
                  uid: int = 0, gid: int = 0, keep_modes: bool = False,
-                 size: int | str | None = None, headroom: int | str = 0,
+                 size: int | None = None, headroom_bytes: int = 0, headroom_percent: int = 0,
                  hard_links: str = "link", open_folder: str | None = None,
                  xattrs: Mapping[str, Mapping[str, bytes]] | None = None,
                  finder_info: Mapping[str, FinderInfo | bytes] | None = None,
                  resource_forks: Mapping[str, bytes | str | os.PathLike] | None = None,
-                 ) -> HFSVolume:
+                 progress: ProgressCallback | None = None) -> HFSVolume:
     """Author a volume from a directory or a ``Tree``.
 
-    ``xattrs``, ``finder_info`` and ``resource_forks`` map POSIX paths in the
-    tree to extra metadata.  ``headroom`` is free space added on top of the
-    content (bytes, "10M" or "5%"); ``size`` fixes the volume size instead.
-    ``hard_links`` is "link" (HFS+ hard links) or "copy" (one copy per name).
+    ``epoch`` (seconds since 1970) is every date in the volume.  ``xattrs``,
+    ``finder_info`` and ``resource_forks`` map POSIX paths in the tree to
+    extra metadata.  Free space on top of the content is ``headroom_bytes``
+    plus ``headroom_percent`` of the content; ``size`` (bytes) fixes the
+    volume size instead.  ``hard_links`` is "link" (HFS+ hard links) or
+    "copy" (one copy per name).  ``progress(label, done, total)`` is called
+    during the long steps.
     """
     if hard_links not in ("link", "copy"):
         raise InputError(f"hard_links: {hard_links!r} is not 'link' or 'copy'")
+    for label, value in (("size", size), ("headroom_bytes", headroom_bytes),
+                         ("headroom_percent", headroom_percent)):
+        if value is not None and value < 0:
+            raise InputError(f"{label}: {value} is negative")
+    if not 0 <= epoch <= 0xFFFFFFFF - HFS_EPOCH_OFFSET:
+        raise InputError(f"epoch {epoch}: outside 0..{0xFFFFFFFF - HFS_EPOCH_OFFSET} "
+                         "(HFS+ dates end on 2040-02-06)")
     tree = source if isinstance(source, Tree) else tree_from_directory(source)
-    when = hfs_date(source_date_epoch(epoch))
+    when = hfs_date(epoch)
     for label, value in (("uid", uid), ("gid", gid)):
         if not 0 <= value <= 0xFFFFFFFF:
             raise InputError(f"{label} {value} is out of range")
     builder = _Builder(tree, volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
                        xattrs or {}, finder_info or {}, resource_forks or {})
     builder.collect()
-    return builder.layout(size, headroom, open_folder)
+    return builder.layout(size, headroom_bytes, headroom_percent, open_folder, progress)
 
 
 def assign_cnids(tree: Tree, *, case_sensitive: bool = False,
@@ -673,8 +681,8 @@ class _Builder:
 
     # layout ---------------------------------------------------------------------
 
-    def layout(self, size: int | str | None, headroom: int | str,
-               open_folder: str | None) -> HFSVolume:
+    def layout(self, size: int | None, headroom_bytes: int, headroom_percent: int,
+               open_folder: str | None, progress: ProgressCallback | None) -> HFSVolume:
         bs = BLOCK_SIZE
         extents_tree = build_tree([], node_size=EXTENTS_NODE_SIZE,
                                   max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
@@ -701,16 +709,16 @@ class _Builder:
         fixed = 1 + meta_blocks + data_blocks + 1
         content_bytes = fixed * bs
         if size is not None:
-            want = parse_size(size)
+            want = size
             if want % bs:
-                raise InputError(f"--size {want}: must be a multiple of {bs} bytes")
+                raise InputError(f"size {want}: must be a multiple of {bs} bytes")
             total = want // bs
             bitmap_blocks = blocks(-(-total // 8))
             if fixed + bitmap_blocks > total:
-                raise InputError(f"--size {want}: too small; the content needs at least "
+                raise InputError(f"size {want}: too small; the content needs at least "
                                  f"{(fixed + blocks(-(-(fixed + 1) // 8))) * bs} bytes")
         else:
-            extra = blocks(parse_size(headroom, of=content_bytes))
+            extra = blocks(headroom_bytes + content_bytes * headroom_percent // 100)
             bitmap_blocks = 1
             while True:
                 total = max(fixed + bitmap_blocks + extra, MIN_VOLUME_SIZE // bs)
@@ -754,7 +762,7 @@ class _Builder:
             rel = open_folder.strip("/")
             target = self.by_path.get(rel) if rel else self.root
             if target is None or target.kind != "dir":
-                raise InputError(f"--open-folder {open_folder!r}: no such folder in the tree")
+                raise InputError(f"open_folder {open_folder!r}: no such folder in the tree")
             open_cnid = target.cnid
 
         def fork(start: int, data_len: int, clump: int = 0) -> ForkData:
@@ -796,11 +804,11 @@ class _Builder:
         # Volume id: a hash of everything else in the volume (FORMATS.md 1.2).
         digest = hashlib.sha256()
         digest.update(vh.pack())
-        with Progress("hfs: hashing content", total=len(segments)) as progress:
-            for start, payload in segments:
-                digest.update(struct.pack(">Q", start))
-                _hash_payload(digest, payload)
-                progress.advance()
+        for done, (start, payload) in enumerate(segments, 1):
+            digest.update(struct.pack(">Q", start))
+            _hash_payload(digest, payload)
+            if progress is not None:
+                progress("hfs: hashing content", done, len(segments))
         vid = digest.digest()
         vh.finderInfo[6], vh.finderInfo[7] = struct.unpack(">II", vid[:8])
         header = vh.pack()
@@ -808,7 +816,8 @@ class _Builder:
         segments.append((total * bs - 1024, header))
         stats = {"files": files, "folders": folders, "total_blocks": total,
                  "free_blocks": free_blocks, "content_bytes": sum(fd.size for _, _, fd in forks)}
-        return HFSVolume(total * bs, segments, vh, stats)
+        free = [(used_end * bs, free_blocks * bs)] if free_blocks else []
+        return HFSVolume(total * bs, segments, vh, stats, free)
 
 
 def _finder_info(value: FinderInfo | bytes, where: str) -> FinderInfo:

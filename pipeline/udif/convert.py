@@ -19,7 +19,8 @@ from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR
 from .mish import CHUNK_IGNORE
 from .partitions import Layout, LayoutPart
 from .reader import detect_container, open_udif
-from .writer import build_layout, hfs_free_ranges, write_layout
+from ..hfs import free_byte_ranges
+from .writer import MIN_IGNORE_RUN, build_layout, write_layout
 
 if TYPE_CHECKING:
     from .reader import UDIFImage
@@ -48,7 +49,7 @@ def layout_from_image(image: UDIFImage) -> Layout:
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
             level: int | None = None, layout: str | None = None,
-            workers: int | None = None) -> dict:
+            workers: int | None = None, progress: "ProgressCallback | None" = None) -> dict:
     src = Path(src)
     detect_container(src)
     if not src.exists():
@@ -65,10 +66,12 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
                 free = [(c.sector * SECTOR, c.sector_count * SECTOR)
                         for c in part.table.chunks if c.type == CHUNK_IGNORE and c.sector_count]
                 plan = build_layout(source, layout, free)
-            return write_layout(plan, out, format=format, level=level, workers=workers)
+            return write_layout(plan, out, format=format, level=level, workers=workers, progress=progress)
     with FileImageSource(src) as source:
         if source.size % SECTOR:
             raise InputError(f"{src}: size {source.size} is not a multiple of 512: "
                              "neither a UDIF image nor a raw disk image")
-        plan = build_layout(source, layout or "none", hfs_free_ranges(source, str(src)))
-        return write_layout(plan, out, format=format, level=level, workers=workers)
+        # A raw volume declares nothing: its HFS+ bitmap (if any) says what is free.
+        free = free_byte_ranges(source, str(src), MIN_IGNORE_RUN * SECTOR) or []
+        plan = build_layout(source, layout or "none", free)
+        return write_layout(plan, out, format=format, level=level, workers=workers, progress=progress)

@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptError
-from ..hfs.listing import shown
+from ..textescape import shown
 from .formats import READ_ONLY_FORMATS, FORMATS
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
 from .mish import CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_ZERO, NO_DATA_CHUNKS

@@ -9,11 +9,11 @@ No paths, host names or times.
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..atomic import atomic_write_bytes
 from .. import codecs
+from ..jsonfile import canonical_json
 from .mish import CHUNK_SECTORS
 
 MANIFEST_VERSION = 1
@@ -41,7 +41,7 @@ def build_manifest(image_name: str, fmt: str, level: int | None, layout: str,
 
 
 def manifest_bytes(manifest: dict) -> bytes:
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return canonical_json(manifest)
 
 
 def write_manifest(path: str | os.PathLike, manifest: dict) -> None:

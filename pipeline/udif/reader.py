@@ -29,7 +29,7 @@ from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SI
 from .resources import MAX_PLIST, ResourceError, ResourceFork
 
 if TYPE_CHECKING:
-    from ..progress import Progress
+    from ..progress import ProgressCallback
     from .verify import VerifyResult
 
 # QEMU's bounds (block/dmg.c): no chunk expands to more than 64 MiB.  A
@@ -366,7 +366,7 @@ class UDIFImage:
             cands = self.partitions
         return max(cands, key=lambda p: (p.sector_count, -p.index))
 
-    def verify(self, progress: Progress | None = None) -> VerifyResult:
+    def verify(self, progress: ProgressCallback | None = None) -> VerifyResult:
         from .verify import verify_image
         return verify_image(self, progress=progress)
 

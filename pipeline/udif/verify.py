@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from .koly import SECTOR
 from .mish import CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO
 
 if TYPE_CHECKING:
-    from ..progress import Progress
+    from ..progress import ProgressCallback
     from .reader import Partition, UDIFImage
 
 _STEP = 1 << 20
@@ -143,8 +144,12 @@ def partition_crc32(image: UDIFImage, part: Partition) -> int:
     return crc
 
 
-def verify_image(image: UDIFImage, progress: Progress | None = None) -> VerifyResult:
+def verify_image(image: UDIFImage, progress: ProgressCallback | None = None) -> VerifyResult:
+    """Every CRC of the image; ``progress(label, done, total)`` after each
+    partition."""
     result = VerifyResult(str(image.path))
+    steps, done = len(image.partitions) + 1, 0
+    label = f"verify {Path(str(image.path)).name}"
     koly = image.koly
 
     # Data fork.
@@ -161,8 +166,9 @@ def verify_image(image: UDIFImage, progress: Progress | None = None) -> VerifyRe
                                    f"no CRC32 stored (type {koly.data_checksum_type})"))
     else:
         result.checks.append(Check("data fork", "", expected, crc, crc == expected))
+    done += 1
     if progress:
-        progress.advance()
+        progress(label, done, steps)
 
     # Partitions.
     stored = []
@@ -180,8 +186,9 @@ def verify_image(image: UDIFImage, progress: Progress | None = None) -> VerifyRe
                                        f"no CRC32 stored (type {part.table.checksum_type})"))
         else:
             result.checks.append(Check("partition", part.label, want, got, got == want))
+        done += 1
         if progress:
-            progress.advance()
+            progress(label, done, steps)
 
     # Master: over the stored per-partition values (what hdiutil writes).
     master = koly.master_crc32

@@ -23,14 +23,13 @@ import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times faster
 
 from ..atomic import atomic_output
 from ..errors import InputError
 from ..imagesource import ImageSource
-from ..progress import Progress
 from .. import codecs
 from . import formats
 from .koly import SECTOR, Koly, checksum_field
@@ -40,6 +39,9 @@ from .mish import (BUFFERS_SLACK, CHUNK_IGNORE, CHUNK_RAW, CHUNK_SECTORS, CHUNK_
 from .partitions import Layout, LayoutPart, content_uuid, layout_gpt, layout_none
 from .resources import BlkxEntry, ResourceFork, default_plst
 from .verify import crc32_zeros
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
 
 CHUNK_BYTES = CHUNK_SECTORS * SECTOR
 MIN_ZERO_RUN = 64              # sectors (32 KiB): shorter zero runs stay in data chunks
@@ -181,13 +183,6 @@ def _plan_content(source: ImageSource, start: int, end: int):
 # --------------------------------------------------------------------------
 # Writing.
 
-def hfs_free_ranges(source: ImageSource, name: str) -> list[tuple[int, int]]:
-    """Free allocation blocks of the HFS+ volume in ``source`` ([] if not HFS+),
-    in runs of at least ``MIN_IGNORE_RUN`` sectors."""
-    from ..hfs.freespace import free_byte_ranges
-    return free_byte_ranges(source, name, MIN_IGNORE_RUN * SECTOR) or []
-
-
 def build_layout(source: ImageSource, layout: str,
                  free_ranges: Iterable[tuple[int, int]] | None = None,
                  partition_name: str = "disk image") -> Layout:
@@ -204,34 +199,40 @@ def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
                level: int | None = None, layout: str = "none",
                partition_name: str = "disk image", workers: int | None = None,
                free_ranges: Iterable[tuple[int, int]] | None = None, manifest_path: str | os.PathLike | None | bool = None,
-               source_name: str = "") -> dict:
+               source_name: str = "", progress: ProgressCallback | None = None) -> dict:
     """Write ``source`` (a volume) as a UDIF image or raw disk; return the manifest.
 
     ``format``: UDRO, UDZO, UDBZ, ULFO (or ULZF), ULMO, or ``raw`` (the
     expanded disk).  ``free_ranges``: byte ranges of the volume to store as
-    ``ignore`` chunks; None (the default) asks the HFS+ library for the
-    volume's free blocks, [] stores every sector.  The manifest is also written to
+    ``ignore`` chunks; None (the default) takes them from the source's own
+    ``free_ranges()`` when it has one (the HFS+ writer's volumes do), [] stores
+    every sector.  ``progress(label, done, total)`` is called as sectors are
+    written.  The manifest is also written to
     ``manifest_path`` (default ``<out>.manifest.json``; False: not written).
     """
     if free_ranges is None:
-        free_ranges = hfs_free_ranges(source, source_name or "volume")
+        # Free space the volume writer itself declares; runs too short to be
+        # worth a chunk of their own stay in the data chunks, as hdiutil does.
+        declared = getattr(source, "free_ranges", None)
+        free_ranges = [(off, n) for off, n in (declared() if callable(declared) else [])
+                       if n >= MIN_IGNORE_RUN * SECTOR]
     plan = build_layout(source, layout, free_ranges, partition_name)
     return write_layout(plan, out_path, format=format, level=level, workers=workers,
-                        manifest_path=manifest_path, source_name=source_name)
+                        manifest_path=manifest_path, source_name=source_name, progress=progress)
 
 
 def write_layout(plan: Layout, out_path: str | os.PathLike, *, format: str,
                  level: int | None = None, workers: int | None = None,
                  manifest_path: str | os.PathLike | None | bool = None,
-                 source_name: str = "") -> dict:
+                 source_name: str = "", progress: ProgressCallback | None = None) -> dict:
     out_path = Path(out_path)
     if format.lower() == "raw":
-        result = _write_raw(plan, out_path)
+        result = _write_raw(plan, out_path, progress)
         fmt_name, level = "raw", None
     else:
         fmt = formats.lookup_format(format)
         level = formats.check_level(fmt, level)
-        result = _write_dmg(plan, out_path, fmt, level, workers or default_workers())
+        result = _write_dmg(plan, out_path, fmt, level, workers or default_workers(), progress)
         fmt_name = fmt.name
     manifest = build_manifest(out_path.name, fmt_name, level, plan.scheme, result)
     if manifest_path is not False:
@@ -251,12 +252,24 @@ def _ordered(parts: list[LayoutPart]) -> list[LayoutPart]:
     return ordered
 
 
-def _write_raw(plan: Layout, out_path: Path) -> dict:
+class _Sectors:
+    """Counts sectors written and reports them to the caller's callback."""
+
+    def __init__(self, label: str, total: int, progress: ProgressCallback | None) -> None:
+        self.label, self.total, self.progress, self.done = label, total, progress, 0
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.label, self.done, self.total)
+
+
+def _write_raw(plan: Layout, out_path: Path, progress: ProgressCallback | None) -> dict:
     expanded = hashlib.sha256()
     file_sha = hashlib.sha256()
     pos = 0
-    with atomic_output(out_path) as fh, \
-            Progress(f"raw {out_path.name}", total=plan.sector_count) as progress:
+    progress = _Sectors(f"raw {out_path.name}", plan.sector_count, progress)
+    with atomic_output(out_path) as fh:
         def put(data) -> None:
             fh.write(data)
             expanded.update(data)
@@ -286,7 +299,7 @@ def _write_raw(plan: Layout, out_path: Path) -> dict:
 
 
 def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | None,
-               workers: int) -> dict:
+               workers: int, progress: ProgressCallback | None) -> dict:
     compress = codecs.compressor(fmt.codec, level)
     parallel = fmt.chunk_type != CHUNK_RAW and workers > 1
     expanded = hashlib.sha256()
@@ -297,8 +310,8 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | N
     tables: dict[int, BlkxTable] = {}
 
     with atomic_output(out_path) as fh, \
-            ThreadPoolExecutor(max_workers=workers if parallel else 1) as pool, \
-            Progress(f"{fmt.name} {out_path.name}", total=plan.sector_count) as progress:
+            ThreadPoolExecutor(max_workers=workers if parallel else 1) as pool:
+        progress = _Sectors(f"{fmt.name} {out_path.name}", plan.sector_count, progress)
         inflight: deque = deque()
 
         def drain(limit: int) -> None:

@@ -1,0 +1,47 @@
+"""Canonical JSON: how every manifest, report and ``--json`` output is written.
+
+Sorted keys, two-space indent, UTF-8 text (not ``\\u`` escapes) and a final
+newline: a manifest is itself an artifact that must be reproducible, and one
+spelling everywhere means a name with an accent hashes the same in every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from .atomic import atomic_write_bytes
+from .errors import InputError
+
+
+def canonical_json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as canonical JSON under a temporary name, then rename."""
+    atomic_write_bytes(path, canonical_json(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    return digest.hexdigest()
