@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import stat
 from pathlib import Path
 from typing import IO, Iterator
+
+from .errors import InputError
 
 _SERIAL = itertools.count()
 
@@ -24,6 +27,16 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     O_EXCL and mode 0666 minus the umask, like a plain ``open``.
     """
     final = Path(path)
+    try:
+        existing = os.lstat(final)
+    except FileNotFoundError:
+        pass
+    else:
+        # The rename would replace a device node, a folder's link or a FIFO
+        # with a regular file: an output given as /dev/sdX must never do that.
+        if not stat.S_ISREG(existing.st_mode):
+            raise InputError(f"{final}: exists and is not a regular file; refusing to "
+                             "replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.{os.getpid()}.{next(_SERIAL)}.partial")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -116,7 +117,7 @@ def test_refusals_are_one_line_errors(tmp_path, path, needle):
 def test_ls_matches_7zip_listing(dmg, capsys):
     code, out, err = cli(capsys, "dmg", "ls", "--json", str(dmg))
     assert code == 0, err
-    ours = {e["path"]: (e["kind"], e["data_size"]) for e in json.loads(out)}
+    ours = {e["path"]: (e["kind"], e["data_size"]) for e in json.loads(out)["entries"]}
     theirs = {}
     for rec in sevenzip_records_hfs(dmg):
         top, _, rest = rec["Path"].partition("/")
@@ -270,7 +271,7 @@ def test_create_takes_source_date_epoch_like_hfs_create(tmp_path, monkeypatch, c
     assert out["--source-date-epoch"] == out["--epoch"]
     capsys.readouterr()
     code, listing, _err = cli(capsys, "dmg", "ls", "--json", str(tmp_path / "source-date-epoch.dmg"))
-    assert code == 0 and json.loads(listing)[0]["modify_date"] == 1700000000
+    assert code == 0 and json.loads(listing)["entries"][0]["modify_date"] == 1700000000
 
 
 def test_info_text_keeps_a_partition_name_with_a_newline_on_one_line(tmp_path, capsys):
@@ -301,3 +302,59 @@ def test_version_names_the_libraries_that_shape_output_bytes():
     for dist in ("deflate", "lzfse", "ds_store", "mac_alias", "cryptography", "asn1crypto"):
         assert any(line.strip().startswith(f"{dist} {version(dist)}:") for line in lines), dist
     assert any("libbz2" in line for line in lines) and any("liblzma" in line for line in lines)
+
+
+def test_ls_json_has_one_shape_for_volumes_and_images(tmp_path, capsys):
+    # `hfs ls --json` and `dmg ls --json` describe a volume the same way.
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f").write_bytes(b"data")
+    assert main(["hfs", "create", str(src), "-o", str(tmp_path / "v.hfs")]) == 0
+    assert main(["dmg", "create", str(src), "-o", str(tmp_path / "v.dmg")]) == 0
+    capsys.readouterr()
+    code, from_volume, _ = cli(capsys, "hfs", "ls", "--json", str(tmp_path / "v.hfs"))
+    code2, from_image, _ = cli(capsys, "dmg", "ls", "--json", str(tmp_path / "v.dmg"))
+    assert code == code2 == 0
+    volume, image = json.loads(from_volume), json.loads(from_image)
+    assert image.pop("image") == str(tmp_path / "v.dmg") and "partition" in image
+    image.pop("partition")
+    assert volume == image and volume["volume_name"] == "src"
+    assert [e["path"] for e in volume["entries"]] == ["sub", "sub/f"]
+
+
+def test_output_that_is_not_a_regular_file_is_never_replaced(tmp_path, capsys):
+    # The atomic rename would turn a device node or FIFO into a regular file.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(b"x")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "folder").mkdir()
+    for target in ("/dev/null", str(fifo), str(tmp_path / "folder")):
+        for argv in (["hfs", "create", str(src), "-o", target],
+                     ["dmg", "create", str(src), "-o", target]):
+            code, _out, err = cli(capsys, *argv)
+            assert code == 2 and "not a regular file" in err, (argv, err)
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe", "src"]
+
+
+def test_a_closed_pipe_ends_quietly_and_is_not_a_difference():
+    # `reprodmg ... | head -1`: the reader goes away after one line.
+    dmg = HDIUTIL_CORPUS / "zlib-compressed.dmg"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "dmg", "info", str(dmg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141)    # 0 only if everything fit in the pipe buffer
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    big = HDIUTIL_CORPUS / "compression-raw.dmg"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "dmg", "diff", str(dmg), str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                            env={**os.environ, "CI": "true"})
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""

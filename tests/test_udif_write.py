@@ -129,7 +129,10 @@ def test_gpt_read_by_7zip_partition_parser(built, hfs_volume, tmp_path):
     """7-Zip's GPT handler (-tgpt) checks the header and table CRCs."""
     require_tool("7z")
     proc = run(["7z", "l", "-slt", "-tgpt", str(built[("raw", "gpt")])], text=True)
-    assert "48465300-0000-11AA-AA11-00306543ECAC" in proc.stdout.upper() or "HFS" in proc.stdout
+    # 7-Zip names the partition's file system from its type GUID (its table
+    # maps 48465300-0000-11AA-AA11-00306543ECAC to "HFS+") and shows where it starts.
+    assert "File System = HFS+" in proc.stdout
+    assert "Offset = 20480" in proc.stdout           # sector 40, as hdiutil places it
     run(["7z", "x", "-tgpt", "-y", f"-o{tmp_path}", str(built[("raw", "gpt")])])
     files = [p for p in tmp_path.iterdir() if p.is_file()]
     assert len(files) == 1 and files[0].read_bytes() == hfs_volume.read_bytes()

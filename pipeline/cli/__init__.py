@@ -8,11 +8,13 @@ to escape a handler: it is printed as one line, without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
 from ..errors import ReprodmgError
 from . import dmg, hfs, sdk, sig
+from .output import BROKEN_PIPE_STATUS
 
 GROUPS = (hfs, dmg, sig, sdk)
 
@@ -58,7 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("reprodmg: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 1
+        # The reader went away (`| head`): nothing more can be said, and
+        # Python must not complain about it while flushing at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError, VerificationError
 from ..progress import TerminalProgress
-from .output import emit_json
+from .output import emit_json, report_failures
 from .volume import add_volume_options, build_volume_from_args
 
 FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2), "
@@ -123,11 +123,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             status = "ok" if c.ok else "FAILED"
             value = f"CRC32 ${c.actual:08X}" if c.actual is not None else ""
             print(f"{c.what} {c.name}: {status} {value} {c.problem}".rstrip())
-    if not result.ok:
-        for line in result.problems:
-            print(f"reprodmg: error: {line}", file=sys.stderr)
-        return VerificationError.exit_code
-    return 0
+    return 0 if result.ok else report_failures(result.problems)
 
 
 def _hfs_source(image, key):
@@ -142,14 +138,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from ..hfs.listing import format_entries
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
-    from .hfs import warn_journal
+    from .hfs import listing_json, warn_journal
     with open_udif(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         warn_journal(reader, f"{args.image}: {part.label}")
         entries = list(reader.entries())
         if args.json:
-            emit_json([e.to_json() for e in entries])
+            emit_json({"image": args.image, "partition": part.name,
+                       **listing_json(reader, entries)})
         else:
             sys.stdout.write(format_entries(entries))
     return 0

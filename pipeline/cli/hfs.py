@@ -64,14 +64,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         warn_journal(reader, args.image)
         entries = list(reader.entries())
         if args.json:
-            emit_json({"volume_name": reader.volume_name,
-                       "signature": reader.vh.signature.decode(),
-                       "case_sensitive": reader.case_sensitive,
-                       "journal": reader.journal,
-                       "block_size": reader.vh.blockSize,
-                       "total_blocks": reader.vh.totalBlocks,
-                       "free_blocks": reader.vh.freeBlocks,
-                       "entries": [e.to_json() for e in entries]})
+            emit_json(listing_json(reader, entries))
         else:
             sys.stdout.write(format_entries(entries))
     return 0
@@ -87,6 +80,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
             emit_json({"image": args.image, "dest": args.dest,
                        "volume_name": reader.volume_name})
     return 0
+
+
+def listing_json(reader: "HFSReader", entries: list) -> dict:
+    """What `hfs ls --json` and `dmg ls --json` print: the volume, then its entries."""
+    return {"volume_name": reader.volume_name,
+            "signature": reader.vh.signature.decode(),
+            "case_sensitive": reader.case_sensitive,
+            "journal": reader.journal,
+            "block_size": reader.vh.blockSize,
+            "total_blocks": reader.vh.totalBlocks,
+            "free_blocks": reader.vh.freeBlocks,
+            "entries": [e.to_json() for e in entries]}
 
 
 def warn_journal(reader: HFSReader, image: str) -> None:

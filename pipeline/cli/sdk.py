@@ -10,7 +10,8 @@ from ..build import sdk as sdk_lib
 from .. import tarball
 from ..errors import InputError
 from ..build.tomlfile import SHA256_RE
-from .output import emit_json
+from ..jsonfile import sha256_file
+from .output import emit_json, report_failures
 
 
 def _pack(args: argparse.Namespace) -> int:
@@ -37,14 +38,21 @@ def _expected(args: argparse.Namespace) -> tuple[str, str | None]:
 def _verify(args: argparse.Namespace) -> int:
     expected, pin = _expected(args)
     # Hash first: nothing of a tarball with the wrong hash is parsed.
-    sdk_lib.verify_tarball(args.tarball, expected)
-    members = tarball.check_members(args.tarball)
+    actual = sha256_file(args.tarball)
+    ok = actual == expected
+    members = tarball.check_members(args.tarball) if ok else None
     if args.json:
         emit_json({"tarball": os.fspath(args.tarball), "pin": pin, "sha256": expected,
-                   "members": len(members), "ok": True})
-    else:
+                   "actual_sha256": actual, "members": None if members is None else len(members),
+                   "ok": ok})
+    elif ok:
         print(f"{args.tarball}: OK (sha256 {expected}, {len(members)} members, "
               "all safe to extract)")
+    else:
+        print(f"{args.tarball}: FAILED (sha256 {actual}, pinned {expected})")
+    if not ok:
+        return report_failures([f"{args.tarball}: SDK tarball refused before extraction: "
+                                f"expected sha256 {expected}, actual sha256 {actual}"])
     return 0
 
 
@@ -83,7 +91,7 @@ def register(groups: argparse._SubParsersAction) -> None:
         description="Hash TARBALL and compare with the pin (before reading it), then check "
                     "that every member is safe to extract.")
     verify.add_argument("tarball", metavar="TARBALL")
-    verify.add_argument("--pin", metavar="sdk/NAME.toml")
+    verify.add_argument("--pin", metavar="sdk/NAME.toml", help="the SDK pin to check against")
     verify.add_argument("--sha256", metavar="HEX")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(handler=_verify)
@@ -92,7 +100,8 @@ def register(groups: argparse._SubParsersAction) -> None:
         "build", help="make a pinned SDK tarball from its recipe (demo SDK from the ziglang wheel)",
         description="Download the pinned wheel with pip (hash-checked), build the SDK tarball, "
                     "and compare its sha256 with the pin (exit 1 if it differs).")
-    build.add_argument("pin", metavar="sdk/NAME.toml")
+    build.add_argument("--pin", required=True, metavar="sdk/NAME.toml",
+                       help="the SDK pin whose recipe to run")
     build.add_argument("-o", "--output", metavar="NAME.tar")
     build.add_argument("--cache", default=os.environ.get("REPRODMG_CACHE") or "build/cache",
                        metavar="DIR",

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .output import emit_json
+from .output import emit_json, report_failures
 
 P12_PASSWORD_ENV = "REPRODMG_P12_PASSWORD"
 
@@ -79,9 +79,7 @@ def _print_report(report, as_json: bool) -> int:
                 who = f", signer {s.signer}" if s.signer else ""
                 print(shown(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier "
                             f"{s.identifier}, cdhash {s.cdhash}{who}"))
-        for failure in report.failures:
-            print(shown(f"FAILED: {failure}"))
-    return 0 if report.ok else 1
+    return 0 if report.ok else report_failures(report.failures)
 
 
 def _apply(args: argparse.Namespace) -> int:
