@@ -24,23 +24,25 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from pipeline.build import sdk
+from pipeline.build import config, sdk
+from pipeline.build.paths import BuildPaths
 from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")
 PIN = REPO / "sdk" / "MacOSX-zig-0.17.1.toml"
 VERSION = "1.0.0"
-OUT = Path("build") / "hello"
-DMG = OUT / f"Hello-{VERSION}.dmg"
-APP_TAR = OUT / f"Hello-{VERSION}-unsigned.tar"
+# Where the build puts the example's outputs, relative to a project copy:
+# the same definition dodo.py uses.
+PATHS = BuildPaths.for_release(Path("build"), config.load(REPO / "examples/hello/release.toml"))
+OUT = PATHS.out
+DMG = PATHS.dmg
+APP_TAR = PATHS.app_tar
 COMPARED = [
-    OUT / "arm64" / "Hello", OUT / "x86_64" / "Hello", OUT / "universal" / "Hello",
-    OUT / "obj" / "arm64" / "libgreeting.a", OUT / "obj" / "x86_64" / "src" / "main.o",
-    OUT / "Hello.app" / "Contents" / "MacOS" / "Hello",
-    OUT / "Hello.app" / "Contents" / "Info.plist", OUT / "Hello.app" / "Contents" / "PkgInfo",
-    OUT / "toolchain.json", OUT / "app-manifest.json", APP_TAR, DMG,
-    OUT / "build-manifest.json", OUT / "SHA256SUMS",
+    PATHS.exe("arm64"), PATHS.exe("x86_64"), PATHS.universal,
+    PATHS.lib("arm64", "greeting"), PATHS.obj("x86_64", "src/main.c"),
+    *PATHS.app_files, PATHS.toolchain_json, PATHS.app_manifest, APP_TAR, DMG,
+    PATHS.release_manifest, PATHS.sums,
 ]
 
 

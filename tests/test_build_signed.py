@@ -22,9 +22,9 @@ from pipeline import tarball
 from pipeline.cli import main as cli_main
 from pipeline.jsonfile import sha256_file
 from signing_identity import make_identity
-from test_build import APP_TAR, DMG, OUT, VERSION, _ok, cache, copy_project, run_doit  # noqa: F401
+from test_build import APP_TAR, DMG, OUT, PATHS, VERSION, _ok, cache, copy_project, run_doit  # noqa: F401
 
-SIGNED_DMG = OUT / f"Hello-{VERSION}-signed.dmg"
+SIGNED_DMG = PATHS.signed_dmg
 PASSWORD = "test signer password"
 
 

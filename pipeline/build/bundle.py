@@ -20,11 +20,14 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import jinja2
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .config import ReleaseConfig
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -38,6 +41,14 @@ class BundleInfo:
     executable: str
     minimum_macos: str
     icon_file: str | None = None     # file name inside Contents/Resources
+
+
+def bundle_info(cfg: "ReleaseConfig") -> BundleInfo:
+    """What the release configuration says the bundle is."""
+    return BundleInfo(name=cfg.name, bundle_id=cfg.bundle_id, version=cfg.version,
+                      build_number=cfg.build_number, executable=cfg.executable,
+                      minimum_macos=cfg.minimum_macos,
+                      icon_file=Path(cfg.icon).name if cfg.icon else None)
 
 
 def _environment(templates: Path) -> jinja2.Environment:

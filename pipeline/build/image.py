@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .bundle import replaced_folder
 
 if TYPE_CHECKING:
-    from .config import WindowConfig
+    from .config import ReleaseConfig, WindowConfig
 
 APPLICATIONS_LINK = ("Applications", "/Applications")
 
@@ -81,3 +81,37 @@ def build_dmg(stage_dir: str | os.PathLike, out_path: str | os.PathLike, *, volu
     info = write_udif(volume, out_path, format=dmg_format, layout=layout, manifest_path=False)
     out["udif"] = dict(info or {})
     return out
+
+
+def image_options(cfg: "ReleaseConfig", epoch: int) -> dict[str, Any]:
+    """The release options that shape the image (recorded in image.json)."""
+    options: dict[str, Any] = {"volume_name": cfg.volume_name, "format": cfg.dmg_format,
+                               "layout": cfg.dmg_layout, "epoch": epoch}
+    if cfg.window is not None:
+        options["window"] = cfg.window.options()
+    return options
+
+
+def image_inputs(cfg: "ReleaseConfig", epoch: int) -> dict[str, Any]:
+    """Everything besides files that shapes the image's bytes: the options, the
+    codec's implementation and version (another libdeflate compresses to other
+    bytes) and, with a Finder window, the layout packages' versions."""
+    from .. import codecs
+    from ..udif.formats import lookup_format
+    inputs = image_options(cfg, epoch)
+    inputs["codec"] = codecs.implementation(lookup_format(cfg.dmg_format).codec)
+    if cfg.window is not None:
+        from .finder import library_versions
+        inputs["layout_libraries"] = library_versions()
+    return inputs
+
+
+def make_image(cfg: "ReleaseConfig", app_dir: str | os.PathLike, stage_dir: str | os.PathLike,
+               out_path: str | os.PathLike, info_path: str | os.PathLike, *, epoch: int) -> None:
+    """The image stage: stage the app, author the DMG, record image.json."""
+    from ..jsonfile import write_json
+    stage(app_dir, stage_dir, epoch=epoch)
+    info = build_dmg(stage_dir, out_path, volume_name=cfg.volume_name,
+                     dmg_format=cfg.dmg_format, layout=cfg.dmg_layout, epoch=epoch,
+                     window=cfg.window, config_root=cfg.root, config_name=cfg.path.name)
+    write_json(info_path, {**image_options(cfg, epoch), **info})

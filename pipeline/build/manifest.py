@@ -24,6 +24,7 @@ from .tomlfile import without_signature
 
 if TYPE_CHECKING:
     from .config import ReleaseConfig
+    from .paths import BuildPaths
 
 MANIFEST_VERSION = 1
 
@@ -134,3 +135,27 @@ def release_manifest(*, app_manifest_path: str | os.PathLike, images: Mapping[st
     if signature is not None:
         data["signature"] = dict(signature)
     return data
+
+
+def release_outputs(cfg: "ReleaseConfig", paths: "BuildPaths") -> tuple[dict[str, Path], dict[str, Path]]:
+    """The artifacts in SHA256SUMS and the image records behind them, by file name."""
+    outputs = {paths.app_tar.name: paths.app_tar, paths.dmg.name: paths.dmg}
+    images = {paths.dmg.name: paths.image_info}
+    if cfg.signature is not None:
+        outputs[paths.signed_dmg.name] = paths.signed_dmg
+        images[paths.signed_dmg.name] = paths.signed_image_info
+    return outputs, images
+
+
+def write_checksums(cfg: "ReleaseConfig", paths: "BuildPaths") -> None:
+    """The checksums stage: build-manifest.json, then SHA256SUMS of every artifact."""
+    outputs, images = release_outputs(cfg, paths)
+    signature = None
+    if cfg.signature is not None:
+        signature = {"path": cfg.signature.path, "sha256": cfg.signature.sha256}
+    data = release_manifest(app_manifest_path=paths.app_manifest,
+                            images={name: read_json(path) for name, path in images.items()},
+                            outputs=outputs, signature=signature)
+    write_json(paths.release_manifest, data)
+    write_sha256sums(paths.sums, {**data["outputs"],
+                                  paths.release_manifest.name: sha256_file(paths.release_manifest)})
