@@ -85,3 +85,18 @@ def test_a_forbidden_import_is_caught(tmp_path: Path):
         "(use pipeline.udif's public API)",
         "pipeline.udif.reader -> doit: only build stages and front ends use doit",
     ]
+
+
+def test_every_package_folder_is_a_regular_package():
+    # A folder without __init__.py is a namespace package: setuptools'
+    # find_packages leaves it out of the wheel and the editable install maps
+    # it nowhere ("cannot import name ... (unknown location)" on a fresh
+    # machine), while a checkout on sys.path hides the problem.
+    from setuptools import find_packages
+    folders = sorted({p.parent for p in PACKAGE_ROOT.rglob("*.py")
+                      if "__pycache__" not in p.parts})
+    missing = [str(f.relative_to(PACKAGE_ROOT.parent)) for f in folders
+               if not (f / "__init__.py").is_file()]
+    assert missing == []
+    found = set(find_packages(str(PACKAGE_ROOT.parent), include=["pipeline*"]))
+    assert {".".join(f.relative_to(PACKAGE_ROOT.parent).parts) for f in folders} <= found
