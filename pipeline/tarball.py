@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .atomic import atomic_output
+from .safedest import SafeDestination
 from .errors import CorruptError, InputError
 
 DEFAULT_MAX_MEMBER = 4 << 30      # 4 GiB: more than any SDK file
@@ -283,47 +283,41 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike, *,
         raise InputError(f"{root}: destination already exists")
     with _open_tar(archive) as tar:
         members = _checked_members(tar, archive, max_member, max_total, max_members)
-        root.mkdir(parents=True)
         name = ""
+
+        def outside(rel: str) -> Exception:
+            return InputError(f"{archive}: member {rel!r}: its folder resolves "
+                              "outside the destination through a symbolic link")
         try:
-            real_root = os.path.realpath(root)
-            for name, info in members:
-                target = root / name
-                parent = os.path.realpath(target.parent)
-                if parent != real_root and not parent.startswith(real_root + os.sep):
-                    raise InputError(f"{archive}: member {name!r}: its folder resolves "
-                                     "outside the destination through a symbolic link")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if info.isdir():
-                    target.mkdir(exist_ok=True)
-                    os.chmod(target, 0o755)
-                elif info.issym():
-                    os.symlink(info.linkname, target)
-                elif info.islnk():
-                    os.link(root / _check_name(info.linkname, archive), target)
-                else:
-                    src = tar.extractfile(info)
-                    assert src is not None
-                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                    mode = 0o755 if info.mode & 0o111 else 0o644
-                    fd = os.open(target, flags, mode)
-                    with os.fdopen(fd, "wb") as out:
-                        remaining = info.size
-                        while remaining:
-                            chunk = src.read(min(_COPY_BUFFER, remaining))
-                            if not chunk:
-                                raise CorruptError(archive, f"member {name!r}", "truncated data")
-                            out.write(chunk)
-                            remaining -= len(chunk)
-                    os.chmod(target, mode)
-        except BaseException as exc:
             # Checks above cannot foresee everything the file system refuses
-            # (a link to a file used as a folder): leave no partial tree.
-            shutil.rmtree(root, ignore_errors=True)
-            if isinstance(exc, OSError):
-                raise InputError(f"{archive}: member {name!r}: cannot extract into {root}: "
-                                 f"{exc.strerror or exc}") from None
-            raise
+            # (a link to a file used as a folder): SafeDestination leaves no
+            # partial tree.
+            with SafeDestination(root, outside, must_not_exist=True) as out:
+                for name, info in members:
+                    out.makedirs(posixpath.dirname(name))
+                    if info.isdir():
+                        os.chmod(out.mkdir(name, 0o755, exist_ok=True), 0o755)
+                    elif info.issym():
+                        out.symlink(name, info.linkname)
+                    elif info.islnk():
+                        out.hard_link(name, out.target(_check_name(info.linkname, archive)))
+                    else:
+                        src = tar.extractfile(info)
+                        assert src is not None
+                        mode = 0o755 if info.mode & 0o111 else 0o644
+                        with out.new_file(name, mode) as fh:
+                            remaining = info.size
+                            while remaining:
+                                chunk = src.read(min(_COPY_BUFFER, remaining))
+                                if not chunk:
+                                    raise CorruptError(archive, f"member {name!r}",
+                                                       "truncated data")
+                                fh.write(chunk)
+                                remaining -= len(chunk)
+                        os.chmod(out.target(name), mode)
+        except OSError as exc:
+            raise InputError(f"{archive}: member {name!r}: cannot extract into {root}: "
+                             f"{exc.strerror or exc}") from None
     return [name for name, _ in members]
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hfs_source import BytesSource
 from pipeline.errors import CorruptError, ReprodmgError
 from pipeline.hfs.listing import format_entries
+from pipeline.hfs.extract import extract
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.tree import File, FileData, Symlink, Tree
 from pipeline.hfs.writer import build_volume
@@ -201,7 +202,7 @@ def test_dot_dot_name_is_refused_and_nothing_escapes(small, tmp_path):
     data[pos + 2:pos + 6] = "..".encode("utf-16-be")
     dest = tmp_path / "dest"
     with pytest.raises(CorruptError):
-        HFSReader(BytesSource(data), "vol.hfs").extract(dest)
+        extract(HFSReader(BytesSource(data), "vol.hfs"), dest)
     # Nothing outside dest, and dest itself (made by extract) is taken back.
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
@@ -232,7 +233,7 @@ def test_nul_in_a_symlink_target(small, tmp_path):
     data[pos + 2] = 0
     _expect_corrupt(data, "'dir/link'", "NUL")
     with pytest.raises(CorruptError):
-        HFSReader(BytesSource(data), "vol.hfs").extract(tmp_path / "dest")
+        extract(HFSReader(BytesSource(data), "vol.hfs"), tmp_path / "dest")
 
 
 def test_attribute_data_is_bounded_in_total(monkeypatch):
@@ -265,11 +266,11 @@ def test_failed_extract_leaves_dest_as_it_was(tmp_path):
     dest.mkdir()
     (dest / "mine.txt").write_bytes(b"keep me")
     with pytest.raises(CorruptError, match="'bad'"):
-        reader.extract(dest)
+        extract(reader, dest)
     assert sorted(p.name for p in dest.iterdir()) == ["mine.txt"]
     assert (dest / "mine.txt").read_bytes() == b"keep me"
     with pytest.raises(CorruptError):
-        reader.extract(tmp_path / "new")
+        extract(reader, tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
 
 

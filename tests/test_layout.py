@@ -428,5 +428,5 @@ def test_dodo_declares_the_picture_and_the_window_as_image_inputs(monkeypatch):
     assert picture in [Path(p) for p in task["file_dep"]]
     assert REPO / "pipeline" / "build" / "finder.py" in [Path(p) for p in task["file_dep"]]
     watched = task["uptodate"][0].config
-    assert watched["window"] == config.load(EXAMPLE / "release.toml").window.options()
+    assert watched["window"] == config.load(EXAMPLE / "release.toml").window.to_json()
     assert set(watched["layout_libraries"]) == {"ds_store", "mac_alias"}

@@ -18,7 +18,7 @@ from pipeline.errors import InputError, UnsupportedError
 def test_manifest_hashes_match_sha256sum():
     sha256sum = require_tool("sha256sum")
     tc = toolchain.resolve("llvm", 19)
-    manifest = tc.manifest()
+    manifest = tc.to_json()
     assert set(manifest["tools"]) == set(toolchain.LLVM_TOOLS)
     for role, entry in manifest["tools"].items():
         real = os.path.realpath(tc[role])
@@ -77,7 +77,7 @@ def test_manifest_covers_the_llvm_libraries_and_resource_headers():
     readelf = require_tool("llvm-readelf-19")
     sha256sum = require_tool("sha256sum")
     tc = toolchain.resolve("llvm", 19)
-    manifest = tc.manifest()
+    manifest = tc.to_json()
     clang = os.path.realpath(tc["clang"])
     needed = _needed(readelf, clang)
     assert {"libLLVM.so.19.1", "libclang-cpp.so.19.1"} <= needed
@@ -155,11 +155,11 @@ def test_manifest_does_not_depend_on_unrelated_packages_or_library_paths(tmp_pat
     # unrelated ones (llvm-19-dev's extra library names, another LLVM
     # version's libraries on the search path) write the same bytes.
     tc = toolchain.resolve("llvm", 19)
-    reference = tc.manifest()
+    reference = tc.to_json()
     bare = toolchain.resolve_llvm(19, search_path=str(
-        _second_prefix(tmp_path / "bare", tc, dev_links=False))).manifest()
+        _second_prefix(tmp_path / "bare", tc, dev_links=False))).to_json()
     dev = toolchain.resolve_llvm(19, search_path=str(
-        _second_prefix(tmp_path / "dev", tc, dev_links=True))).manifest()
+        _second_prefix(tmp_path / "dev", tc, dev_links=True))).to_json()
     assert bare == reference
     assert dev == reference
     # A builder's LD_LIBRARY_PATH naming other libraries (a second LLVM)
@@ -170,7 +170,7 @@ def test_manifest_does_not_depend_on_unrelated_packages_or_library_paths(tmp_pat
         (decoys / other.name).symlink_to(other)
     (decoys / "libLLVM.so.19.1").symlink_to("/bin/true")   # what a broken prefix would offer
     monkeypatch.setenv("LD_LIBRARY_PATH", str(decoys))
-    assert toolchain.resolve("llvm", 19).manifest() == reference
+    assert toolchain.resolve("llvm", 19).to_json() == reference
 
 
 def test_build_manifest_is_the_same_with_another_library_layout(tmp_path: Path):
@@ -186,7 +186,7 @@ def test_build_manifest_is_the_same_with_another_library_layout(tmp_path: Path):
     bin_dir = _second_prefix(tmp_path / "dev", tc, dev_links=True)
     outputs = []
     for name, chain in (("a", tc), ("b", toolchain.resolve_llvm(19, search_path=str(bin_dir)))):
-        data = manifest.app_manifest(cfg, epoch=0, toolchain=chain.manifest(),
+        data = manifest.app_manifest(cfg, epoch=0, toolchain=chain.to_json(),
                                      sdk={"name": "x"}, app_dir=app, templates={})
         manifest.write_json(tmp_path / f"{name}.json", data)
         outputs.append((tmp_path / f"{name}.json").read_bytes())

@@ -81,7 +81,7 @@ class WindowConfig:
     show_toolbar: bool = False
     show_sidebar: bool = False
 
-    def options(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """Everything that shapes the .DS_Store, as plain JSON values (doit, manifests)."""
         return {"origin": list(self.origin), "size": list(self.size),
                 "icon_size": self.icon_size, "text_size": self.text_size,

@@ -88,7 +88,7 @@ def image_options(cfg: "ReleaseConfig", epoch: int) -> dict[str, Any]:
     options: dict[str, Any] = {"volume_name": cfg.volume_name, "format": cfg.dmg_format,
                                "layout": cfg.dmg_layout, "epoch": epoch}
     if cfg.window is not None:
-        options["window"] = cfg.window.options()
+        options["window"] = cfg.window.to_json()
     return options
 
 

@@ -72,7 +72,7 @@ class Toolchain:
         """The path to run for ``role`` (e.g. ``toolchain["clang"]``)."""
         return self.tools[role].path
 
-    def manifest(self) -> dict:
+    def to_json(self) -> dict:
         """Deterministic description: names, versions, hashes; no host paths."""
         return {
             "provider": self.provider,
@@ -273,6 +273,6 @@ def write_manifest(out_path: str | os.PathLike, provider: str = "llvm", major: i
     """The toolchain stage: resolve the tools and write their manifest as JSON."""
     from ..jsonfile import write_json
 
-    data = resolve(provider, major).manifest()
+    data = resolve(provider, major).to_json()
     write_json(out_path, data)
     return data

@@ -115,7 +115,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with open_udif(args.image) as image:
         result = image.verify(progress=TerminalProgress())
     if args.json:
-        d = result.as_dict()
+        d = result.to_json()
         d["path"] = args.image
         emit_json(d)
     else:
@@ -153,6 +153,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from ..hfs.extract import extract
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
     from .hfs import warn_journal
@@ -160,7 +161,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         warn_journal(reader, f"{args.image}: {part.label}")
-        reader.extract(args.dest)
+        extract(reader, args.dest)
         if args.json:
             emit_json({"image": args.image, "partition": part.name, "dest": args.dest})
     return 0

@@ -71,11 +71,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from ..hfs.extract import extract
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
         warn_journal(reader, args.image)
-        reader.extract(args.dest)
+        extract(reader, args.dest)
         if args.json:
             emit_json({"image": args.image, "dest": args.dest,
                        "volume_name": reader.volume_name})

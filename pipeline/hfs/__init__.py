@@ -8,7 +8,8 @@ Layers (pyelftools style), each module with one job:
 - ``volume``: volume header and fork-extent checks shared by readers
 - ``tree``: the in-memory tree a volume is authored from
 - ``writer``: ``build_volume(...) -> HFSVolume`` (an ImageSource)
-- ``reader``: ``HFSReader(source, name)``: entries, streams, extract
+- ``reader``: ``HFSReader(source, name)``: entries, streams
+- ``extract``: ``extract(reader, dest)``: the tree into a host folder, safely
 - ``decmpfs``: HFS+ transparent compression (read side)
 - ``freespace``: ``free_byte_ranges`` (free blocks of an existing volume, for
   the UDIF writer's ignore chunks)
@@ -17,6 +18,7 @@ Layers (pyelftools style), each module with one job:
 Reference: Apple TN1150 "HFS Plus Volume Format"; docs/formats.md.
 """
 
+from .extract import extract
 from .freespace import free_byte_ranges
 from .listing import format_entries
 from .reader import Entry, HFSReader
@@ -25,5 +27,5 @@ from .unicode import decompose
 from .writer import HFSVolume, assign_cnids, build_volume
 
 __all__ = ["Entry", "File", "FileData", "FinderInfo", "Folder", "HFSReader", "HFSVolume",
-           "Symlink", "Tree", "assign_cnids", "build_volume", "decompose", "format_entries",
+           "Symlink", "Tree", "assign_cnids", "build_volume", "decompose", "extract", "format_entries",
            "free_byte_ranges", "tree_from_directory"]

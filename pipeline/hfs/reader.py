@@ -3,20 +3,18 @@
 ``HFSReader(source, name)`` checks the volume header, walks the catalog
 B-tree once (checking key order, record sizes and thread records), resolves
 hard links through the private "\\0\\0\\0\\0HFS+ Private Data" folder, and
-serves entries, streaming file data and a safe ``extract``.  Nothing read
-from the image is trusted before it is checked against the image.
+serves entries and streaming file data (``extract`` writes them to a
+folder).  Nothing read from the image is trusted before it is checked
+against the image.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import shutil
 import stat
 import struct
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from ..errors import CorruptError, InputError, UnsupportedError
@@ -55,7 +53,6 @@ MAX_ATTRIBUTES_TOTAL = 256 << 20
 MAX_PATH_CHARS = 4096
 # A symlink target longer than PATH_MAX is not a symlink macOS could make.
 MAX_LINK_TARGET = 4096
-_STREAM_CHUNK = 1 << 20
 
 
 def _fourcc(code: bytes) -> str:
@@ -487,88 +484,3 @@ class HFSReader:
         """(volume byte offset, length) runs holding a fork's logical bytes."""
         return fork_byte_runs(self.fork_extents(entry, fork), self.vh.blockSize,
                               entry.fork_record(fork).logicalSize)
-
-    def extract(self, dest: str | os.PathLike) -> None:
-        """Write the tree below ``dest``; nothing is ever written outside it.
-
-        Files are created with O_EXCL|O_NOFOLLOW and symlinks last, so a
-        hostile volume cannot redirect a write through a link it created,
-        and nothing already in ``dest`` is overwritten or followed.  When
-        extraction fails (a damaged file half-way), what it created is
-        removed again: ``dest`` is left as it was.
-        """
-        root = Path(dest)
-        made_root = not (root.exists() or root.is_symlink())
-        created: list[str] = []          # top-level names this call created
-        current = "."
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            root_real = os.path.realpath(root)
-            links: list[Entry] = []
-            dirs: list[tuple[str, Entry]] = []
-            inode_paths: dict[int, str] = {}
-            for entry in self.entries():
-                current = entry.path
-                target = os.path.join(root_real, entry.path)
-                parent = os.path.realpath(os.path.dirname(target))
-                if os.path.commonpath([parent, root_real]) != root_real:
-                    raise CorruptError(self.name, f"catalog entry {entry.path!r}",
-                                       "would be written outside the destination")
-                if entry.kind == "dir":
-                    os.mkdir(target, 0o700)
-                    dirs.append((target, entry))
-                elif entry.kind == "symlink":
-                    links.append(entry)
-                    continue
-                elif entry.hardlink_inode is not None and entry.hardlink_inode in inode_paths:
-                    os.link(inode_paths[entry.hardlink_inode], target)
-                else:
-                    self._extract_file(entry, target)
-                    if entry.hardlink_inode is not None:
-                        inode_paths[entry.hardlink_inode] = target
-                if "/" not in entry.path:
-                    created.append(entry.path)
-            for entry in links:
-                current = entry.path
-                os.symlink(entry.link_target, os.path.join(root_real, entry.path))
-                if "/" not in entry.path:
-                    created.append(entry.path)
-            for target, entry in reversed(dirs):
-                current = entry.path
-                os.chmod(target, stat.S_IMODE(entry.mode) & 0o777 or 0o755)
-                os.utime(target, (entry.modify_date, entry.modify_date))
-        except BaseException as exc:
-            _remove_created(root, created, made_root)
-            if isinstance(exc, OSError):
-                raise InputError(f"{os.fspath(dest)}: cannot extract {current!r}: "
-                                 f"{exc.strerror or exc}") from None
-            raise
-
-    def _extract_file(self, entry: Entry, target: str) -> None:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out, self.open(entry) as src:
-                while chunk := src.read(_STREAM_CHUNK):
-                    out.write(chunk)
-        except BaseException:
-            os.unlink(target)            # ours (O_EXCL): never a file that was there
-            raise
-        os.chmod(target, stat.S_IMODE(entry.mode) & 0o777)
-        os.utime(target, (entry.modify_date, entry.modify_date))
-
-
-def _remove_created(root: Path, created: list[str], made_root: bool) -> None:
-    """Undo a failed extract: only names it created (it never overwrites)."""
-    for name in reversed(created):
-        path = root / name
-        if path.is_dir() and not path.is_symlink():
-            for dirpath, _dirs, _files in os.walk(path):
-                os.chmod(dirpath, 0o700)         # extracted read-only folders
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    if made_root:
-        with contextlib.suppress(OSError):
-            root.rmdir()

@@ -86,7 +86,7 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
     scheme = scheme_from_names([p.name for p in image.partitions])
     try:
         map_scheme, entries, problems = read_partition_map(image.disk_source())
-        partition_map = {"scheme": map_scheme, "entries": [e.as_dict() for e in entries],
+        partition_map = {"scheme": map_scheme, "entries": [e.to_json() for e in entries],
                          "problems": problems}
     except CorruptError as exc:
         partition_map = {"scheme": "unreadable", "entries": [], "problems": [str(exc)]}

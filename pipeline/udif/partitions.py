@@ -199,7 +199,7 @@ class MapEntry:
     first_sector: int
     sector_count: int
 
-    def as_dict(self) -> dict:
+    def to_json(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
                 "first_sector": self.first_sector, "sector_count": self.sector_count}
 

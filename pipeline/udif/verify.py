@@ -91,7 +91,7 @@ class Check:
     ok: bool
     problem: str = ""
 
-    def as_dict(self) -> dict:
+    def to_json(self) -> dict:
         return {"what": self.what, "name": self.name,
                 "expected": None if self.expected is None else f"{self.expected:08x}",
                 "actual": None if self.actual is None else f"{self.actual:08x}",
@@ -116,8 +116,8 @@ class VerifyResult:
                 out.append(f"{self.path}: {c.what} {c.name}: {detail}")
         return out
 
-    def as_dict(self) -> dict:
-        return {"path": self.path, "ok": self.ok, "checks": [c.as_dict() for c in self.checks]}
+    def to_json(self) -> dict:
+        return {"path": self.path, "ok": self.ok, "checks": [c.to_json() for c in self.checks]}
 
 
 def partition_crc32(image: UDIFImage, part: Partition) -> int:
