@@ -88,6 +88,15 @@ def executed(proc: subprocess.CompletedProcess) -> set[str]:
     return {line[1:].strip() for line in proc.stdout.splitlines() if line.startswith(".")}
 
 
+def out_of_date(project: Path, cache: Path) -> set[str]:
+    """The tasks doit would run now (``doit list --status``: R), without running them."""
+    proc = _ok(run_doit(project, "list", "--all", "--status", cache=cache))
+    rows = [line.split()[:2] for line in proc.stdout.splitlines() if line[:2] in ("R ", "U ")]
+    # Group tasks (compile, link...) have no action of their own.
+    groups = {name.split(":")[0] for _, name in rows if ":" in name}
+    return {name for status, name in rows if status == "R" and name not in groups}
+
+
 def _ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -254,32 +263,33 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
         "lipo", "bundle", "app_tarball", "image", "checksums"}, edited.stdout
     assert executed(_ok(run_doit(project, cache=cache))) == set()
 
-    # A changed HFS+ or UDIF library rebuilds the image (never a stale DMG
-    # that looks up to date), and nothing upstream of it.  The edit is a
-    # comment, so the DMG comes out the same and the checksums stay.
-    for lib in ("hfs/writer.py", "udif/writer.py", "codecs.py"):
-        path = project / "pipeline" / lib
-        path.write_text(path.read_text() + "\n# library upgraded\n")
-        assert executed(_ok(run_doit(project, cache=cache))) == {"image"}, lib
-    assert executed(_ok(run_doit(project, cache=cache))) == set()
-
-    # So does every stage's own code: a changed compile flag or tarball
-    # writer must not leave stale objects or tarballs that look up to date.
-    # Comment-only edits give the same bytes, so the chain stops where the
-    # outputs stay the same (doit compares content).
+    # A changed library or stage module makes exactly the tasks whose outputs
+    # it shapes out of date (never a stale DMG or object that looks up to
+    # date), and nothing upstream of them.  doit's own status says which
+    # tasks would run, without running them; each edit is undone before the
+    # next, so every check sees one change.
     compile_chain = {f"compile:{arch}:{src}" for arch in ("arm64", "x86_64")
                      for src in ("src/main.c", "src/greeting.c")}
     compile_chain |= {"archive:arm64:greeting", "archive:x86_64:greeting",
                       "link:arm64", "link:x86_64", "lipo"}
-    for lib, chain in (("build/compiler.py", compile_chain),
+    for lib, chain in (("hfs/writer.py", {"image"}), ("udif/writer.py", {"image"}),
+                       ("codecs.py", {"image"}),
+                       ("build/compiler.py", compile_chain),
                        ("build/bundle.py", {"bundle", "image"}),
                        ("build/unsigned_tarball.py", {"app_tarball"}),
                        ("tarball.py", {"sdk", "app_tarball"}),
                        ("build/toolchain.py", {"toolchain"})):
         path = project / "pipeline" / lib
-        path.write_text(path.read_text() + "\n# stage code changed\n")
-        assert executed(_ok(run_doit(project, cache=cache))) == chain, lib
-    assert executed(_ok(run_doit(project, cache=cache))) == set()
+        original = path.read_text()
+        path.write_text(original + "\n# stage code changed\n")
+        assert out_of_date(project, cache) == chain, lib
+        path.write_text(original)
+    assert out_of_date(project, cache) == set()
+    # Running after a comment-only edit gives the same bytes: the chain
+    # stops where the outputs stay the same (doit compares content).
+    path = project / "pipeline" / "build" / "compiler.py"
+    path.write_text(path.read_text() + "\n# stage code changed\n")
+    assert executed(_ok(run_doit(project, cache=cache))) == compile_chain
 
     # Another version of a package that renders or compresses output
     # (jinja2, libdeflate) reruns the task it shapes, even when no file
