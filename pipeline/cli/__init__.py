@@ -52,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args([*(argv or sys.argv[1:]), "--help"])
         return 2
     try:
-        return int(handler(args) or 0)
+        status = int(handler(args) or 0)
+        # Buffered output meets a closed pipe here, not at interpreter exit
+        # (where Python would turn it into status 120 and a complaint).
+        sys.stdout.flush()
+        return status
     except ReprodmgError as exc:
         print(f"reprodmg: error: {exc}", file=sys.stderr)
         return exc.exit_code
