@@ -148,7 +148,7 @@ def _leaves(value, prefix: str = "") -> dict[str, object]:
 
 def test_build_reproduces_the_published_sums(two_builds):
     # The repository promises these bytes on every machine with the same
-    # inputs (README, "Checking a build against the published hashes"): a
+    # inputs (docs/reproducibility.md): a
     # different machine that agrees only with itself is not enough.
     import json
 

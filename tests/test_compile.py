@@ -152,7 +152,7 @@ def test_arm64_signature_is_lld_linker_signed_adhoc(tools, sdk_root, tmp_path):
     data = arm64.read_bytes()
     blob = data[dataoff:]
     # SuperBlob magic, then a CodeDirectory whose flags are adhoc|linker-signed
-    # (0x20002) and whose identifier is the output file name (FORMATS.md 3.2).
+    # (0x20002) and whose identifier is the output file name (docs/formats.md §3.2).
     assert blob[:4] == bytes.fromhex("fade0cc0")
     cd_off = int.from_bytes(blob[16:20], "big")
     cd = blob[cd_off:]

@@ -52,7 +52,7 @@ def test_structures_round_trip_byte_exact(dmg):
 
 @pytest.mark.parametrize("dmg", CORPUS_DMGS, ids=lambda p: p.name)
 def test_checksum_rules_of_formats_md(dmg):
-    """FORMATS.md 2: data fork CRC32, per-partition CRC32 without ignore
+    """docs/formats.md §2.5: data fork CRC32, per-partition CRC32 without ignore
     chunks, master = CRC32 of the per-partition values (big-endian)."""
     data = dmg.read_bytes()
     with open_udif(dmg) as image:

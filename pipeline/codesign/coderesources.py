@@ -1,6 +1,6 @@
 """_CodeSignature/CodeResources: the seal over a bundle's non-code files.
 
-An XML plist with four keys (FORMATS.md 3.4):
+An XML plist with four keys (docs/formats.md §3.4):
   files   - version-1 seal: SHA-1 of each file matched by ``rules``;
   files2  - version-2 seal: {hash2: SHA-256} per file matched by ``rules2``,
             {cdhash, requirement} for nested code, {symlink: target};

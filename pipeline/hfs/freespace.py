@@ -1,7 +1,7 @@
 """Free allocation blocks of an HFS+ volume, as byte ranges.
 
 The UDIF writer stores these ranges as ``ignore`` chunks, as hdiutil does
-(FORMATS.md 2.3): blocks clear in the allocation bitmap hold nothing a
+(docs/formats.md §2.3): blocks clear in the allocation bitmap hold nothing a
 reader may look at.
 """
 

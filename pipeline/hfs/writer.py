@@ -49,7 +49,7 @@ BLOCK_SIZE = 4096
 CATALOG_NODE_SIZE = 4096
 EXTENTS_NODE_SIZE = 4096
 ATTRIBUTES_NODE_SIZE = 8192
-# TN1150 / FORMATS.md: clump sizes must be > 0, <= 1 MiB, multiples of blockSize.
+# TN1150 and docs/formats.md §1.2: clump sizes must be > 0, <= 1 MiB, multiples of blockSize.
 CLUMP_SIZE = 16 * BLOCK_SIZE
 # Largest inline attribute that fits an 8 KiB attributes node twice (Apple's
 # kHFSMaxInlineAttrSize analogue for 8 KiB nodes); larger values are stored
@@ -74,7 +74,7 @@ FINDER_HAS_BEEN_INITED = 0x0100
 S_IFDIR, S_IFREG, S_IFLNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
 _COPY_CHUNK = 1 << 20
 
-# Special xattr names that are not attribute records (FORMATS.md 1.7).
+# Special xattr names that are not attribute records (docs/formats.md §1.7).
 XATTR_FINDER_INFO = "com.apple.FinderInfo"
 XATTR_RESOURCE_FORK = "com.apple.ResourceFork"
 
@@ -528,7 +528,7 @@ class _Builder:
 
     def _make_hard_links(self, groups: list[list[_Item]], next_cnid: int) -> None:
         """Move each group's data to an iNode<N> file in the private folder and
-        turn every name into a link record (hfs_link.c, FORMATS.md 1.6)."""
+        turn every name into a link record (hfs_link.c, docs/formats.md §1.6)."""
         private = _Item("dir", PRIVATE_DATA_NAME, PRIVATE_DATA_NAME, CNID_ROOT_FOLDER,
                         next_cnid, S_IFDIR, Folder())
         next_cnid += 1
@@ -801,7 +801,7 @@ class _Builder:
                 item.xattr_ext[which[len("xattr:"):]]
             segments.append((ext[0] * bs, fd))
 
-        # Volume id: a hash of everything else in the volume (FORMATS.md 1.2).
+        # Volume id: a hash of everything else in the volume (docs/formats.md §1.2).
         digest = hashlib.sha256()
         digest.update(vh.pack())
         for done, (start, payload) in enumerate(segments, 1):

@@ -36,7 +36,7 @@ def _checksum(kind: int, bits: int, value: int | None) -> dict:
 
 
 def scheme_from_names(names: list[str]) -> str:
-    """The partition scheme hdiutil's blkx names imply (FORMATS.md 2.4)."""
+    """The partition scheme hdiutil's blkx names imply (docs/formats.md §2.4)."""
     joined = " ".join(names)
     if "GPT" in joined:
         return "gpt"

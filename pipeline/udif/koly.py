@@ -1,6 +1,6 @@
 """The UDIF trailer: the 512-byte ``koly`` block at the end of every .dmg.
 
-Layout (big-endian) as in FORMATS.md section 2.1; public references: QEMU
+Layout (big-endian) as in docs/formats.md §2.1; public references: QEMU
 ``block/dmg.c``, 7-Zip ``DmgHandler.cpp``, libyal libmodi "UDIF" notes.
 """
 

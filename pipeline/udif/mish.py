@@ -1,6 +1,6 @@
 """The ``mish`` block table: one per partition (the ``Data`` of a blkx entry).
 
-Layout (big-endian) as in FORMATS.md section 2.3.  A table maps the
+Layout (big-endian) as in docs/formats.md §2.3.  A table maps the
 partition's sectors to chunks of the data fork, each stored with one codec
 (or as zero fill / ignored free space).
 """

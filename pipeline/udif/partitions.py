@@ -2,7 +2,7 @@
 none and GPT as hdiutil does.
 
 hdiutil's GPT layout (default ``GPTSPUD``), as seen in images it made
-(e.g. `hdiutil imageinfo` of shipped DMGs, FORMATS.md 2.4): protective MBR
+(e.g. `hdiutil imageinfo` of shipped DMGs, docs/formats.md §2.4): protective MBR
 (sector 0), primary GPT header (1), primary table (2..33, 128 entries of
 128 bytes), free (34..39), the HFS+ partition from sector 40, 7 free
 sectors, backup table (32 sectors), backup header (last sector); the disk

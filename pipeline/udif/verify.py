@@ -5,7 +5,7 @@
   (mish checksum; an all-ignore partition has CRC 0);
 - master: CRC32 of the per-partition CRC32 values, each as 4 big-endian
   bytes, in blkx order (koly.masterChecksum).
-The rules are FORMATS.md section 2, confirmed against shared/corpus/hdiutil.
+The rules are docs/formats.md §2.5, confirmed against shared/corpus/hdiutil.
 A chunk that does not decode is reported with its partition and index.
 """
 
