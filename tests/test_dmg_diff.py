@@ -106,10 +106,14 @@ def test_first_difference_bisects_to_the_first_byte():
 
 def test_koly_field_offsets_follow_formats_md():
     # docs/formats.md §2.1: dataForkLength at 32, segmentID at 64, xmlOffset at 216,
-    # imageVariant at 488, sectorCount at 492.
-    assert [koly_field_at(o) for o in (0, 32, 64, 79, 88, 216, 488, 492, 511)] == [
+    # the code signature's offset and length at 296 and 304 (JetBrains
+    # FormatRipper's CodeSignaturePointerOffset), imageVariant at 488,
+    # sectorCount at 492.
+    assert [koly_field_at(o) for o in (0, 32, 64, 79, 88, 216, 232, 296, 304, 312, 488, 492,
+                                       511)] == [
         "signature", "dataForkLength", "segmentID", "segmentID", "dataChecksum",
-        "xmlOffset", "imageVariant", "sectorCount", "reserved2"]
+        "xmlOffset", "reserved1", "codeSignatureOffset", "codeSignatureLength", "reserved2",
+        "imageVariant", "sectorCount", "reserved3"]
 
 
 # --------------------------------------------------------------------------

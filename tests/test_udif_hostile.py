@@ -205,7 +205,8 @@ def test_zlib_bomb_chunk_is_a_corrupt_error(tmp_path):
     fork = data[:koly.data_fork_length] + bomb
 
     def edit(t):
-        t.chunks[0] = Chunk(CHUNK_ZLIB, 0, 1, koly.data_fork_length, len(bomb))
+        t.chunks[0] = Chunk(type=CHUNK_ZLIB, sector=0, sector_count=1,
+                            offset=koly.data_fork_length, length=len(bomb))
         t.chunks[1].type = CHUNK_ZERO
         t.chunks[1].sector, t.chunks[1].sector_count = 1, 4095
     def mutate(root):
@@ -234,7 +235,8 @@ def test_huge_zero_fill_chunk_verifies_without_touching_its_bytes(tmp_path):
     n = 1 << 40  # sectors: 512 TiB of zeros
 
     def edit(t):
-        t.chunks = [Chunk(CHUNK_ZERO, 0, n), Chunk(0xFFFFFFFF, n, 0)]
+        t.chunks = [Chunk(type=CHUNK_ZERO, sector=0, sector_count=n),
+                    Chunk(type=0xFFFFFFFF, sector=n, sector_count=0)]
         t.sector_count = n
         t.set_crc32(crc32_zeros(0, n * 512))
     data = _with_table(edit)

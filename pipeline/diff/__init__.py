@@ -31,8 +31,6 @@ import bisect
 import datetime
 import json
 import os
-import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -46,9 +44,9 @@ from ..hfs.structs import (CNID_ALLOCATION, CNID_ATTRIBUTES, CNID_CATALOG, CNID_
                           VH_FORKS, VOLUME_HEADER_OFFSET, VOLUME_HEADER_SIZE, VolumeHeader)
 from ..hfs.volume import fork_byte_runs, fork_extents, read_volume_header
 from ..progress import Progress
-from ..udif.koly import KOLY_FORMAT, KOLY_SIZE, SECTOR, Koly
+from ..udif.koly import KOLY_SIZE, SECTOR, Koly
 from ..udif.mish import (CHUNK_BZIP2, CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_TERMINATOR, CHUNK_ZERO,
-                        CHUNK_ZLIB, NO_DATA_CHUNKS, Chunk)
+                        CHUNK_ZLIB, NO_DATA_CHUNKS, BlkxTable, Chunk)
 from ..udif.reader import Partition, UDIFImage, open_udif
 
 STEP = 1 << 20            # bytes compared at a time
@@ -60,30 +58,9 @@ MAX_DESCRIBED = 200       # differing ranges attributed to HFS+ structures
 # --------------------------------------------------------------------------
 # Field names, as the format documents spell them.
 
-# koly fields in KOLY_FORMAT order: (attribute of udif.koly.Koly, format name).
-KOLY_FIELDS = (
-    ("signature", "signature"), ("version", "version"), ("header_size", "headerSize"),
-    ("flags", "flags"), ("running_data_fork_offset", "runningDataForkOffset"),
-    ("data_fork_offset", "dataForkOffset"), ("data_fork_length", "dataForkLength"),
-    ("rsrc_fork_offset", "rsrcForkOffset"), ("rsrc_fork_length", "rsrcForkLength"),
-    ("segment_number", "segmentNumber"), ("segment_count", "segmentCount"),
-    ("segment_id", "segmentID"), ("data_checksum_type", "dataChecksumType"),
-    ("data_checksum_size", "dataChecksumSize"), ("data_checksum", "dataChecksum"),
-    ("xml_offset", "xmlOffset"), ("xml_length", "xmlLength"), ("reserved1", "reserved1"),
-    ("master_checksum_type", "masterChecksumType"),
-    ("master_checksum_size", "masterChecksumSize"), ("master_checksum", "masterChecksum"),
-    ("image_variant", "imageVariant"), ("sector_count", "sectorCount"),
-    ("reserved2", "reserved2"),
-)
-
-# mish header fields: (attribute of udif.mish.BlkxTable, format name).
-MISH_FIELDS = (
-    ("signature", "signature"), ("version", "version"), ("first_sector", "firstSectorNumber"),
-    ("sector_count", "sectorCount"), ("data_offset", "dataOffset"),
-    ("buffers_needed", "buffersNeeded"), ("block_descriptors", "blockDescriptors"),
-    ("reserved", "reserved"), ("checksum_type", "checksumType"),
-    ("checksum_size", "checksumSize"), ("checksum", "checksum"),
-)
+# mish header fields compared (the chunk count is compared with the chunks).
+MISH_FIELDS = tuple((f.attribute, f.spec) for f in BlkxTable.disk_fields()
+                    if f.attribute != "chunk_count")
 
 # Catalog metadata compared per path (names of hfs.reader.Entry fields).
 ENTRY_FIELDS = ("kind", "mode", "uid", "gid", "create_date", "modify_date", "access_date",
@@ -94,32 +71,11 @@ ENTRY_FIELDS = ("kind", "mode", "uid", "gid", "create_date", "modify_date", "acc
 IDENTITY_FIELDS = ("cnid", "hardlink_inode")
 
 
-def _field_offsets(fmt: str) -> list[tuple[int, int]]:
-    """(offset, size) of every item of a big-endian struct format."""
-    out = []
-    pos = 0
-    for count, code in re.findall(r"(\d*)([a-zA-Z?])", fmt.lstrip("<>!=@")):
-        n = int(count) if count else 1
-        if code in "sp":
-            out.append((pos, n))
-            pos += n
-            continue
-        size = struct.calcsize(">" + code)
-        for _ in range(n):
-            out.append((pos, size))
-            pos += size
-    return out
-
-
-_KOLY_OFFSETS = _field_offsets(KOLY_FORMAT)
-assert len(_KOLY_OFFSETS) == len(KOLY_FIELDS)
-
-
 def koly_field_at(offset: int) -> str:
     """The koly field holding byte ``offset`` of the 512-byte trailer."""
-    for (start, size), (_attr, name) in zip(_KOLY_OFFSETS, KOLY_FIELDS):
-        if start <= offset < start + size:
-            return name
+    for f in Koly.disk_fields():
+        if f.offset <= offset < f.offset + f.size:
+            return f.spec
     return "?"
 
 
@@ -249,8 +205,8 @@ def _koly_value(koly: Koly, attr: str) -> Any:
 
 
 def compare_koly(ka: Koly, kb: Koly) -> list[dict]:
-    return [_diff(f"koly.{name}", _koly_value(ka, attr), _koly_value(kb, attr))
-            for attr, name in KOLY_FIELDS if getattr(ka, attr) != getattr(kb, attr)]
+    return [_diff(f"koly.{f.spec}", _koly_value(ka, f.attribute), _koly_value(kb, f.attribute))
+            for f in Koly.disk_fields() if getattr(ka, f.attribute) != getattr(kb, f.attribute)]
 
 
 def compare_resources(ia: UDIFImage, ib: UDIFImage) -> list[dict]:

@@ -1,27 +1,21 @@
 """The UDIF trailer: the 512-byte ``koly`` block at the end of every .dmg.
 
-Layout (big-endian) as in docs/formats.md §2.1; public references: QEMU
+Fields as in docs/formats.md §2.1; public references: QEMU
 ``block/dmg.c``, 7-Zip ``DmgHandler.cpp``, libyal libmodi "UDIF" notes.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# signature, version, headerSize, flags, runningDataForkOffset,
-# dataForkOffset, dataForkLength, rsrcForkOffset, rsrcForkLength,
-# segmentNumber, segmentCount, segmentID, dataChecksumType,
-# dataChecksumSize, dataChecksum, xmlOffset, xmlLength, reserved1,
-# masterChecksumType, masterChecksumSize, masterChecksum, imageVariant,
-# sectorCount, reserved2
-KOLY_FORMAT = ">4sIIIQQQQQII16sII128sQQ120sII128sIQ12s"
-KOLY_SIZE = struct.calcsize(KOLY_FORMAT)
-assert KOLY_SIZE == 512
+from ..binstruct import BinStruct, on_disk
+
 KOLY_MAGIC = b"koly"
 
 # Values hdiutil writes.
 KOLY_VERSION = 4
+KOLY_SIZE = 512
 KOLY_FLAG_FLATTENED = 0x1
 CHECKSUM_NONE = 0
 CHECKSUM_CRC32 = 2
@@ -45,60 +39,38 @@ def checksum_value(kind: int, bits: int, data: bytes) -> int | None:
 
 
 @dataclass
-class Koly:
-    data_fork_length: int = 0
-    xml_offset: int = 0
-    xml_length: int = 0
-    sector_count: int = 0
-    segment_id: bytes = bytes(16)
-    data_checksum_type: int = CHECKSUM_CRC32
-    data_checksum_size: int = 32
-    data_checksum: bytes = bytes(128)
-    master_checksum_type: int = CHECKSUM_CRC32
-    master_checksum_size: int = 32
-    master_checksum: bytes = bytes(128)
-    image_variant: int = VARIANT_PARTITION
-    version: int = KOLY_VERSION
-    header_size: int = KOLY_SIZE
-    flags: int = KOLY_FLAG_FLATTENED
-    running_data_fork_offset: int = 0
-    data_fork_offset: int = 0
-    rsrc_fork_offset: int = 0
-    rsrc_fork_length: int = 0
-    segment_number: int = 1
-    segment_count: int = 1
-    # codesign keeps the offset/length of a DMG signature here; kept verbatim.
-    reserved1: bytes = field(default=bytes(120), repr=False)
-    reserved2: bytes = field(default=bytes(12), repr=False)
-    signature: bytes = KOLY_MAGIC
+class Koly(BinStruct):
+    """UDIFResourceFile, the trailer (docs/formats.md §2.1)."""
 
-    @classmethod
-    def parse(cls, buf: bytes) -> "Koly":
-        (sig, version, header_size, flags, running, dfo, dfl, rfo, rfl, segno,
-         segcount, segid, dct, dcs, dc, xo, xl, res1, mct, mcs, mc, variant,
-         sectors, res2) = struct.unpack(KOLY_FORMAT, buf)
-        return cls(data_fork_length=dfl, xml_offset=xo, xml_length=xl,
-                   sector_count=sectors, segment_id=segid,
-                   data_checksum_type=dct, data_checksum_size=dcs, data_checksum=dc,
-                   master_checksum_type=mct, master_checksum_size=mcs,
-                   master_checksum=mc, image_variant=variant, version=version,
-                   header_size=header_size, flags=flags,
-                   running_data_fork_offset=running, data_fork_offset=dfo,
-                   rsrc_fork_offset=rfo, rsrc_fork_length=rfl,
-                   segment_number=segno, segment_count=segcount,
-                   reserved1=res1, reserved2=res2, signature=sig)
-
-    def pack(self) -> bytes:
-        return struct.pack(
-            KOLY_FORMAT, self.signature, self.version, self.header_size, self.flags,
-            self.running_data_fork_offset, self.data_fork_offset,
-            self.data_fork_length, self.rsrc_fork_offset, self.rsrc_fork_length,
-            self.segment_number, self.segment_count, self.segment_id,
-            self.data_checksum_type, self.data_checksum_size, self.data_checksum,
-            self.xml_offset, self.xml_length, self.reserved1,
-            self.master_checksum_type, self.master_checksum_size,
-            self.master_checksum, self.image_variant, self.sector_count,
-            self.reserved2)
+    signature: bytes = on_disk("4s", "signature", KOLY_MAGIC)
+    version: int = on_disk("I", "version", KOLY_VERSION)
+    header_size: int = on_disk("I", "headerSize", 512)
+    flags: int = on_disk("I", "flags", KOLY_FLAG_FLATTENED)
+    running_data_fork_offset: int = on_disk("Q", "runningDataForkOffset")
+    data_fork_offset: int = on_disk("Q", "dataForkOffset")
+    data_fork_length: int = on_disk("Q", "dataForkLength")
+    rsrc_fork_offset: int = on_disk("Q", "rsrcForkOffset")
+    rsrc_fork_length: int = on_disk("Q", "rsrcForkLength")
+    segment_number: int = on_disk("I", "segmentNumber", 1)
+    segment_count: int = on_disk("I", "segmentCount", 1)
+    segment_id: bytes = on_disk("16s", "segmentID", bytes(16))
+    data_checksum_type: int = on_disk("I", "dataChecksumType", CHECKSUM_CRC32)
+    data_checksum_size: int = on_disk("I", "dataChecksumSize", 32)
+    data_checksum: bytes = on_disk("128s", "dataChecksum", bytes(128))
+    xml_offset: int = on_disk("Q", "xmlOffset")
+    xml_length: int = on_disk("Q", "xmlLength")
+    reserved1: bytes = on_disk("64s", "reserved1", bytes(64), repr=False)
+    # Where `codesign` records a DMG's own signature (a SuperBlob after the
+    # property list); zero in an unsigned image.
+    code_signature_offset: int = on_disk("Q", "codeSignatureOffset")
+    code_signature_length: int = on_disk("Q", "codeSignatureLength")
+    reserved2: bytes = on_disk("40s", "reserved2", bytes(40), repr=False)
+    master_checksum_type: int = on_disk("I", "masterChecksumType", CHECKSUM_CRC32)
+    master_checksum_size: int = on_disk("I", "masterChecksumSize", 32)
+    master_checksum: bytes = on_disk("128s", "masterChecksum", bytes(128))
+    image_variant: int = on_disk("I", "imageVariant", VARIANT_PARTITION)
+    sector_count: int = on_disk("Q", "sectorCount")
+    reserved3: bytes = on_disk("12s", "reserved3", bytes(12), repr=False)
 
     @property
     def data_crc32(self) -> int | None:
@@ -109,3 +81,6 @@ class Koly:
     def master_crc32(self) -> int | None:
         return checksum_value(self.master_checksum_type, self.master_checksum_size,
                               self.master_checksum)
+
+
+assert Koly.size() == KOLY_SIZE

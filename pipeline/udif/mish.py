@@ -1,31 +1,19 @@
 """The ``mish`` block table: one per partition (the ``Data`` of a blkx entry).
 
-Layout (big-endian) as in docs/formats.md §2.3.  A table maps the
+Fields as in docs/formats.md §2.3.  A table maps the
 partition's sectors to chunks of the data fork, each stored with one codec
 (or as zero fill / ignored free space).
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
+from ..binstruct import BinStruct, on_disk
 from .koly import CHECKSUM_CRC32, checksum_field, checksum_value
 
-# signature, version, firstSectorNumber, sectorCount, dataOffset,
-# buffersNeeded, blockDescriptors, reserved (6 x u32), checksumType,
-# checksumSize, checksum, numberOfBlockChunks
-MISH_FORMAT = ">4sIQQQII24sII128sI"
-MISH_SIZE = struct.calcsize(MISH_FORMAT)
-assert MISH_SIZE == 204
 MISH_MAGIC = b"mish"
 MISH_VERSION = 1
-
-# type, comment, sectorNumber (relative to the partition), sectorCount,
-# compressedOffset (in the file), compressedLength
-CHUNK_FORMAT = ">IIQQQQ"
-CHUNK_SIZE = struct.calcsize(CHUNK_FORMAT)
-assert CHUNK_SIZE == 40
 
 CHUNK_ZERO = 0x00000000
 CHUNK_RAW = 0x00000001
@@ -53,22 +41,15 @@ BUFFERS_SLACK = 8
 
 
 @dataclass
-class Chunk:
-    type: int
-    sector: int            # first sector, relative to the partition
-    sector_count: int
-    offset: int = 0        # compressed offset in the file
-    length: int = 0        # compressed length
-    comment: int = 0
+class Chunk(BinStruct):
+    """BLKXChunkEntry: a run of the partition's sectors and where its bytes are."""
 
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "Chunk":
-        ctype, comment, sector, count, coff, clen = struct.unpack_from(CHUNK_FORMAT, buf, offset)
-        return cls(ctype, sector, count, coff, clen, comment)
-
-    def pack(self) -> bytes:
-        return struct.pack(CHUNK_FORMAT, self.type, self.comment, self.sector,
-                           self.sector_count, self.offset, self.length)
+    type: int = on_disk("I", "entryType")
+    comment: int = on_disk("I", "comment")
+    sector: int = on_disk("Q", "sectorNumber")          # relative to the partition
+    sector_count: int = on_disk("Q", "sectorCount")
+    offset: int = on_disk("Q", "compressedOffset")      # in the file
+    length: int = on_disk("Q", "compressedLength")
 
     @property
     def type_name(self) -> str:
@@ -76,42 +57,40 @@ class Chunk:
 
 
 @dataclass
-class BlkxTable:
-    first_sector: int
-    sector_count: int
+class BlkxTable(BinStruct):
+    """BLKXTable: the header of a partition's table, then its chunks."""
+
+    signature: bytes = on_disk("4s", "signature", MISH_MAGIC)
+    version: int = on_disk("I", "version", MISH_VERSION)
+    first_sector: int = on_disk("Q", "firstSectorNumber")
+    sector_count: int = on_disk("Q", "sectorCount")
+    data_offset: int = on_disk("Q", "dataOffset")
+    buffers_needed: int = on_disk("I", "buffersNeeded", CHUNK_SECTORS + BUFFERS_SLACK)
+    block_descriptors: int = on_disk("I", "blockDescriptors")
+    reserved: bytes = on_disk("24s", "reserved", bytes(24), repr=False)
+    checksum_type: int = on_disk("I", "checksumType", CHECKSUM_CRC32)
+    checksum_size: int = on_disk("I", "checksumSize", 32)
+    checksum: bytes = on_disk("128s", "checksum", bytes(128))
+    chunk_count: int = on_disk("I", "numberOfBlockChunks")     # len(chunks) when packed
     chunks: list[Chunk] = field(default_factory=list)
-    checksum_type: int = CHECKSUM_CRC32
-    checksum_size: int = 32
-    checksum: bytes = bytes(128)
-    buffers_needed: int = CHUNK_SECTORS + BUFFERS_SLACK
-    block_descriptors: int = 0
-    data_offset: int = 0
-    version: int = MISH_VERSION
-    reserved: bytes = field(default=bytes(24), repr=False)
-    signature: bytes = MISH_MAGIC
 
     @classmethod
     def parse_header(cls, buf: bytes) -> tuple["BlkxTable", int]:
         """The table without its chunks, and the chunk count it declares."""
-        (sig, version, first, count, data_offset, buffers, descriptors, reserved,
-         ctype, csize, csum, nchunks) = struct.unpack_from(MISH_FORMAT, buf)
-        table = cls(first, count, [], ctype, csize, csum, buffers, descriptors,
-                    data_offset, version, reserved, sig)
-        return table, nchunks
+        table = super().parse(buf)
+        return table, table.chunk_count
 
     @classmethod
-    def parse(cls, buf: bytes) -> "BlkxTable":
+    def parse(cls, buf: bytes, offset: int = 0) -> "BlkxTable":
         """Parse a table whose size has been checked by the caller."""
-        table, nchunks = cls.parse_header(buf)
-        table.chunks = [Chunk.parse(buf, MISH_SIZE + i * CHUNK_SIZE) for i in range(nchunks)]
+        table = super().parse(buf, offset)
+        base = offset + MISH_SIZE
+        table.chunks = [Chunk.parse(buf, base + i * CHUNK_SIZE) for i in range(table.chunk_count)]
         return table
 
     def pack(self) -> bytes:
-        head = struct.pack(MISH_FORMAT, self.signature, self.version, self.first_sector,
-                           self.sector_count, self.data_offset, self.buffers_needed,
-                           self.block_descriptors, self.reserved, self.checksum_type,
-                           self.checksum_size, self.checksum, len(self.chunks))
-        return head + b"".join(c.pack() for c in self.chunks)
+        self.chunk_count = len(self.chunks)
+        return super().pack() + b"".join(c.pack() for c in self.chunks)
 
     @property
     def crc32(self) -> int | None:
@@ -119,3 +98,8 @@ class BlkxTable:
 
     def set_crc32(self, crc: int | None) -> None:
         self.checksum_type, self.checksum_size, self.checksum = checksum_field(crc)
+
+
+MISH_SIZE = BlkxTable.size()
+CHUNK_SIZE = Chunk.size()
+assert (MISH_SIZE, CHUNK_SIZE) == (204, 40)

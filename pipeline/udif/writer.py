@@ -336,14 +336,14 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | N
         pos = 0
         for part in _ordered(plan.parts):
             _hash_zeros(expanded, (part.first_sector - pos) * SECTOR)   # gap: zeros
-            table = BlkxTable(part.first_sector, part.sector_count,
+            table = BlkxTable(first_sector=part.first_sector, sector_count=part.sector_count,
                               block_descriptors=part.descriptor & 0xFFFFFFFF)
             crc = 0
             compressed_chunks = False
             for ctype, sector, count, data in plan_chunks(part.source, part.sector_count,
                                                           part.free_ranges):
                 if data is None:
-                    chunk = Chunk(ctype, sector, count)
+                    chunk = Chunk(type=ctype, sector=sector, sector_count=count)
                     if ctype == CHUNK_ZERO:
                         crc = crc32_zeros(crc, count * SECTOR)
                     name = "zero" if ctype == CHUNK_ZERO else "ignore"
@@ -354,7 +354,7 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | N
                 else:
                     crc = crc32(data, crc)
                     expanded.update(data)
-                    chunk = Chunk(fmt.chunk_type, sector, count)
+                    chunk = Chunk(type=fmt.chunk_type, sector=sector, sector_count=count)
                     table.chunks.append(chunk)
                     if fmt.chunk_type == CHUNK_RAW:
                         inflight.append((chunk, data, None))
@@ -365,7 +365,8 @@ def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | N
                 drain(window)
                 progress.advance(count)
             drain(0)
-            terminator = Chunk(CHUNK_TERMINATOR, part.sector_count, 0, state["offset"], 0)
+            terminator = Chunk(type=CHUNK_TERMINATOR, sector=part.sector_count,
+                               offset=state["offset"])
             table.chunks.append(terminator)
             table.set_crc32(crc)
             table.buffers_needed = CHUNK_SECTORS + BUFFERS_SLACK if compressed_chunks else 0
