@@ -11,7 +11,7 @@ says its ``struct`` code and the name the format's specification gives it::
         ...
 
 From that single declaration come ``parse`` (from bytes at an offset),
-``pack``, ``size()``, ``offset_of(attribute)`` and ``disk_fields()`` (each
+``pack``, ``struct_size()``, ``offset_of(attribute)`` and ``disk_fields()`` (each
 field's attribute, specification name, offset and size, for tools that
 name the field holding a byte).  A field's code may be another
 ``BinStruct`` (a nested structure, e.g. a fork inside a catalog record).
@@ -55,11 +55,18 @@ class DiskField:
     size: int
 
 
+_API = frozenset({"parse", "pack", "struct_size", "offset_of", "disk_fields"})
+
+
 class _Layout:
     """The compiled form of one structure (made once per class)."""
 
     def __init__(self, cls: type) -> None:
         fields = [f for f in dataclasses.fields(cls) if _CODE in f.metadata]
+        clashes = {f.name for f in dataclasses.fields(cls)} & _API
+        if clashes:
+            # A field would hide the class's own method of the same name.
+            raise TypeError(f"{cls.__name__}: field names {sorted(clashes)} are BinStruct methods")
         codes = []
         self.nested: list[tuple[int, type[BinStruct]]] = []
         self.disk_fields: list[DiskField] = []
@@ -68,7 +75,7 @@ class _Layout:
             code = f.metadata[_CODE]
             if isinstance(code, type):
                 self.nested.append((i, code))
-                size = code.size()
+                size = code.struct_size()
                 codes.append(f"{size}s")
             else:
                 codes.append(code)
@@ -96,7 +103,7 @@ class BinStruct:
         return layout
 
     @classmethod
-    def size(cls) -> int:
+    def struct_size(cls) -> int:
         return cls._layout().struct.size
 
     @classmethod

@@ -18,8 +18,9 @@ notices a signature from another allocator or build.
 
 from __future__ import annotations
 
-import struct
+import dataclasses
 
+from ..binstruct import BinStruct
 from ..errors import CorruptError, InputError
 from ..macho import MachOSlice
 from .. import macho as S
@@ -74,7 +75,7 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
     out += bytes(dataoff + datasize - len(out))
 
     if old is not None:
-        struct.pack_into("<II", out, old.command.offset + 8, dataoff, datasize)
+        _rewrite(out, old.command.offset, S.LinkeditDataCommand, dataoff=dataoff, datasize=datasize)
     else:
         _append_command(sl, out, dataoff, datasize)
 
@@ -83,22 +84,26 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
     if filesize > vmsize:
         vmsize = round_up(filesize, S.segment_alignment(sl.cputype))
     cmd = linkedit.command
-    if cmd.cmd == S.LC_SEGMENT_64:
-        # vmaddr(Q) vmsize(Q) fileoff(Q) filesize(Q) after cmd, cmdsize, segname[16]
-        struct.pack_into("<Q", out, cmd.offset + 32, vmsize)
-        struct.pack_into("<Q", out, cmd.offset + 48, filesize)
-    else:
-        struct.pack_into("<I", out, cmd.offset + 28, vmsize)
-        struct.pack_into("<I", out, cmd.offset + 36, filesize)
+    segment = S.SegmentCommand64 if cmd.cmd == S.LC_SEGMENT_64 else S.SegmentCommand
+    _rewrite(out, cmd.offset, segment, vmsize=vmsize, filesize=filesize)
     return out
+
+
+def _rewrite(out: bytearray, offset: int, structure: type[BinStruct], **changes: int) -> None:
+    """Change fields of the structure at ``offset`` in place."""
+    size = structure.struct_size()
+    record = dataclasses.replace(structure.parse(out, offset), **changes)
+    out[offset:offset + size] = record.pack()
 
 
 def _append_command(sl: MachOSlice, out: bytearray, dataoff: int, datasize: int) -> None:
     end = sl.header_size + sl.sizeofcmds
     room = sl.first_section_offset() - end
-    if room < S.sizeLinkeditData or any(out[end:end + S.sizeLinkeditData]):
+    size = S.LinkeditDataCommand.struct_size()
+    if room < size or any(out[end:end + size]):
         raise InputError(f"{sl.path}: {sl.arch}: no room for LC_CODE_SIGNATURE after the load "
                          f"commands ({room} free bytes; relink with -headerpad)")
-    struct.pack_into(S.structLinkeditData, out, end, S.LC_CODE_SIGNATURE, S.sizeLinkeditData,
-                     dataoff, datasize)
-    struct.pack_into("<II", out, 16, sl.ncmds + 1, sl.sizeofcmds + S.sizeLinkeditData)
+    out[end:end + size] = S.LinkeditDataCommand(cmd=S.LC_CODE_SIGNATURE, cmdsize=size,
+                                                dataoff=dataoff, datasize=datasize).pack()
+    header = S.MachHeader64 if sl.is64 else S.MachHeader
+    _rewrite(out, 0, header, ncmds=sl.ncmds + 1, sizeofcmds=sl.sizeofcmds + size)

@@ -7,30 +7,14 @@ lipo and codesign_allocate lay them out.
 
 from __future__ import annotations
 
-import struct
+import dataclasses
 from dataclasses import dataclass
 
 from ..errors import CorruptError
-from .structs import (FAT_MAGIC, FAT_MAGIC_64, MAX_FAT_ARCHS, arch_name, sizeFatArch,
-                      sizeFatArch64, sizeFatHeader, structFatArch, structFatArch64,
-                      structFatHeader)
+from .structs import FAT_MAGIC, FAT_MAGIC_64, MAX_FAT_ARCHS, FatArch, FatArch64, FatHeaderFields
 
 # lipo refuses alignments above 2**15; anything larger is a hostile header.
 MAX_ALIGN = 15
-
-
-@dataclass
-class FatArch:
-    cputype: int
-    cpusubtype: int
-    offset: int
-    size: int
-    align: int
-    reserved: int = 0
-
-    @property
-    def arch(self) -> str:
-        return arch_name(self.cputype, self.cpusubtype)
 
 
 @dataclass
@@ -43,31 +27,37 @@ class FatHeader:
         return self.magic == FAT_MAGIC_64
 
     @property
+    def arch_struct(self) -> type[FatArch]:
+        return FatArch64 if self.is64 else FatArch
+
+    @property
     def header_size(self) -> int:
-        return sizeFatHeader + len(self.archs) * (sizeFatArch64 if self.is64 else sizeFatArch)
+        return FatHeaderFields.struct_size() + len(self.archs) * self.arch_struct.struct_size()
 
     @classmethod
     def parse(cls, data: bytes, path: str | None = None) -> "FatHeader":
-        if len(data) < sizeFatHeader:
+        head_size = FatHeaderFields.struct_size()
+        if len(data) < head_size:
             raise CorruptError(path, "fat_header", "file shorter than a fat header", 0)
-        magic, nfat = struct.unpack_from(structFatHeader, data, 0)
+        head = FatHeaderFields.parse(data)
+        magic, nfat = head.magic, head.nfat_arch
         if magic not in (FAT_MAGIC, FAT_MAGIC_64):
             raise CorruptError(path, "fat_header.magic", f"{magic:#x} is not a universal binary", 0)
         if not 0 < nfat <= MAX_FAT_ARCHS:
             raise CorruptError(path, "fat_header.nfat_arch",
                                f"{nfat} slices (expected 1..{MAX_FAT_ARCHS})", 4)
-        fmt, size = (structFatArch64, sizeFatArch64) if magic == FAT_MAGIC_64 else (structFatArch, sizeFatArch)
-        if sizeFatHeader + nfat * size > len(data):
-            raise CorruptError(path, "fat_arch table", "runs past the end of the file", sizeFatHeader)
+        arch_struct = FatArch64 if magic == FAT_MAGIC_64 else FatArch
+        size = arch_struct.struct_size()
+        if head_size + nfat * size > len(data):
+            raise CorruptError(path, "fat_arch table", "runs past the end of the file", head_size)
         archs = []
         for i in range(nfat):
-            off = sizeFatHeader + i * size
-            fields = struct.unpack_from(fmt, data, off)
-            arch = FatArch(*fields)
+            off = head_size + i * size
+            arch = arch_struct.parse(data, off)
             where = f"fat_arch[{i}] ({arch.arch})"
             if arch.align > MAX_ALIGN:
                 raise CorruptError(path, where + ".align", f"2**{arch.align} is not a sane alignment", off)
-            if arch.offset < sizeFatHeader + nfat * size or arch.offset + arch.size > len(data):
+            if arch.offset < head_size + nfat * size or arch.offset + arch.size > len(data):
                 raise CorruptError(path, where, f"slice [{arch.offset:#x}, +{arch.size:#x}) is outside "
                                    f"the file ({len(data):#x} bytes)", off)
             if arch.offset % (1 << arch.align):
@@ -81,7 +71,7 @@ class FatHeader:
             if name in names[:i]:
                 raise CorruptError(path, f"fat_arch[{i}] ({name})",
                                    "a second slice of the same architecture",
-                                   sizeFatHeader + i * size)
+                                   head_size + i * size)
         spans = sorted((a.offset, a.offset + a.size, a.arch) for a in archs)
         for (s0, e0, n0), (s1, _e1, n1) in zip(spans, spans[1:]):
             if s1 < e0:
@@ -89,14 +79,8 @@ class FatHeader:
         return cls(magic, archs)
 
     def pack(self) -> bytes:
-        out = bytearray(struct.pack(structFatHeader, self.magic, len(self.archs)))
-        for a in self.archs:
-            if self.is64:
-                out += struct.pack(structFatArch64, a.cputype, a.cpusubtype, a.offset, a.size, a.align,
-                                   a.reserved)
-            else:
-                out += struct.pack(structFatArch, a.cputype, a.cpusubtype, a.offset, a.size, a.align)
-        return bytes(out)
+        head = FatHeaderFields(magic=self.magic, nfat_arch=len(self.archs)).pack()
+        return head + b"".join(a.pack() for a in self.archs)
 
 
 def _round_up(value: int, align: int) -> int:
@@ -119,7 +103,7 @@ def build_universal(header: FatHeader, slices: list[bytes | bytearray]) -> bytes
         offset = arch.offset if i == 0 else _round_up(pos, 1 << arch.align)
         if offset < pos:
             offset = _round_up(pos, 1 << arch.align)
-        archs.append(FatArch(arch.cputype, arch.cpusubtype, offset, len(data), arch.align, arch.reserved))
+        archs.append(dataclasses.replace(arch, offset=offset, size=len(data)))
         pos = offset + len(data)
     new_header = FatHeader(header.magic, archs)
     out += new_header.pack()

@@ -99,7 +99,7 @@ class MachOSlice:
 
     @property
     def header_size(self) -> int:
-        return S.sizeMachHeader64 if self.is64 else S.sizeMachHeader
+        return (S.MachHeader64 if self.is64 else S.MachHeader).struct_size()
 
     @property
     def code_signature(self) -> LinkeditData | None:
@@ -144,21 +144,20 @@ class MachOSlice:
                 ends.append(item.dataoff + item.datasize)
         for lc in self.load_commands:
             if lc.cmd == S.LC_SYMTAB:
-                _c, _s, symoff, nsyms, stroff, strsize = struct.unpack_from(S.structSymtab, self.data, lc.offset)
+                symtab = S.SymtabCommand.parse(self.data, lc.offset)
                 nlist = 16 if self.is64 else 12
-                if nsyms:
-                    ends.append(symoff + nsyms * nlist)
-                if strsize:
-                    ends.append(stroff + strsize)
+                if symtab.nsyms:
+                    ends.append(symtab.symoff + symtab.nsyms * nlist)
+                if symtab.strsize:
+                    ends.append(symtab.stroff + symtab.strsize)
             elif lc.cmd == S.LC_DYSYMTAB:
                 for off, count, size in _dysymtab_tables(self, lc):
                     if count:
                         ends.append(off + count * size)
             elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
-                f = struct.unpack_from(S.structDyldInfo, self.data, lc.offset)
-                for i in range(2, 12, 2):
-                    if f[i + 1]:
-                        ends.append(f[i] + f[i + 1])
+                for off, size in S.DyldInfoCommand.parse(self.data, lc.offset).tables():
+                    if size:
+                        ends.append(off + size)
         linkedit = self.segment("__LINKEDIT")
         if not ends and linkedit is not None:
             ends.append(linkedit.fileoff)
@@ -182,19 +181,20 @@ def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
         raise fail("mach_header", "shorter than a Mach-O header", 0)
     (magic,) = struct.unpack_from("<I", data, 0)
     if magic == S.MH_MAGIC_64:
-        fmt, hsize = S.structMachHeader64, S.sizeMachHeader64
+        header_struct: type[S.MachHeader] = S.MachHeader64
     elif magic == S.MH_MAGIC:
-        fmt, hsize = S.structMachHeader, S.sizeMachHeader
+        header_struct = S.MachHeader
     elif magic in (0xCEFAEDFE, 0xCFFAEDFE):
         raise UnsupportedBigEndian(path)
     else:
         raise fail("mach_header.magic", f"{magic:#x} is not a Mach-O magic", 0)
+    hsize = header_struct.struct_size()
     if len(data) < hsize:
         raise fail("mach_header", "shorter than a Mach-O header", 0)
-    fields = struct.unpack_from(fmt, data, 0)
-    _magic, cputype, cpusubtype, filetype, ncmds, sizeofcmds, flags = fields[:7]
-    sl = MachOSlice(path, file_offset, data, magic, cputype, cpusubtype, filetype, ncmds,
-                    sizeofcmds, flags)
+    h = header_struct.parse(data)
+    ncmds, sizeofcmds = h.ncmds, h.sizeofcmds
+    sl = MachOSlice(path, file_offset, data, magic, h.cputype, h.cpusubtype, h.filetype, ncmds,
+                    sizeofcmds, h.flags)
     arch = sl.arch
     if ncmds > MAX_NCMDS:
         raise fail(f"{arch} mach_header.ncmds", f"{ncmds} load commands is not sane", 16)
@@ -205,10 +205,11 @@ def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
     end = hsize + sizeofcmds
     ptr_align = 8 if sl.is64 else 4
     for index in range(ncmds):
-        if pos + S.sizeLoadCommand > end:
+        if pos + S.LoadCommandHeader.struct_size() > end:
             raise fail(f"{arch} load command {index}", "runs past sizeofcmds", pos)
-        cmd, cmdsize = struct.unpack_from(S.structLoadCommand, data, pos)
-        if cmdsize < S.sizeLoadCommand or pos + cmdsize > end or cmdsize % 4:
+        head = S.LoadCommandHeader.parse(data, pos)
+        cmd, cmdsize = head.cmd, head.cmdsize
+        if cmdsize < S.LoadCommandHeader.struct_size() or pos + cmdsize > end or cmdsize % 4:
             raise fail(f"{arch} load command {index} cmdsize", f"{cmdsize} is invalid", pos + 4)
         lc = LoadCommand(index, cmd, cmdsize, pos)
         sl.load_commands.append(lc)
@@ -234,13 +235,13 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
     arch = sl.arch
     if lc.cmd in (S.LC_SEGMENT, S.LC_SEGMENT_64):
         is64 = lc.cmd == S.LC_SEGMENT_64
-        fmt, size = (S.structSegmentCommand64, S.sizeSegmentCommand64) if is64 else \
-            (S.structSegmentCommand, S.sizeSegmentCommand)
-        sfmt, ssize = (S.structSection64, S.sizeSection64) if is64 else (S.structSection, S.sizeSection)
+        seg_struct = S.SegmentCommand64 if is64 else S.SegmentCommand
+        sect_struct = S.Section64 if is64 else S.Section
+        size, ssize = seg_struct.struct_size(), sect_struct.struct_size()
         _need(lc, size, f"{arch} segment command {lc.index}", fail)
-        (_c, _s, segname, vmaddr, vmsize, fileoff, filesize, maxprot, initprot, nsects,
-         flags) = struct.unpack_from(fmt, data, lc.offset)
-        name = _name(segname)
+        seg = seg_struct.parse(data, lc.offset)
+        fileoff, filesize, nsects = seg.fileoff, seg.filesize, seg.nsects
+        name = _name(seg.segname)
         where = f"{arch} segment {name}"
         if size + nsects * ssize > lc.cmdsize:
             raise fail(where + ".nsects", f"{nsects} sections do not fit in cmdsize {lc.cmdsize}",
@@ -250,50 +251,52 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
                        f"({len(data):#x} bytes)", lc.offset)
         sections = []
         for i in range(nsects):
-            soff = lc.offset + size + i * ssize
-            f = struct.unpack_from(sfmt, data, soff)
-            sections.append(Section(_name(f[0]), _name(f[1]), f[2], f[3], f[4], f[8]))
-        sl.segments.append(Segment(name, vmaddr, vmsize, fileoff, filesize, maxprot, initprot,
-                                   flags, sections, lc))
+            sec = sect_struct.parse(data, lc.offset + size + i * ssize)
+            sections.append(Section(_name(sec.sectname), _name(sec.segname), sec.addr, sec.size,
+                                    sec.offset, sec.flags))
+        sl.segments.append(Segment(name, seg.vmaddr, seg.vmsize, fileoff, filesize, seg.maxprot,
+                                   seg.initprot, seg.flags, sections, lc))
     elif lc.cmd in S.LINKEDIT_DATA_COMMANDS:
-        _need(lc, S.sizeLinkeditData, f"{arch} load command {lc.index}", fail)
-        _c, _s, dataoff, datasize = struct.unpack_from(S.structLinkeditData, data, lc.offset)
+        _need(lc, S.LinkeditDataCommand.struct_size(), f"{arch} load command {lc.index}", fail)
+        led = S.LinkeditDataCommand.parse(data, lc.offset)
+        dataoff, datasize = led.dataoff, led.datasize
         if dataoff + datasize > len(data):
             raise fail(f"{arch} linkedit_data_command {lc.cmd:#x}.dataoff",
                        f"[{dataoff:#x}, +{datasize:#x}) runs past the slice ({len(data):#x} bytes)",
                        lc.offset + 8)
         sl.linkedit_data.append(LinkeditData(lc.cmd, dataoff, datasize, lc))
     elif lc.cmd == S.LC_SYMTAB:
-        _need(lc, struct.calcsize(S.structSymtab), f"{arch} LC_SYMTAB", fail)
-        _c, _s, symoff, nsyms, stroff, strsize = struct.unpack_from(S.structSymtab, data, lc.offset)
+        _need(lc, S.SymtabCommand.struct_size(), f"{arch} LC_SYMTAB", fail)
+        st = S.SymtabCommand.parse(data, lc.offset)
         nlist = 16 if sl.is64 else 12
-        if symoff + nsyms * nlist > len(data) or stroff + strsize > len(data):
+        if st.symoff + st.nsyms * nlist > len(data) or st.stroff + st.strsize > len(data):
             raise fail(f"{arch} LC_SYMTAB", "symbol or string table runs past the slice", lc.offset + 8)
     elif lc.cmd == S.LC_DYSYMTAB:
-        _need(lc, struct.calcsize(S.structDysymtab), f"{arch} LC_DYSYMTAB", fail)
+        _need(lc, S.DysymtabCommand.struct_size(), f"{arch} LC_DYSYMTAB", fail)
         for off, count, size in _dysymtab_tables(sl, lc):
             if off + count * size > len(data):
                 raise fail(f"{arch} LC_DYSYMTAB", f"a table at {off:#x} ({count} entries) runs "
                            "past the slice", lc.offset + 8)
     elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
-        _need(lc, struct.calcsize(S.structDyldInfo), f"{arch} LC_DYLD_INFO", fail)
-        f = struct.unpack_from(S.structDyldInfo, data, lc.offset)
-        for i in range(2, 12, 2):
-            if f[i] + f[i + 1] > len(data):
-                raise fail(f"{arch} LC_DYLD_INFO", "a table runs past the slice", lc.offset + 4 * i)
+        _need(lc, S.DyldInfoCommand.struct_size(), f"{arch} LC_DYLD_INFO", fail)
+        for i, (off, size) in enumerate(S.DyldInfoCommand.parse(data, lc.offset).tables()):
+            if off + size > len(data):
+                raise fail(f"{arch} LC_DYLD_INFO", "a table runs past the slice",
+                           lc.offset + 8 + 8 * i)
     elif lc.cmd == S.LC_BUILD_VERSION:
-        _need(lc, struct.calcsize(S.structBuildVersion), f"{arch} LC_BUILD_VERSION", fail)
-        _c, _s, platform, minos, sdk, _ntools = struct.unpack_from(S.structBuildVersion, data, lc.offset)
-        sl.build_version = BuildVersion(platform, minos, sdk)
+        _need(lc, S.BuildVersionCommand.struct_size(), f"{arch} LC_BUILD_VERSION", fail)
+        bv = S.BuildVersionCommand.parse(data, lc.offset)
+        sl.build_version = BuildVersion(bv.platform, bv.minos, bv.sdk)
 
 
 def _dysymtab_tables(sl: MachOSlice, lc: LoadCommand) -> list[tuple[int, int, int]]:
     """(file offset, count, entry size) of the tables LC_DYSYMTAB points at:
     toc, modtab, extrefsyms, indirectsyms, extrel, locrel."""
-    f = struct.unpack_from(S.structDysymtab, sl.data, lc.offset)
+    d = S.DysymtabCommand.parse(sl.data, lc.offset)
     modtab = 56 if sl.is64 else 52
-    return [(f[8], f[9], 8), (f[10], f[11], modtab), (f[12], f[13], 4), (f[14], f[15], 4),
-            (f[16], f[17], 8), (f[18], f[19], 8)]
+    return [(d.tocoff, d.ntoc, 8), (d.modtaboff, d.nmodtab, modtab),
+            (d.extrefsymoff, d.nextrefsyms, 4), (d.indirectsymoff, d.nindirectsyms, 4),
+            (d.extreloff, d.nextrel, 8), (d.locreloff, d.nlocrel, 8)]
 
 
 @dataclass

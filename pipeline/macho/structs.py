@@ -1,4 +1,5 @@
-"""Mach-O on-disk layouts, declared once (mach-o/loader.h, mach-o/fat.h).
+"""Mach-O on-disk structures, declared once (mach-o/loader.h, mach-o/fat.h),
+with the headers' own field names.
 
 Mach-O headers and load commands are little-endian on every architecture
 this project targets (x86_64, arm64, i386, armv7); the fat (universal)
@@ -7,39 +8,70 @@ header in front of them is always big-endian.
 
 from __future__ import annotations
 
-import struct
+from dataclasses import dataclass
 
-# --- fat (universal) header, big-endian -------------------------------------
+from ..binstruct import BinStruct, on_disk
+
+# --- fat (universal) header, big-endian (mach-o/fat.h) -----------------------
 FAT_MAGIC = 0xCAFEBABE
 FAT_MAGIC_64 = 0xCAFEBABF
-structFatHeader = ">II"            # magic, nfat_arch
-sizeFatHeader = struct.calcsize(structFatHeader)
-structFatArch = ">iiIII"           # cputype, cpusubtype, offset, size, align
-sizeFatArch = struct.calcsize(structFatArch)
-structFatArch64 = ">iiQQII"        # cputype, cpusubtype, offset, size, align, reserved
-sizeFatArch64 = struct.calcsize(structFatArch64)
 # FAT_MAGIC is also Java's class-file magic; a real universal binary has few
 # slices (llvm-lipo and cctools both refuse more than a handful of arches).
 MAX_FAT_ARCHS = 64
 
-# --- mach_header / mach_header_64, little-endian -----------------------------
+
+@dataclass
+class FatHeaderFields(BinStruct):
+    magic: int = on_disk("I", "magic", FAT_MAGIC)
+    nfat_arch: int = on_disk("I", "nfat_arch")
+
+
+@dataclass
+class FatArch(BinStruct):
+    cputype: int = on_disk("i", "cputype")
+    cpusubtype: int = on_disk("i", "cpusubtype")
+    offset: int = on_disk("I", "offset")
+    size: int = on_disk("I", "size")
+    align: int = on_disk("I", "align")
+
+    @property
+    def arch(self) -> str:
+        return arch_name(self.cputype, self.cpusubtype)
+
+
+@dataclass
+class FatArch64(FatArch):
+    offset: int = on_disk("Q", "offset")
+    size: int = on_disk("Q", "size")
+    reserved: int = on_disk("I", "reserved")
+
+
+# --- mach_header / mach_header_64, little-endian (mach-o/loader.h) ----------
 MH_MAGIC = 0xFEEDFACE
 MH_MAGIC_64 = 0xFEEDFACF
-structMachHeader = "<IiiIIII"      # magic, cputype, cpusubtype, filetype, ncmds, sizeofcmds, flags
-sizeMachHeader = struct.calcsize(structMachHeader)
-structMachHeader64 = "<IiiIIIII"   # ... + reserved
-sizeMachHeader64 = struct.calcsize(structMachHeader64)
-_MH_NCMDS = 4
-_MH_SIZEOFCMDS = 5
-
 MH_EXECUTE = 0x2
 MH_DYLIB = 0x6
 MH_BUNDLE = 0x8
 
-# --- load commands -----------------------------------------------------------
-structLoadCommand = "<II"          # cmd, cmdsize
-sizeLoadCommand = struct.calcsize(structLoadCommand)
 
+@dataclass
+class MachHeader(BinStruct):
+    ENDIAN = "<"
+    magic: int = on_disk("I", "magic", MH_MAGIC)
+    cputype: int = on_disk("i", "cputype")
+    cpusubtype: int = on_disk("i", "cpusubtype")
+    filetype: int = on_disk("I", "filetype")
+    ncmds: int = on_disk("I", "ncmds")
+    sizeofcmds: int = on_disk("I", "sizeofcmds")
+    flags: int = on_disk("I", "flags")
+
+
+@dataclass
+class MachHeader64(MachHeader):
+    reserved: int = on_disk("I", "reserved")
+
+
+# --- load commands ------------------------------------------------------------
 LC_SEGMENT = 0x1
 LC_SYMTAB = 0x2
 LC_DYSYMTAB = 0xB
@@ -57,32 +89,150 @@ LC_DYLD_CHAINED_FIXUPS = 0x80000034
 LC_DYLD_INFO = 0x22
 LC_DYLD_INFO_ONLY = 0x80000022
 
-# Every linkedit_data_command has this shape (cmd, cmdsize, dataoff, datasize).
+# Every linkedit_data_command has the same shape (LinkeditDataCommand).
 LINKEDIT_DATA_COMMANDS = frozenset({
     LC_CODE_SIGNATURE, LC_SEGMENT_SPLIT_INFO, LC_FUNCTION_STARTS, LC_DATA_IN_CODE,
     LC_DYLIB_CODE_SIGN_DRS, LC_LINKER_OPTIMIZATION_HINT, LC_DYLD_EXPORTS_TRIE,
     LC_DYLD_CHAINED_FIXUPS,
 })
 
-structSegmentCommand = "<II16sIIIIiiII"    # cmd, cmdsize, segname, vmaddr, vmsize, fileoff, filesize, maxprot, initprot, nsects, flags
-sizeSegmentCommand = struct.calcsize(structSegmentCommand)
-structSegmentCommand64 = "<II16sQQQQiiII"
-sizeSegmentCommand64 = struct.calcsize(structSegmentCommand64)
-structSection = "<16s16sIIIIIIIII"         # sectname, segname, addr, size, offset, align, reloff, nreloc, flags, reserved1, reserved2
-sizeSection = struct.calcsize(structSection)
-structSection64 = "<16s16sQQIIIIIIII"      # ... + reserved3
-sizeSection64 = struct.calcsize(structSection64)
-
 S_ZEROFILL = 0x1
 S_THREAD_LOCAL_ZEROFILL = 0x12
 
-structLinkeditData = "<IIII"               # cmd, cmdsize, dataoff, datasize
-sizeLinkeditData = struct.calcsize(structLinkeditData)
-structSymtab = "<IIIIII"                   # cmd, cmdsize, symoff, nsyms, stroff, strsize
-structDysymtab = "<II" + "I" * 18
-structDyldInfo = "<II" + "I" * 10          # rebase, bind, weak_bind, lazy_bind, export (off, size) pairs
-structBuildVersion = "<IIIIII"             # cmd, cmdsize, platform, minos, sdk, ntools
-structUUID = "<II16s"
+
+@dataclass
+class LoadCommandHeader(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd")
+    cmdsize: int = on_disk("I", "cmdsize")
+
+
+@dataclass
+class SegmentCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_SEGMENT)
+    cmdsize: int = on_disk("I", "cmdsize")
+    segname: bytes = on_disk("16s", "segname", bytes(16))
+    vmaddr: int = on_disk("I", "vmaddr")
+    vmsize: int = on_disk("I", "vmsize")
+    fileoff: int = on_disk("I", "fileoff")
+    filesize: int = on_disk("I", "filesize")
+    maxprot: int = on_disk("i", "maxprot")
+    initprot: int = on_disk("i", "initprot")
+    nsects: int = on_disk("I", "nsects")
+    flags: int = on_disk("I", "flags")
+
+
+@dataclass
+class SegmentCommand64(SegmentCommand):
+    cmd: int = on_disk("I", "cmd", LC_SEGMENT_64)
+    vmaddr: int = on_disk("Q", "vmaddr")
+    vmsize: int = on_disk("Q", "vmsize")
+    fileoff: int = on_disk("Q", "fileoff")
+    filesize: int = on_disk("Q", "filesize")
+
+
+@dataclass
+class Section(BinStruct):
+    ENDIAN = "<"
+    sectname: bytes = on_disk("16s", "sectname", bytes(16))
+    segname: bytes = on_disk("16s", "segname", bytes(16))
+    addr: int = on_disk("I", "addr")
+    size: int = on_disk("I", "size")
+    offset: int = on_disk("I", "offset")
+    align: int = on_disk("I", "align")
+    reloff: int = on_disk("I", "reloff")
+    nreloc: int = on_disk("I", "nreloc")
+    flags: int = on_disk("I", "flags")
+    reserved1: int = on_disk("I", "reserved1")
+    reserved2: int = on_disk("I", "reserved2")
+
+
+@dataclass
+class Section64(Section):
+    addr: int = on_disk("Q", "addr")
+    size: int = on_disk("Q", "size")
+    reserved3: int = on_disk("I", "reserved3")
+
+
+@dataclass
+class LinkeditDataCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd")
+    cmdsize: int = on_disk("I", "cmdsize", 16)
+    dataoff: int = on_disk("I", "dataoff")
+    datasize: int = on_disk("I", "datasize")
+
+
+@dataclass
+class SymtabCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_SYMTAB)
+    cmdsize: int = on_disk("I", "cmdsize")
+    symoff: int = on_disk("I", "symoff")
+    nsyms: int = on_disk("I", "nsyms")
+    stroff: int = on_disk("I", "stroff")
+    strsize: int = on_disk("I", "strsize")
+
+
+@dataclass
+class DysymtabCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_DYSYMTAB)
+    cmdsize: int = on_disk("I", "cmdsize")
+    ilocalsym: int = on_disk("I", "ilocalsym")
+    nlocalsym: int = on_disk("I", "nlocalsym")
+    iextdefsym: int = on_disk("I", "iextdefsym")
+    nextdefsym: int = on_disk("I", "nextdefsym")
+    iundefsym: int = on_disk("I", "iundefsym")
+    nundefsym: int = on_disk("I", "nundefsym")
+    tocoff: int = on_disk("I", "tocoff")
+    ntoc: int = on_disk("I", "ntoc")
+    modtaboff: int = on_disk("I", "modtaboff")
+    nmodtab: int = on_disk("I", "nmodtab")
+    extrefsymoff: int = on_disk("I", "extrefsymoff")
+    nextrefsyms: int = on_disk("I", "nextrefsyms")
+    indirectsymoff: int = on_disk("I", "indirectsymoff")
+    nindirectsyms: int = on_disk("I", "nindirectsyms")
+    extreloff: int = on_disk("I", "extreloff")
+    nextrel: int = on_disk("I", "nextrel")
+    locreloff: int = on_disk("I", "locreloff")
+    nlocrel: int = on_disk("I", "nlocrel")
+
+
+@dataclass
+class DyldInfoCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_DYLD_INFO_ONLY)
+    cmdsize: int = on_disk("I", "cmdsize")
+    rebase_off: int = on_disk("I", "rebase_off")
+    rebase_size: int = on_disk("I", "rebase_size")
+    bind_off: int = on_disk("I", "bind_off")
+    bind_size: int = on_disk("I", "bind_size")
+    weak_bind_off: int = on_disk("I", "weak_bind_off")
+    weak_bind_size: int = on_disk("I", "weak_bind_size")
+    lazy_bind_off: int = on_disk("I", "lazy_bind_off")
+    lazy_bind_size: int = on_disk("I", "lazy_bind_size")
+    export_off: int = on_disk("I", "export_off")
+    export_size: int = on_disk("I", "export_size")
+
+    def tables(self) -> list[tuple[int, int]]:
+        """(offset, size) of the rebase, bind, weak bind, lazy bind and export data."""
+        return [(self.rebase_off, self.rebase_size), (self.bind_off, self.bind_size),
+                (self.weak_bind_off, self.weak_bind_size),
+                (self.lazy_bind_off, self.lazy_bind_size), (self.export_off, self.export_size)]
+
+
+@dataclass
+class BuildVersionCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_BUILD_VERSION)
+    cmdsize: int = on_disk("I", "cmdsize")
+    platform: int = on_disk("I", "platform")
+    minos: int = on_disk("I", "minos")
+    sdk: int = on_disk("I", "sdk")
+    ntools: int = on_disk("I", "ntools")
+
 
 # --- cpu types (mach/machine.h) ----------------------------------------------
 CPU_ARCH_ABI64 = 0x01000000

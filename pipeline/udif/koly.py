@@ -83,4 +83,4 @@ class Koly(BinStruct):
                               self.master_checksum)
 
 
-assert Koly.size() == KOLY_SIZE
+assert Koly.struct_size() == KOLY_SIZE

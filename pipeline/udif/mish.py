@@ -100,6 +100,6 @@ class BlkxTable(BinStruct):
         self.checksum_type, self.checksum_size, self.checksum = checksum_field(crc)
 
 
-MISH_SIZE = BlkxTable.size()
-CHUNK_SIZE = Chunk.size()
+MISH_SIZE = BlkxTable.struct_size()
+CHUNK_SIZE = Chunk.struct_size()
 assert (MISH_SIZE, CHUNK_SIZE) == (204, 40)
