@@ -13,7 +13,6 @@ the hashes, so re-signing an lld-signed binary reproduces it byte for byte.
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes
@@ -24,7 +23,7 @@ from . import blobs as B
 from .allocate import allocate, default_dataoff, round_up
 
 PAGE_LOG2 = 12
-_BLOB_HEADERS = round_up(B.sizeSuperBlob + B.sizeBlobIndex, 8)          # 24
+_BLOB_HEADERS = round_up(B.SuperBlobHeader.struct_size() + B.BlobIndex.struct_size(), 8)   # 24
 _CD_HEADER = B.cd_header_size(0x20400)                                     # 88
 
 
@@ -48,8 +47,8 @@ def build_adhoc_signature(code: bytes | memoryview, identifier: str, exec_seg_ba
     cd.code_hashes = cd.expected_code_hashes(code)
     cd_blob = cd.pack()
     length = _BLOB_HEADERS + len(cd_blob)
-    header = struct.pack(B.structSuperBlob, B.CSMAGIC_EMBEDDED_SIGNATURE, length, 1) + \
-        struct.pack(B.structBlobIndex, B.CSSLOT_CODEDIRECTORY, _BLOB_HEADERS)
+    header = B.SuperBlobHeader(B.CSMAGIC_EMBEDDED_SIGNATURE, length, 1).pack() + \
+        B.BlobIndex(B.CSSLOT_CODEDIRECTORY, _BLOB_HEADERS).pack()
     return header + bytes(_BLOB_HEADERS - len(header)) + cd_blob
 
 

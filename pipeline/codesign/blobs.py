@@ -12,9 +12,9 @@ raises ``CorruptError`` naming the file, architecture, blob and offset
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass, field
 
+from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError, UnsupportedError
 
 # --- magics --------------------------------------------------------------------
@@ -63,23 +63,70 @@ HASH_TYPES = {  # hashType -> (hashlib name, hashSize)
     CS_HASHTYPE_SHA384: ("sha384", 48),
 }
 
-structBlobHeader = ">II"              # magic, length
-sizeBlobHeader = 8
-structSuperBlob = ">III"              # magic, length, count
-sizeSuperBlob = 12
-structBlobIndex = ">II"               # type, offset
-sizeBlobIndex = 8
+@dataclass
+class BlobHeader(BinStruct):
+    magic: int = on_disk("I", "magic")
+    length: int = on_disk("I", "length")
 
-# CodeDirectory header; each version appends fields.  (version, format, size)
-structCodeDirectory = ">IIIIIIIIIBBBBI"   # magic .. spare2 (0x20001)
-_CD_LAYOUT = (
-    (0x20100, ">I", "scatterOffset"),
-    (0x20200, ">I", "teamOffset"),
-    (0x20300, ">IQ", "spare3 codeLimit64"),
-    (0x20400, ">QQQ", "execSegBase execSegLimit execSegFlags"),
-    (0x20500, ">II", "runtime preEncryptOffset"),
-    (0x20600, ">BBHII", "linkageHashType linkageApplicationType linkageApplicationSubType "
-                        "linkageOffset linkageSize"),
+
+@dataclass
+class SuperBlobHeader(BinStruct):
+    magic: int = on_disk("I", "magic", CSMAGIC_EMBEDDED_SIGNATURE)
+    length: int = on_disk("I", "length")
+    count: int = on_disk("I", "count")
+
+
+@dataclass
+class BlobIndex(BinStruct):
+    type: int = on_disk("I", "type")
+    offset: int = on_disk("I", "offset")
+
+
+@dataclass
+class CodeDirectoryHeader(BinStruct):
+    """CS_CodeDirectory with every field up to version 0x20600; each version
+    stores the fields up to its own (CD_HEADER_END) and leaves the rest out."""
+
+    magic: int = on_disk("I", "magic", CSMAGIC_CODEDIRECTORY)
+    length: int = on_disk("I", "length")
+    version: int = on_disk("I", "version", 0x20400)
+    flags: int = on_disk("I", "flags")
+    hash_offset: int = on_disk("I", "hashOffset")
+    ident_offset: int = on_disk("I", "identOffset")
+    n_special_slots: int = on_disk("I", "nSpecialSlots")
+    n_code_slots: int = on_disk("I", "nCodeSlots")
+    code_limit: int = on_disk("I", "codeLimit")
+    hash_size: int = on_disk("B", "hashSize")
+    hash_type: int = on_disk("B", "hashType")
+    platform: int = on_disk("B", "platform")
+    page_size: int = on_disk("B", "pageSize")            # log2
+    spare2: int = on_disk("I", "spare2")
+    scatter_offset: int = on_disk("I", "scatterOffset")  # 0x20100
+    team_offset: int = on_disk("I", "teamOffset")        # 0x20200
+    spare3: int = on_disk("I", "spare3")                 # 0x20300
+    code_limit64: int = on_disk("Q", "codeLimit64")
+    exec_seg_base: int = on_disk("Q", "execSegBase")     # 0x20400
+    exec_seg_limit: int = on_disk("Q", "execSegLimit")
+    exec_seg_flags: int = on_disk("Q", "execSegFlags")
+    runtime: int = on_disk("I", "runtime")               # 0x20500
+    pre_encrypt_offset: int = on_disk("I", "preEncryptOffset")
+    linkage_hash_type: int = on_disk("B", "linkageHashType")      # 0x20600
+    linkage_application_type: int = on_disk("B", "linkageApplicationType")
+    linkage_application_sub_type: int = on_disk("H", "linkageApplicationSubType")
+    linkage_offset: int = on_disk("I", "linkageOffset")
+    linkage_size: int = on_disk("I", "linkageSize")
+
+
+# The last field each CodeDirectory version stores (cs_blobs.h's
+# end_earliest, end_withScatter, ... markers).
+CD_HEADER_END = (
+    (0x20600, "linkage_size"),
+    (0x20500, "pre_encrypt_offset"),
+    (0x20400, "exec_seg_flags"),
+    (0x20300, "code_limit64"),
+    (0x20200, "team_offset"),
+    (0x20100, "scatter_offset"),
+    (0x20001, "spare2"),
 )
 CD_EARLIEST_VERSION = 0x20001
 # Sane bounds against hostile counts: 2**31 pages of 4 KiB is 8 TiB.
@@ -89,11 +136,11 @@ MAX_SUPERBLOB_COUNT = 64
 
 
 def cd_header_size(version: int) -> int:
-    size = struct.calcsize(structCodeDirectory)
-    for since, fmt, _names in _CD_LAYOUT:
+    for since, last in CD_HEADER_END:
         if version >= since:
-            size += struct.calcsize(fmt)
-    return size
+            return CodeDirectoryHeader.offset_of(last) + next(
+                f.size for f in CodeDirectoryHeader.disk_fields() if f.attribute == last)
+    return CodeDirectoryHeader.offset_of("scatter_offset")
 
 
 def _fail(ctx: "BlobContext", where: str, problem: str, offset: int) -> CorruptError:
@@ -110,17 +157,18 @@ class BlobContext:
 
 
 def blob_header(data: bytes, offset: int, ctx: BlobContext, what: str) -> tuple[int, int]:
-    if offset + sizeBlobHeader > len(data):
+    if offset + BlobHeader.struct_size() > len(data):
         raise _fail(ctx, what, "blob header runs past the end", offset)
-    magic, length = struct.unpack_from(structBlobHeader, data, offset)
-    if length < sizeBlobHeader or offset + length > len(data):
+    header = BlobHeader.parse(data, offset)
+    magic, length = header.magic, header.length
+    if length < BlobHeader.struct_size() or offset + length > len(data):
         raise _fail(ctx, what + ".length", f"{length} runs past the enclosing blob "
                     f"({len(data) - offset} bytes left)", offset + 4)
     return magic, length
 
 
 def wrap_blob(magic: int, payload: bytes) -> bytes:
-    return struct.pack(structBlobHeader, magic, sizeBlobHeader + len(payload)) + payload
+    return BlobHeader(magic, BlobHeader.struct_size() + len(payload)).pack() + payload
 
 
 # ---------------------------------------------------------------------------------
@@ -134,22 +182,25 @@ class SuperBlob:
     @classmethod
     def parse(cls, data: bytes, ctx: BlobContext | None = None) -> "SuperBlob":
         ctx = ctx or BlobContext()
-        if len(data) < sizeSuperBlob:
+        head_size, index_size = SuperBlobHeader.struct_size(), BlobIndex.struct_size()
+        if len(data) < head_size:
             raise _fail(ctx, "SuperBlob", "shorter than a SuperBlob header", 0)
-        magic, length, count = struct.unpack_from(structSuperBlob, data, 0)
+        head = SuperBlobHeader.parse(data)
+        magic, length, count = head.magic, head.length, head.count
         if magic not in (CSMAGIC_EMBEDDED_SIGNATURE, CSMAGIC_DETACHED_SIGNATURE):
             raise _fail(ctx, "SuperBlob.magic", f"{magic:#x} is not an embedded signature", 0)
-        if length < sizeSuperBlob or length > len(data):
+        if length < head_size or length > len(data):
             raise _fail(ctx, "SuperBlob.length", f"{length} exceeds the {len(data)} bytes of "
                         "LC_CODE_SIGNATURE data", 4)
-        if count > MAX_SUPERBLOB_COUNT or sizeSuperBlob + count * sizeBlobIndex > length:
+        if count > MAX_SUPERBLOB_COUNT or head_size + count * index_size > length:
             raise _fail(ctx, "SuperBlob.count", f"{count} index entries do not fit", 8)
         body = data[:length]
         entries = []
         for i in range(count):
-            pos = sizeSuperBlob + i * sizeBlobIndex
-            slot, off = struct.unpack_from(structBlobIndex, body, pos)
-            if off < sizeSuperBlob + count * sizeBlobIndex:
+            pos = head_size + i * index_size
+            entry = BlobIndex.parse(body, pos)
+            slot, off = entry.type, entry.offset
+            if off < head_size + count * index_size:
                 raise _fail(ctx, f"SuperBlob index[{i}] (slot {slot:#x}).offset",
                             f"{off} points into the index", pos + 4)
             _magic, blen = blob_header(body, off, ctx, f"blob in slot {slot:#x}")
@@ -158,14 +209,14 @@ class SuperBlob:
 
     def pack(self, pad_to: int | None = None) -> bytes:
         """Index then blobs, in entry order, as codesign and lld write them."""
-        header = sizeSuperBlob + sizeBlobIndex * len(self.entries)
+        header = SuperBlobHeader.struct_size() + BlobIndex.struct_size() * len(self.entries)
         index = bytearray()
         body = bytearray()
         for slot, blob in self.entries:
-            index += struct.pack(structBlobIndex, slot, header + len(body))
+            index += BlobIndex(slot, header + len(body)).pack()
             body += blob
         length = header + len(body)
-        out = struct.pack(structSuperBlob, self.magic, length, len(self.entries)) + index + body
+        out = SuperBlobHeader(self.magic, length, len(self.entries)).pack() + index + body
         if pad_to is not None:
             if pad_to < len(out):
                 raise ValueError("signature larger than the space reserved for it")
@@ -233,23 +284,21 @@ class CodeDirectory:
         if magic != CSMAGIC_CODEDIRECTORY:
             raise _fail(ctx, "CodeDirectory.magic", f"{magic:#x} is not 0xfade0c02", 0)
         blob = data[:length]
-        base = struct.calcsize(structCodeDirectory)
-        if length < base:
+        if length < cd_header_size(CD_EARLIEST_VERSION):
             raise _fail(ctx, "CodeDirectory.length", f"{length} is shorter than the header", 4)
-        (_m, _l, version, flags, hash_offset, ident_offset, n_special, n_code, code_limit, hash_size,
-         hash_type, platform, page_log2, _spare2) = struct.unpack_from(structCodeDirectory, blob, 0)
+        version = CodeDirectoryHeader.parse(blob[:cd_header_size(CD_EARLIEST_VERSION)]
+                                            + bytes(CodeDirectoryHeader.struct_size())).version
         if version < CD_EARLIEST_VERSION or version >> 16 != 2:
             raise _fail(ctx, "CodeDirectory.version", f"{version:#x} is not a known version", 8)
         hsize = cd_header_size(version)
         if length < hsize:
             raise _fail(ctx, "CodeDirectory.length", f"{length} is shorter than the "
                         f"{hsize}-byte header of version {version:#x}", 4)
-        extra: dict[str, int] = {}
-        pos = base
-        for since, fmt, names in _CD_LAYOUT:
-            if version >= since:
-                extra.update(zip(names.split(), struct.unpack_from(fmt, blob, pos)))
-                pos += struct.calcsize(fmt)
+        # Fields past this version's header read as zero.
+        h = CodeDirectoryHeader.parse(blob[:hsize] + bytes(CodeDirectoryHeader.struct_size()))
+        flags, hash_offset, ident_offset = h.flags, h.hash_offset, h.ident_offset
+        n_special, n_code, code_limit = h.n_special_slots, h.n_code_slots, h.code_limit
+        hash_size, hash_type, platform, page_log2 = h.hash_size, h.hash_type, h.platform, h.page_size
         if hash_type not in HASH_TYPES:
             raise UnsupportedError(f"{ctx.path}: {ctx.arch} CodeDirectory.hashType {hash_type} "
                                    "is not a known hash")
@@ -266,14 +315,13 @@ class CodeDirectory:
                 hash_offset + n_code * hash_size > length:
             raise _fail(ctx, "CodeDirectory.hashOffset", f"{hash_offset} with {n_special} special "
                         f"and {n_code} code slots does not fit in {length} bytes", 0x10)
-        if extra.get("scatterOffset"):
+        if h.scatter_offset:
             raise UnsupportedError(f"{ctx.path}: {ctx.arch} CodeDirectory: scatter vectors "
                                    "are not supported")
-        code_limit64 = extra.get("codeLimit64", 0)
-        if code_limit64:
-            code_limit = code_limit64
+        if h.code_limit64:
+            code_limit = h.code_limit64
         ident = _cstring(blob, ident_offset, ctx, "CodeDirectory.identOffset", 0x14, hsize)
-        team_offset = extra.get("teamOffset", 0)
+        team_offset = h.team_offset
         team = _cstring(blob, team_offset, ctx, "CodeDirectory.teamOffset", 0x30, hsize) \
             if team_offset else None
         # lld pads the identifier to 16-byte alignment; codesign puts the
@@ -287,9 +335,9 @@ class CodeDirectory:
                    for n in range(1, n_special + 1)}
         return cls(version=version, flags=flags, identifier=ident, team_id=team,
                    code_limit=code_limit, hash_type=hash_type, platform=platform,
-                   page_size_log2=page_log2, exec_seg_base=extra.get("execSegBase", 0),
-                   exec_seg_limit=extra.get("execSegLimit", 0),
-                   exec_seg_flags=extra.get("execSegFlags", 0), runtime=extra.get("runtime", 0),
+                   page_size_log2=page_log2, exec_seg_base=h.exec_seg_base,
+                   exec_seg_limit=h.exec_seg_limit, exec_seg_flags=h.exec_seg_flags,
+                   runtime=h.runtime,
                    code_hashes=code_hashes, special_hashes=special, n_special_slots=n_special,
                    ident_pad=ident_pad, raw=bytes(blob))
 
@@ -311,18 +359,16 @@ class CodeDirectory:
         body = ident + team + specials + b"".join(self.code_hashes)
         length = hsize + len(body)
         big = self.code_limit > 0xFFFFFFFF
-        header = struct.pack(structCodeDirectory, CSMAGIC_CODEDIRECTORY, length, self.version,
-                             self.flags, hash_offset, ident_offset, n_special,
-                             len(self.code_hashes), 0 if big else self.code_limit, hs,
-                             self.hash_type, self.platform, self.page_size_log2, 0)
-        values = {"scatterOffset": 0, "teamOffset": team_offset, "spare3": 0,
-                  "codeLimit64": self.code_limit if big else 0, "execSegBase": self.exec_seg_base,
-                  "execSegLimit": self.exec_seg_limit, "execSegFlags": self.exec_seg_flags,
-                  "runtime": self.runtime, "preEncryptOffset": 0}
-        for since, fmt, names in _CD_LAYOUT:
-            if self.version >= since:
-                header += struct.pack(fmt, *(values[n] for n in names.split()))
-        return header + body
+        header = CodeDirectoryHeader(
+            length=length, version=self.version, flags=self.flags, hash_offset=hash_offset,
+            ident_offset=ident_offset, n_special_slots=n_special,
+            n_code_slots=len(self.code_hashes), code_limit=0 if big else self.code_limit,
+            hash_size=hs, hash_type=self.hash_type, platform=self.platform,
+            page_size=self.page_size_log2, team_offset=team_offset,
+            code_limit64=self.code_limit if big else 0, exec_seg_base=self.exec_seg_base,
+            exec_seg_limit=self.exec_seg_limit, exec_seg_flags=self.exec_seg_flags,
+            runtime=self.runtime)
+        return header.pack()[:hsize] + body
 
     def expected_code_hashes(self, code: bytes | bytearray | memoryview) -> list[bytes]:
         """Hashes of ``code[:code_limit]`` page by page (last page short)."""
@@ -355,7 +401,8 @@ def blob_wrapper(cms_der: bytes) -> bytes:
 
 
 def blob_payload(blob: bytes) -> bytes:
-    return blob[sizeBlobHeader:]
+    return blob[BlobHeader.struct_size():]
 
 
-EMPTY_REQUIREMENTS = struct.pack(">III", CSMAGIC_REQUIREMENTS, 12, 0)
+# A Requirements SuperBlob-shaped blob with no entries.
+EMPTY_REQUIREMENTS = SuperBlobHeader(CSMAGIC_REQUIREMENTS, 12, 0).pack()
