@@ -26,7 +26,7 @@ from doit.dependency import FileChangedChecker
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from pipeline.build import bundle, compiler as cc, config, image, manifest, sdk, toolchain
+from pipeline.build import bundle, compiler, config, image, manifest, sdk, toolchain
 from pipeline.build import signature as signature_stage, unsigned_tarball
 from pipeline.build.code_inputs import code_files
 from pipeline.build.paths import BuildPaths
@@ -161,7 +161,7 @@ def task_compile():
     for arch in CFG.targets:
         for source in CFG.all_sources():
             def run(arch=arch, source=source):
-                cc.compile_object(_tools(), source=source, source_root=CFG.root,
+                compiler.compile_object(_tools(), source=source, source_root=CFG.root,
                                   out=P.obj(arch, source), arch=arch,
                                   minimum_macos=CFG.minimum_macos, sdk_root=P.sdk_root,
                                   build_root=BUILD, include_dirs=CFG.include_dirs,
@@ -184,7 +184,7 @@ def task_archive():
             objects = [P.obj(arch, s) for s in lib.sources]
 
             def run(arch=arch, lib=lib, objects=objects):
-                cc.archive(_tools(), objects=objects, out=P.lib(arch, lib.name), epoch=EPOCH)
+                compiler.archive(_tools(), objects=objects, out=P.lib(arch, lib.name), epoch=EPOCH)
             yield {
                 "name": f"{arch}:{lib.name}",
                 "actions": [_guard(run)],
@@ -201,7 +201,7 @@ def task_link():
         libs = [P.lib(arch, lib.name) for lib in CFG.libraries]
 
         def run(arch=arch, objects=objects, libs=libs):
-            cc.link(_tools(), objects=objects, libraries=libs, out=P.exe(arch), arch=arch,
+            compiler.link(_tools(), objects=objects, libraries=libs, out=P.exe(arch), arch=arch,
                     minimum_macos=CFG.minimum_macos, sdk_root=P.sdk_root, epoch=EPOCH)
         yield {
             "name": arch,
@@ -218,7 +218,7 @@ def task_lipo():
     slices = {arch: P.exe(arch) for arch in CFG.targets}
 
     def run():
-        cc.lipo(_tools(), slices=slices, out=P.universal, epoch=EPOCH)
+        compiler.lipo(_tools(), slices=slices, out=P.universal, epoch=EPOCH)
     return {
         "actions": [_guard(run)],
         "file_dep": [*slices.values(), P.toolchain_json, *COMPILE_CODE],

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import require_tool
-from pipeline.codesign import blobs as B
+from pipeline.codesign import blobs
 from pipeline.codesign.adhoc import adhoc_sign_file
 from pipeline.codesign.verify import verify_path
 from pipeline.macho import read_macho
@@ -37,9 +37,9 @@ def test_resigning_lld_arm64_executable_is_byte_identical(builder, tmp_path, nam
 
 def test_resigning_lld_arm64_dylib_is_byte_identical(builder, tmp_path):
     linked = builder.link("arm64", "libsigned.dylib", dylib=True)
-    cd = B.CodeDirectory.parse(B.SuperBlob.parse(read_macho(linked).slices[0]
+    cd = blobs.CodeDirectory.parse(blobs.SuperBlob.parse(read_macho(linked).slices[0]
                                                  .signature_bytes()).get(0))
-    assert cd.exec_seg_flags == 0 and cd.flags == B.CS_ADHOC | B.CS_LINKER_SIGNED
+    assert cd.exec_seg_flags == 0 and cd.flags == blobs.CS_ADHOC | blobs.CS_LINKER_SIGNED
     blank = zero_signature(linked, tmp_path / "libsigned.dylib")
     adhoc_sign_file(blank)
     assert blank.read_bytes() == linked.read_bytes()

@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from pipeline.codesign import blobs as B
+from pipeline.codesign import blobs
 from pipeline.codesign.adhoc import adhoc_sign_file
 from pipeline.codesign.allocate import allocate
 from pipeline.codesign.verify import verify_path
@@ -26,34 +26,34 @@ HEADER_SIZES = [(0x20001, 0x2C), (0x20100, 0x30), (0x20200, 0x34), (0x20300, 0x4
 
 @pytest.mark.parametrize("version, size", HEADER_SIZES)
 def test_header_size_per_version(version, size):
-    assert B.cd_header_size(version) == size
+    assert blobs.cd_header_size(version) == size
 
 
 @pytest.mark.parametrize("version", [v for v, _ in HEADER_SIZES[:-1]])
-@pytest.mark.parametrize("hash_type", [B.CS_HASHTYPE_SHA1, B.CS_HASHTYPE_SHA256,
-                                       B.CS_HASHTYPE_SHA256_TRUNCATED, B.CS_HASHTYPE_SHA384])
+@pytest.mark.parametrize("hash_type", [blobs.CS_HASHTYPE_SHA1, blobs.CS_HASHTYPE_SHA256,
+                                       blobs.CS_HASHTYPE_SHA256_TRUNCATED, blobs.CS_HASHTYPE_SHA384])
 def test_code_directory_round_trips_every_version_and_hash(version, hash_type):
     code = bytes(range(256)) * 40
-    cd = B.CodeDirectory(version=version, flags=B.CS_ADHOC, identifier="org.example.x",
+    cd = blobs.CodeDirectory(version=version, flags=blobs.CS_ADHOC, identifier="org.example.x",
                          team_id="TEAM" if version >= 0x20200 else None, code_limit=len(code),
                          hash_type=hash_type, exec_seg_limit=0x4000 if version >= 0x20400 else 0,
                          runtime=0xB0000 if version >= 0x20500 else 0)
     cd.code_hashes = cd.expected_code_hashes(code)
     cd.special_hashes = {1: b"\x11" * cd.hash_size, 3: b"\x33" * cd.hash_size}
     blob = cd.pack()
-    again = B.CodeDirectory.parse(blob)
+    again = blobs.CodeDirectory.parse(blob)
     assert again.pack() == blob
     assert (again.version, again.identifier, again.team_id, again.code_limit, again.hash_type) == \
         (version, "org.example.x", cd.team_id, len(code), hash_type)
     assert again.special_hashes == {1: b"\x11" * cd.hash_size, 2: bytes(cd.hash_size),
                                     3: b"\x33" * cd.hash_size}
     assert len(again.code_hashes) == 3 and again.code_hashes[0] == \
-        hashlib.new(B.HASH_TYPES[hash_type][0], code[:4096]).digest()[:cd.hash_size]
-    assert again.cdhash() == hashlib.new(B.HASH_TYPES[hash_type][0], blob).digest()[:20]
+        hashlib.new(blobs.HASH_TYPES[hash_type][0], code[:4096]).digest()[:cd.hash_size]
+    assert again.cdhash() == hashlib.new(blobs.HASH_TYPES[hash_type][0], blob).digest()[:20]
 
 
 def test_version_0x20600_parses_and_is_not_written():
-    cd = B.CodeDirectory(version=0x20500, identifier="x", code_limit=10)
+    cd = blobs.CodeDirectory(version=0x20500, identifier="x", code_limit=10)
     cd.code_hashes = cd.expected_code_hashes(b"0123456789")
     blob = bytearray(cd.pack())
     # Grow it into a 0x20600 header: 12 more bytes (linkage fields, zero) before the identifier.
@@ -62,7 +62,7 @@ def test_version_0x20600_parses_and_is_not_written():
     struct.pack_into(">III", blob, 4, len(blob), 0x20600, 0)
     hash_off, ident_off = struct.unpack_from(">II", blob, 0x10)
     struct.pack_into(">II", blob, 0x10, hash_off + 12, ident_off + 12)
-    parsed = B.CodeDirectory.parse(bytes(blob))
+    parsed = blobs.CodeDirectory.parse(bytes(blob))
     assert (parsed.version, parsed.identifier, parsed.code_hashes) == (0x20600, "x", cd.code_hashes)
     with pytest.raises(UnsupportedError):
         parsed.pack()
@@ -76,14 +76,14 @@ def test_alternate_code_directories_are_verified(builder, tmp_path):
     adhoc_sign_file(exe)
     sl = read_macho(exe).slices[0]
     cs = sl.code_signature
-    primary = B.CodeDirectory.parse(B.SuperBlob.parse(sl.signature_bytes()).get(0))
-    sha1 = B.CodeDirectory(version=0x20400, flags=primary.flags, identifier="hello",
-                           code_limit=primary.code_limit, hash_type=B.CS_HASHTYPE_SHA1)
+    primary = blobs.CodeDirectory.parse(blobs.SuperBlob.parse(sl.signature_bytes()).get(0))
+    sha1 = blobs.CodeDirectory(version=0x20400, flags=primary.flags, identifier="hello",
+                           code_limit=primary.code_limit, hash_type=blobs.CS_HASHTYPE_SHA1)
 
     def superblob(code):
         for cd in (sha1, primary):
             cd.code_hashes = cd.expected_code_hashes(code)
-        return B.SuperBlob(B.CSMAGIC_EMBEDDED_SIGNATURE,
+        return blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
                            [(0, sha1.pack()), (0x1000, primary.pack())]).pack()
 
     size = -(-len(superblob(sl.data)) // 16) * 16

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from conftest import SIGNAPPLE_CORPUS, require_tool
-from pipeline.codesign import blobs as B
+from pipeline.codesign import blobs
 from pipeline.codesign.apply import apply
 from pipeline.codesign.detach import detach
 from pipeline.codesign.sign import sign_app
@@ -124,9 +124,9 @@ def test_cms_verifies_with_openssl(builder, identity, tmp_path):
     app = make_app(builder, tmp_path, universal=False)
     sign_app(app, p12, PASSWORD)
     sl = read_macho(app / "Contents/MacOS/Hello").slices[0]
-    sb = B.SuperBlob.parse(sl.signature_bytes())
+    sb = blobs.SuperBlob.parse(sl.signature_bytes())
     (tmp_path / "cd.bin").write_bytes(sb.get(0))
-    (tmp_path / "cms.der").write_bytes(B.blob_payload(sb.get(0x10000)))
+    (tmp_path / "cms.der").write_bytes(blobs.blob_payload(sb.get(0x10000)))
     r = subprocess.run([require_tool("openssl"), "cms", "-verify", "-inform", "DER",
                         "-in", str(tmp_path / "cms.der"), "-content", str(tmp_path / "cd.bin"),
                         "-binary", "-CAfile", str(pem), "-purpose", "any",
@@ -156,14 +156,14 @@ def test_signed_shape_matches_apple_corpus(identity, tmp_path):
         for f in files:
             os.chmod(Path(dirpath) / f, 0o755)
     ent = SIGNAPPLE_CORPUS / "signed/Contents/MacOS/signapple-test"
-    apple = B.SuperBlob.parse(read_macho(ent).slices[0].signature_bytes())
-    (tmp_path / "ent.plist").write_bytes(B.blob_payload(apple.get(5)))
+    apple = blobs.SuperBlob.parse(read_macho(ent).slices[0].signature_bytes())
+    (tmp_path / "ent.plist").write_bytes(blobs.blob_payload(apple.get(5)))
     sign_app(app, p12, PASSWORD, hardened_runtime=True, entitlements=tmp_path / "ent.plist")
-    ours = B.SuperBlob.parse(read_macho(app / "Contents/MacOS/signapple-test").slices[0]
+    ours = blobs.SuperBlob.parse(read_macho(app / "Contents/MacOS/signapple-test").slices[0]
                              .signature_bytes())
     assert [s for s, _ in ours.entries] == [s for s, _ in apple.entries]
     assert ours.get(5) == apple.get(5)
-    a_cd, o_cd = B.CodeDirectory.parse(apple.get(0)), B.CodeDirectory.parse(ours.get(0))
+    a_cd, o_cd = blobs.CodeDirectory.parse(apple.get(0)), blobs.CodeDirectory.parse(ours.get(0))
     for field in ("version", "flags", "identifier", "code_limit", "hash_type", "page_size_log2",
                   "runtime", "n_special_slots"):
         assert getattr(o_cd, field) == getattr(a_cd, field), field

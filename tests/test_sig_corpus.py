@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SIGNAPPLE_CORPUS
-from pipeline.codesign import blobs as B
+from pipeline.codesign import blobs
 from pipeline.codesign.apply import apply
 from pipeline.codesign.coderesources import build_code_resources
 from pipeline.codesign.detach import detach
@@ -137,9 +137,9 @@ def test_apply_to_other_build_is_refused_naming_file_arch_page(tmp_path):
 def test_superblob_and_codedirectory_round_trip_corpus_bytes():
     sl = read_macho(SIGNED / EXE).slices[0]
     sig = sl.signature_bytes()
-    sb = B.SuperBlob.parse(sig)
+    sb = blobs.SuperBlob.parse(sig)
     assert sb.pack(pad_to=len(sig)) == sig
-    cd = B.CodeDirectory.parse(sb.get(0))
+    cd = blobs.CodeDirectory.parse(sb.get(0))
     assert cd.pack() == sb.get(0)
     assert [s for s, _ in sb.entries] == [0, 2, 5, 0x10000]
 
@@ -180,7 +180,7 @@ def test_verify_anchor_accepts_der_and_pem_and_refuses_junk(tmp_path, capsys):
     from pipeline.cli import main
     from pipeline.codesign.cms import APPLE_ROOT_CA_SHA256
     sl = read_macho(SIGNED / "Contents/MacOS/signapple-test").slices[0]
-    der = B.blob_payload(B.SuperBlob.parse(sl.signature_bytes()).get(B.CSSLOT_SIGNATURESLOT))
+    der = blobs.blob_payload(blobs.SuperBlob.parse(sl.signature_bytes()).get(blobs.CSSLOT_SIGNATURESLOT))
     certs = [c.chosen.dump() for c in cms.ContentInfo.load(der)["content"]["certificates"]]
     # Apple's published fingerprint picks the root out of the CMS.
     root = next(c for c in certs if hashlib.sha256(c).hexdigest() == APPLE_ROOT_CA_SHA256)

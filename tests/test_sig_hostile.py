@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SIGNAPPLE_CORPUS
-from pipeline.codesign import blobs as B
+from pipeline.codesign import blobs
 from pipeline.codesign.apply import apply
 from pipeline.codesign.detach import signature_members
 from pipeline.codesign.verify import verify_slice
@@ -193,7 +193,7 @@ def test_hostile_macho_header_is_refused(data, expected):
 
 def corpus_cd() -> bytes:
     sl = read_macho(SIGNED / EXE).slices[0]
-    return B.SuperBlob.parse(sl.signature_bytes()).get(0)
+    return blobs.SuperBlob.parse(sl.signature_bytes()).get(0)
 
 
 @pytest.mark.parametrize("field_offset, value, expected", [
@@ -208,7 +208,7 @@ def test_hostile_code_directory_field_is_named(field_offset, value, expected):
     cd = bytearray(corpus_cd())
     struct.pack_into(">I", cd, field_offset, value)
     with pytest.raises(CorruptError) as info:
-        B.CodeDirectory.parse(bytes(cd), B.BlobContext("sig.bin", "x86_64", 0x13380 + 44))
+        blobs.CodeDirectory.parse(bytes(cd), blobs.BlobContext("sig.bin", "x86_64", 0x13380 + 44))
     assert str(info.value).startswith(f"sig.bin: x86_64 {expected}: offset 0x"), str(info.value)
 
 
@@ -216,7 +216,7 @@ def test_superblob_index_pointing_outside_is_named():
     sig = bytearray(read_macho(SIGNED / EXE).slices[0].signature_bytes())
     struct.pack_into(">I", sig, 12 + 8 + 4, 0x7FFFFFF0)     # index[1].offset
     with pytest.raises(CorruptError) as info:
-        B.SuperBlob.parse(bytes(sig), B.BlobContext("f", "x86_64", 0))
+        blobs.SuperBlob.parse(bytes(sig), blobs.BlobContext("f", "x86_64", 0))
     assert "blob in slot 0x2" in str(info.value)
 
 

@@ -1,6 +1,6 @@
 """The ``Name.app`` bundle, rendered from ``templates/`` with jinja2.
 
-Layout (Apple's "Bundle Programming Guide", macOS application bundles)::
+Structure (Apple's "Bundle Programming Guide", macOS application bundles)::
 
     Name.app/Contents/Info.plist
     Name.app/Contents/PkgInfo

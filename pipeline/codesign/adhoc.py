@@ -17,14 +17,13 @@ from pathlib import Path
 
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
-from ..macho import MachOSlice, build_universal, parse_slice, read_macho
-from .. import macho as S
-from . import blobs as B
+from ..macho import MH_EXECUTE, MachOSlice, build_universal, parse_slice, read_macho
+from . import blobs
 from .allocate import allocate, default_dataoff, round_up
 
 PAGE_LOG2 = 12
-_BLOB_HEADERS = round_up(B.SuperBlobHeader.struct_size() + B.BlobIndex.struct_size(), 8)   # 24
-_CD_HEADER = B.cd_header_size(0x20400)                                     # 88
+_BLOB_HEADERS = round_up(blobs.SuperBlobHeader.struct_size() + blobs.BlobIndex.struct_size(), 8)   # 24
+_CD_HEADER = blobs.cd_header_size(0x20400)                                     # 88
 
 
 def adhoc_signature_size(identifier: str, code_limit: int) -> int:
@@ -38,17 +37,17 @@ def build_adhoc_signature(code: bytes | memoryview, identifier: str, exec_seg_ba
     """Signature over ``code`` (= the slice up to the signature's offset)."""
     name = identifier.encode()
     all_headers = round_up(_BLOB_HEADERS + _CD_HEADER + len(name) + 1, 16)
-    cd = B.CodeDirectory(
-        version=0x20400, flags=B.CS_ADHOC | (B.CS_LINKER_SIGNED if linker_signed else 0),
-        identifier=identifier, code_limit=len(code), hash_type=B.CS_HASHTYPE_SHA256,
+    cd = blobs.CodeDirectory(
+        version=0x20400, flags=blobs.CS_ADHOC | (blobs.CS_LINKER_SIGNED if linker_signed else 0),
+        identifier=identifier, code_limit=len(code), hash_type=blobs.CS_HASHTYPE_SHA256,
         page_size_log2=PAGE_LOG2, exec_seg_base=exec_seg_base, exec_seg_limit=exec_seg_limit,
-        exec_seg_flags=B.CS_EXECSEG_MAIN_BINARY if main_binary else 0,
+        exec_seg_flags=blobs.CS_EXECSEG_MAIN_BINARY if main_binary else 0,
         ident_pad=all_headers - _BLOB_HEADERS - _CD_HEADER - len(name) - 1)
     cd.code_hashes = cd.expected_code_hashes(code)
     cd_blob = cd.pack()
     length = _BLOB_HEADERS + len(cd_blob)
-    header = B.SuperBlobHeader(B.CSMAGIC_EMBEDDED_SIGNATURE, length, 1).pack() + \
-        B.BlobIndex(B.CSSLOT_CODEDIRECTORY, _BLOB_HEADERS).pack()
+    header = blobs.SuperBlobHeader(blobs.CSMAGIC_EMBEDDED_SIGNATURE, length, 1).pack() + \
+        blobs.BlobIndex(blobs.CSSLOT_CODEDIRECTORY, _BLOB_HEADERS).pack()
     return header + bytes(_BLOB_HEADERS - len(header)) + cd_blob
 
 
@@ -56,8 +55,8 @@ def existing_identifier(sl: MachOSlice) -> str | None:
     sig = sl.signature_bytes()
     if not sig or not any(sig):
         return None
-    cd = B.SuperBlob.parse(sig, B.BlobContext(sl.path, sl.arch, sl.file_offset)).get(0)
-    return B.CodeDirectory.parse(cd).identifier if cd else None
+    cd = blobs.SuperBlob.parse(sig, blobs.BlobContext(sl.path, sl.arch, sl.file_offset)).get(0)
+    return blobs.CodeDirectory.parse(cd).identifier if cd else None
 
 
 def adhoc_sign_slice(sl: MachOSlice, identifier: str, linker_signed: bool = True) -> bytes:
@@ -81,7 +80,7 @@ def adhoc_sign_slice(sl: MachOSlice, identifier: str, linker_signed: bool = True
         data = allocate(sl, size, dataoff)
     with memoryview(data) as view:
         sig = build_adhoc_signature(view[:dataoff], identifier, text.fileoff, text.filesize,
-                                    sl.filetype == S.MH_EXECUTE, linker_signed)
+                                    sl.filetype == MH_EXECUTE, linker_signed)
     assert len(sig) == size
     data[dataoff:dataoff + size] = sig
     return bytes(data)

@@ -23,7 +23,7 @@ import dataclasses
 from ..binstruct import BinStruct
 from ..errors import CorruptError, InputError
 from ..macho import MachOSlice
-from .. import macho as S
+from .. import macho
 
 SIGNATURE_ALIGN = 16
 
@@ -75,16 +75,16 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
     out += bytes(dataoff + datasize - len(out))
 
     if old is not None:
-        _rewrite(out, old.command.offset, S.LinkeditDataCommand, dataoff=dataoff, datasize=datasize)
+        _rewrite(out, old.command.offset, macho.LinkeditDataCommand, dataoff=dataoff, datasize=datasize)
     else:
         _append_command(sl, out, dataoff, datasize)
 
     filesize = dataoff + datasize - linkedit.fileoff
     vmsize = linkedit.vmsize
     if filesize > vmsize:
-        vmsize = round_up(filesize, S.segment_alignment(sl.cputype))
+        vmsize = round_up(filesize, macho.segment_alignment(sl.cputype))
     cmd = linkedit.command
-    segment = S.SegmentCommand64 if cmd.cmd == S.LC_SEGMENT_64 else S.SegmentCommand
+    segment = macho.SegmentCommand64 if cmd.cmd == macho.LC_SEGMENT_64 else macho.SegmentCommand
     _rewrite(out, cmd.offset, segment, vmsize=vmsize, filesize=filesize)
     return out
 
@@ -99,11 +99,11 @@ def _rewrite(out: bytearray, offset: int, structure: type[BinStruct], **changes:
 def _append_command(sl: MachOSlice, out: bytearray, dataoff: int, datasize: int) -> None:
     end = sl.header_size + sl.sizeofcmds
     room = sl.first_section_offset() - end
-    size = S.LinkeditDataCommand.struct_size()
+    size = macho.LinkeditDataCommand.struct_size()
     if room < size or any(out[end:end + size]):
         raise InputError(f"{sl.path}: {sl.arch}: no room for LC_CODE_SIGNATURE after the load "
                          f"commands ({room} free bytes; relink with -headerpad)")
-    out[end:end + size] = S.LinkeditDataCommand(cmd=S.LC_CODE_SIGNATURE, cmdsize=size,
+    out[end:end + size] = macho.LinkeditDataCommand(cmd=macho.LC_CODE_SIGNATURE, cmdsize=size,
                                                 dataoff=dataoff, datasize=datasize).pack()
-    header = S.MachHeader64 if sl.is64 else S.MachHeader
+    header = macho.MachHeader64 if sl.is64 else macho.MachHeader
     _rewrite(out, 0, header, ncmds=sl.ncmds + 1, sizeofcmds=sl.sizeofcmds + size)

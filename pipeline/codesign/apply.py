@@ -25,7 +25,7 @@ from pathlib import Path
 from ..errors import CorruptError, InputError, VerificationError
 from ..macho import build_universal, parse_macho, read_macho
 from ..tarball import read_members
-from . import blobs as B
+from . import blobs
 from .allocate import allocate
 from .detach import SIGN_SUFFIX
 from .verify import verify_path
@@ -109,12 +109,12 @@ def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) ->
     for sl in macho.slices:
         blob = signatures[sl.arch]
         member = f"{member_prefix}.{sl.arch}{SIGN_SUFFIX}"
-        ctx = B.BlobContext(member, sl.arch, 0)
-        superblob = B.SuperBlob.parse(blob, ctx)
-        primary = superblob.get(B.CSSLOT_CODEDIRECTORY)
+        ctx = blobs.BlobContext(member, sl.arch, 0)
+        superblob = blobs.SuperBlob.parse(blob, ctx)
+        primary = superblob.get(blobs.CSSLOT_CODEDIRECTORY)
         if primary is None:
             raise CorruptError(member, f"{sl.arch} SuperBlob", "no CodeDirectory in slot 0")
-        cd = B.CodeDirectory.parse(primary, ctx)
+        cd = blobs.CodeDirectory.parse(primary, ctx)
         out = allocate(sl, len(blob), cd.code_limit)
         out[cd.code_limit:cd.code_limit + len(blob)] = blob
         new_slices.append(out)

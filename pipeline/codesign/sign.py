@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
 from ..macho import MachOSlice, build_universal, read_macho
-from . import blobs as B
+from . import blobs
 from .allocate import allocate, default_dataoff, round_up
 from .bundle import bundle_parts, macho_files, read_info_plist
 from .cms import build_signed_data
@@ -115,22 +115,22 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
         raise InputError(f"{sl.path}: {sl.arch}: no __TEXT segment")
     when = signing_time(epoch)
     req = requirements_blob({DESIGNATED_REQUIREMENT: identity.designated_requirement(identifier)})
-    ent = B.entitlements_blob(entitlements) if entitlements is not None else None
+    ent = blobs.entitlements_blob(entitlements) if entitlements is not None else None
     dataoff = default_dataoff(sl)
     version = 0x20500 if hardened_runtime else 0x20400
-    cd = B.CodeDirectory(
-        version=version, flags=B.CS_RUNTIME if hardened_runtime else 0, identifier=identifier,
+    cd = blobs.CodeDirectory(
+        version=version, flags=blobs.CS_RUNTIME if hardened_runtime else 0, identifier=identifier,
         team_id=identity.team_id, code_limit=dataoff, page_size_log2=12,
         exec_seg_base=text.fileoff, exec_seg_limit=text.filesize,
-        exec_seg_flags=B.CS_EXECSEG_MAIN_BINARY if sl.filetype == 0x2 else 0,
+        exec_seg_flags=blobs.CS_EXECSEG_MAIN_BINARY if sl.filetype == 0x2 else 0,
         runtime=(sl.build_version.sdk if sl.build_version else 0) if hardened_runtime else 0)
-    special = {B.CSSLOT_REQUIREMENTS: cd.hash(req)}
+    special = {blobs.CSSLOT_REQUIREMENTS: cd.hash(req)}
     if info_plist is not None:
-        special[B.CSSLOT_INFOSLOT] = cd.hash(info_plist)
+        special[blobs.CSSLOT_INFOSLOT] = cd.hash(info_plist)
     if code_resources is not None:
-        special[B.CSSLOT_RESOURCEDIR] = cd.hash(code_resources)
+        special[blobs.CSSLOT_RESOURCEDIR] = cd.hash(code_resources)
     if ent is not None:
-        special[B.CSSLOT_ENTITLEMENTS] = cd.hash(ent)
+        special[blobs.CSSLOT_ENTITLEMENTS] = cd.hash(ent)
     cd.special_hashes = special
     cd.n_special_slots = max(special)
 
@@ -141,11 +141,11 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
         cd_blob = cd.pack()
         cms_der = build_signed_data([(cd_blob, "sha256")], identity.der(identity.leaf),
                                     [identity.der(c) for c in identity.chain], identity.key, when)
-        entries = [(B.CSSLOT_CODEDIRECTORY, cd_blob), (B.CSSLOT_REQUIREMENTS, req)]
+        entries = [(blobs.CSSLOT_CODEDIRECTORY, cd_blob), (blobs.CSSLOT_REQUIREMENTS, req)]
         if ent is not None:
-            entries.append((B.CSSLOT_ENTITLEMENTS, ent))
-        entries.append((B.CSSLOT_SIGNATURESLOT, B.blob_wrapper(cms_der)))
-        return B.SuperBlob(B.CSMAGIC_EMBEDDED_SIGNATURE, entries).pack()
+            entries.append((blobs.CSSLOT_ENTITLEMENTS, ent))
+        entries.append((blobs.CSSLOT_SIGNATURESLOT, blobs.blob_wrapper(cms_der)))
+        return blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE, entries).pack()
 
     estimate = len(superblob(None))
     # RSA signatures have a fixed length; an ECDSA signature's DER varies by
@@ -173,7 +173,7 @@ def sign_file(path: Path, identity: Identity, identifier: str, **options) -> byt
     atomic_write_bytes(path, data)
     os.chmod(path, mode)
     first = read_macho(path).slices[0]
-    return B.CodeDirectory.parse(B.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
+    return blobs.CodeDirectory.parse(blobs.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
 
 
 def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | None = None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import CorruptError, InputError, ReprodmgError, UnsupportedError, VerificationError
 from ..macho import MachOSlice, read_macho
-from . import blobs as B
+from . import blobs
 from .bundle import BundleParts, bundle_parts, macho_files, owning_bundle, relative_name
 from .cms import verify_cms
 from .coderesources import check_code_resources
@@ -108,10 +108,10 @@ def verify_slice(sl: MachOSlice, info_plist: bytes | None = None,
     if cs is None:
         rep.failures.append("not signed (no LC_CODE_SIGNATURE)")
         return rep
-    ctx = B.BlobContext(sl.path, sl.arch, sl.file_offset + cs.dataoff)
+    ctx = blobs.BlobContext(sl.path, sl.arch, sl.file_offset + cs.dataoff)
     try:
-        superblob = B.SuperBlob.parse(sl.data[cs.dataoff:cs.dataoff + cs.datasize], ctx)
-        cds = [(slot, blob, B.CodeDirectory.parse(blob, ctx))
+        superblob = blobs.SuperBlob.parse(sl.data[cs.dataoff:cs.dataoff + cs.datasize], ctx)
+        cds = [(slot, blob, blobs.CodeDirectory.parse(blob, ctx))
                for slot, blob in superblob.code_directories()]
     except CorruptError as exc:
         if not any(sl.data[cs.dataoff:cs.dataoff + cs.datasize]):
@@ -121,7 +121,7 @@ def verify_slice(sl: MachOSlice, info_plist: bytes | None = None,
         rep.failures.append(f"{where}: {exc.problem}" + (
             f" (offset {exc.offset:#x})" if exc.offset is not None else ""))
         return rep
-    if not cds or cds[0][0] != B.CSSLOT_CODEDIRECTORY:
+    if not cds or cds[0][0] != blobs.CSSLOT_CODEDIRECTORY:
         rep.failures.append("SuperBlob has no CodeDirectory in slot 0")
         return rep
     primary = cds[0][2]
@@ -129,25 +129,25 @@ def verify_slice(sl: MachOSlice, info_plist: bytes | None = None,
     rep.team_id = primary.team_id
     rep.cd_version = f"{primary.version:#x}"
     rep.flags = f"{primary.flags:#x}"
-    rep.hash_type = B.HASH_TYPES[primary.hash_type][0] + (
-        "-truncated" if primary.hash_type == B.CS_HASHTYPE_SHA256_TRUNCATED else "")
+    rep.hash_type = blobs.HASH_TYPES[primary.hash_type][0] + (
+        "-truncated" if primary.hash_type == blobs.CS_HASHTYPE_SHA256_TRUNCATED else "")
     rep.code_slots = len(primary.code_hashes)
     rep.code_limit = primary.code_limit
     rep.cdhash = primary.cdhash().hex()
     for slot, _blob, cd in cds:
         _check_code(sl, cs.dataoff, slot, cd, rep)
         _check_special(superblob, slot, cd, info_plist, code_resources, rep)
-    wrapper = superblob.get(B.CSSLOT_SIGNATURESLOT)
-    cms_der = B.blob_payload(wrapper) if wrapper is not None else b""
+    wrapper = superblob.get(blobs.CSSLOT_SIGNATURESLOT)
+    cms_der = blobs.blob_payload(wrapper) if wrapper is not None else b""
     if cms_der:
         rep.kind = "cms"
-        res = verify_cms(cms_der, [(slot, blob, B.HASH_TYPES[cd.hash_type][0])
+        res = verify_cms(cms_der, [(slot, blob, blobs.HASH_TYPES[cd.hash_type][0])
                                    for slot, blob, cd in cds], anchors, apple_root)
         rep.signer = res.signer or None
         rep.signing_time = res.signing_time
         rep.failures += res.failures
-    elif primary.flags & B.CS_ADHOC:
-        rep.kind = "linker-signed" if primary.flags & B.CS_LINKER_SIGNED else "adhoc"
+    elif primary.flags & blobs.CS_ADHOC:
+        rep.kind = "linker-signed" if primary.flags & blobs.CS_LINKER_SIGNED else "adhoc"
         if anchors is not None or apple_root:
             rep.failures.append("ad-hoc signature: no certificate chain to check")
     else:
@@ -159,7 +159,7 @@ def _slot_label(slot: int) -> str:
     return "CodeDirectory" if slot == 0 else f"alternate CodeDirectory {slot:#x}"
 
 
-def _check_code(sl: MachOSlice, dataoff: int, slot: int, cd: B.CodeDirectory,
+def _check_code(sl: MachOSlice, dataoff: int, slot: int, cd: blobs.CodeDirectory,
                 rep: SliceReport) -> None:
     label = _slot_label(slot)
     if cd.code_limit != dataoff:
@@ -184,20 +184,20 @@ def _check_code(sl: MachOSlice, dataoff: int, slot: int, cd: B.CodeDirectory,
                             f"mismatch{more}")
 
 
-_SPECIAL_BLOB_SLOTS = (B.CSSLOT_REQUIREMENTS, B.CSSLOT_ENTITLEMENTS, B.CSSLOT_DER_ENTITLEMENTS)
+_SPECIAL_BLOB_SLOTS = (blobs.CSSLOT_REQUIREMENTS, blobs.CSSLOT_ENTITLEMENTS, blobs.CSSLOT_DER_ENTITLEMENTS)
 
 
-def _check_special(superblob: B.SuperBlob, slot: int, cd: B.CodeDirectory,
+def _check_special(superblob: blobs.SuperBlob, slot: int, cd: blobs.CodeDirectory,
                    info_plist: bytes | None, code_resources: bytes | None,
                    rep: SliceReport) -> None:
     label = _slot_label(slot)
     zero = bytes(cd.hash_size)
     for n in range(1, max(cd.n_special_slots, max(_SPECIAL_BLOB_SLOTS)) + 1):
         recorded = cd.special_hashes.get(n, zero) if n <= cd.n_special_slots else None
-        name = B.SPECIAL_SLOT_NAMES.get(n, "?")
-        if n == B.CSSLOT_INFOSLOT:
+        name = blobs.SPECIAL_SLOT_NAMES.get(n, "?")
+        if n == blobs.CSSLOT_INFOSLOT:
             data = info_plist
-        elif n == B.CSSLOT_RESOURCEDIR:
+        elif n == blobs.CSSLOT_RESOURCEDIR:
             data = code_resources
         elif n in _SPECIAL_BLOB_SLOTS:
             data = superblob.get(n)
@@ -239,9 +239,9 @@ def _first_cdhashes(path: Path) -> set[bytes]:
         for sl in read_macho(path).slices:
             sig = sl.signature_bytes()
             if sig:
-                cd = B.SuperBlob.parse(sig).get(0)
+                cd = blobs.SuperBlob.parse(sig).get(0)
                 if cd:
-                    out.add(B.CodeDirectory.parse(cd).cdhash())
+                    out.add(blobs.CodeDirectory.parse(cd).cdhash())
     except ReprodmgError:
         pass
     return out

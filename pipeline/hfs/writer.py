@@ -321,7 +321,7 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     builder = _Builder(tree, volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
                        xattrs or {}, finder_info or {}, resource_forks or {})
     builder.collect()
-    return builder.layout(size, headroom_bytes, headroom_percent, open_folder, progress)
+    return builder.allocate(size, headroom_bytes, headroom_percent, open_folder, progress)
 
 
 def assign_cnids(tree: Tree, *, case_sensitive: bool = False,
@@ -681,7 +681,7 @@ class _Builder:
 
     # layout ---------------------------------------------------------------------
 
-    def layout(self, size: int | None, headroom_bytes: int, headroom_percent: int,
+    def allocate(self, size: int | None, headroom_bytes: int, headroom_percent: int,
                open_folder: str | None, progress: ProgressCallback | None) -> HFSVolume:
         bs = BLOCK_SIZE
         extents_tree = build_tree([], node_size=EXTENTS_NODE_SIZE,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorruptError, InputError
-from . import structs as S
+from . import structs
 from .fat import FatHeader
 
 # Apps ship binaries of tens of MB; refuse to slurp anything absurd.
@@ -91,20 +91,20 @@ class MachOSlice:
 
     @property
     def arch(self) -> str:
-        return S.arch_name(self.cputype, self.cpusubtype)
+        return structs.arch_name(self.cputype, self.cpusubtype)
 
     @property
     def is64(self) -> bool:
-        return self.magic == S.MH_MAGIC_64
+        return self.magic == structs.MH_MAGIC_64
 
     @property
     def header_size(self) -> int:
-        return (S.MachHeader64 if self.is64 else S.MachHeader).struct_size()
+        return (structs.MachHeader64 if self.is64 else structs.MachHeader).struct_size()
 
     @property
     def code_signature(self) -> LinkeditData | None:
         for item in self.linkedit_data:
-            if item.cmd == S.LC_CODE_SIGNATURE:
+            if item.cmd == structs.LC_CODE_SIGNATURE:
                 return item
         return None
 
@@ -130,8 +130,8 @@ class MachOSlice:
         for seg in self.segments:
             if seg.sections:
                 offsets += [sec.offset for sec in seg.sections
-                            if sec.size and sec.flags & S.S_ZEROFILL != S.S_ZEROFILL
-                            and sec.flags & S.S_THREAD_LOCAL_ZEROFILL != S.S_THREAD_LOCAL_ZEROFILL]
+                            if sec.size and sec.flags & structs.S_ZEROFILL != structs.S_ZEROFILL
+                            and sec.flags & structs.S_THREAD_LOCAL_ZEROFILL != structs.S_THREAD_LOCAL_ZEROFILL]
             elif seg.fileoff and seg.filesize:
                 offsets.append(seg.fileoff)
         return min(offsets) if offsets else len(self.data)
@@ -140,22 +140,22 @@ class MachOSlice:
         """End of the __LINKEDIT contents other than the code signature."""
         ends = []
         for item in self.linkedit_data:
-            if item.cmd != S.LC_CODE_SIGNATURE and item.datasize:
+            if item.cmd != structs.LC_CODE_SIGNATURE and item.datasize:
                 ends.append(item.dataoff + item.datasize)
         for lc in self.load_commands:
-            if lc.cmd == S.LC_SYMTAB:
-                symtab = S.SymtabCommand.parse(self.data, lc.offset)
+            if lc.cmd == structs.LC_SYMTAB:
+                symtab = structs.SymtabCommand.parse(self.data, lc.offset)
                 nlist = 16 if self.is64 else 12
                 if symtab.nsyms:
                     ends.append(symtab.symoff + symtab.nsyms * nlist)
                 if symtab.strsize:
                     ends.append(symtab.stroff + symtab.strsize)
-            elif lc.cmd == S.LC_DYSYMTAB:
+            elif lc.cmd == structs.LC_DYSYMTAB:
                 for off, count, size in _dysymtab_tables(self, lc):
                     if count:
                         ends.append(off + count * size)
-            elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
-                for off, size in S.DyldInfoCommand.parse(self.data, lc.offset).tables():
+            elif lc.cmd in (structs.LC_DYLD_INFO, structs.LC_DYLD_INFO_ONLY):
+                for off, size in structs.DyldInfoCommand.parse(self.data, lc.offset).tables():
                     if size:
                         ends.append(off + size)
         linkedit = self.segment("__LINKEDIT")
@@ -180,10 +180,10 @@ def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
     if len(data) < 4:
         raise fail("mach_header", "shorter than a Mach-O header", 0)
     (magic,) = struct.unpack_from("<I", data, 0)
-    if magic == S.MH_MAGIC_64:
-        header_struct: type[S.MachHeader] = S.MachHeader64
-    elif magic == S.MH_MAGIC:
-        header_struct = S.MachHeader
+    if magic == structs.MH_MAGIC_64:
+        header_struct: type[structs.MachHeader] = structs.MachHeader64
+    elif magic == structs.MH_MAGIC:
+        header_struct = structs.MachHeader
     elif magic in (0xCEFAEDFE, 0xCFFAEDFE):
         raise UnsupportedBigEndian(path)
     else:
@@ -205,11 +205,11 @@ def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
     end = hsize + sizeofcmds
     ptr_align = 8 if sl.is64 else 4
     for index in range(ncmds):
-        if pos + S.LoadCommandHeader.struct_size() > end:
+        if pos + structs.LoadCommandHeader.struct_size() > end:
             raise fail(f"{arch} load command {index}", "runs past sizeofcmds", pos)
-        head = S.LoadCommandHeader.parse(data, pos)
+        head = structs.LoadCommandHeader.parse(data, pos)
         cmd, cmdsize = head.cmd, head.cmdsize
-        if cmdsize < S.LoadCommandHeader.struct_size() or pos + cmdsize > end or cmdsize % 4:
+        if cmdsize < structs.LoadCommandHeader.struct_size() or pos + cmdsize > end or cmdsize % 4:
             raise fail(f"{arch} load command {index} cmdsize", f"{cmdsize} is invalid", pos + 4)
         lc = LoadCommand(index, cmd, cmdsize, pos)
         sl.load_commands.append(lc)
@@ -233,10 +233,10 @@ def _need(lc: LoadCommand, size: int, what: str, fail) -> None:
 def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> None:
     data = sl.data
     arch = sl.arch
-    if lc.cmd in (S.LC_SEGMENT, S.LC_SEGMENT_64):
-        is64 = lc.cmd == S.LC_SEGMENT_64
-        seg_struct = S.SegmentCommand64 if is64 else S.SegmentCommand
-        sect_struct = S.Section64 if is64 else S.Section
+    if lc.cmd in (structs.LC_SEGMENT, structs.LC_SEGMENT_64):
+        is64 = lc.cmd == structs.LC_SEGMENT_64
+        seg_struct = structs.SegmentCommand64 if is64 else structs.SegmentCommand
+        sect_struct = structs.Section64 if is64 else structs.Section
         size, ssize = seg_struct.struct_size(), sect_struct.struct_size()
         _need(lc, size, f"{arch} segment command {lc.index}", fail)
         seg = seg_struct.parse(data, lc.offset)
@@ -256,43 +256,43 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
                                     sec.offset, sec.flags))
         sl.segments.append(Segment(name, seg.vmaddr, seg.vmsize, fileoff, filesize, seg.maxprot,
                                    seg.initprot, seg.flags, sections, lc))
-    elif lc.cmd in S.LINKEDIT_DATA_COMMANDS:
-        _need(lc, S.LinkeditDataCommand.struct_size(), f"{arch} load command {lc.index}", fail)
-        led = S.LinkeditDataCommand.parse(data, lc.offset)
+    elif lc.cmd in structs.LINKEDIT_DATA_COMMANDS:
+        _need(lc, structs.LinkeditDataCommand.struct_size(), f"{arch} load command {lc.index}", fail)
+        led = structs.LinkeditDataCommand.parse(data, lc.offset)
         dataoff, datasize = led.dataoff, led.datasize
         if dataoff + datasize > len(data):
             raise fail(f"{arch} linkedit_data_command {lc.cmd:#x}.dataoff",
                        f"[{dataoff:#x}, +{datasize:#x}) runs past the slice ({len(data):#x} bytes)",
                        lc.offset + 8)
         sl.linkedit_data.append(LinkeditData(lc.cmd, dataoff, datasize, lc))
-    elif lc.cmd == S.LC_SYMTAB:
-        _need(lc, S.SymtabCommand.struct_size(), f"{arch} LC_SYMTAB", fail)
-        st = S.SymtabCommand.parse(data, lc.offset)
+    elif lc.cmd == structs.LC_SYMTAB:
+        _need(lc, structs.SymtabCommand.struct_size(), f"{arch} LC_SYMTAB", fail)
+        st = structs.SymtabCommand.parse(data, lc.offset)
         nlist = 16 if sl.is64 else 12
         if st.symoff + st.nsyms * nlist > len(data) or st.stroff + st.strsize > len(data):
             raise fail(f"{arch} LC_SYMTAB", "symbol or string table runs past the slice", lc.offset + 8)
-    elif lc.cmd == S.LC_DYSYMTAB:
-        _need(lc, S.DysymtabCommand.struct_size(), f"{arch} LC_DYSYMTAB", fail)
+    elif lc.cmd == structs.LC_DYSYMTAB:
+        _need(lc, structs.DysymtabCommand.struct_size(), f"{arch} LC_DYSYMTAB", fail)
         for off, count, size in _dysymtab_tables(sl, lc):
             if off + count * size > len(data):
                 raise fail(f"{arch} LC_DYSYMTAB", f"a table at {off:#x} ({count} entries) runs "
                            "past the slice", lc.offset + 8)
-    elif lc.cmd in (S.LC_DYLD_INFO, S.LC_DYLD_INFO_ONLY):
-        _need(lc, S.DyldInfoCommand.struct_size(), f"{arch} LC_DYLD_INFO", fail)
-        for i, (off, size) in enumerate(S.DyldInfoCommand.parse(data, lc.offset).tables()):
+    elif lc.cmd in (structs.LC_DYLD_INFO, structs.LC_DYLD_INFO_ONLY):
+        _need(lc, structs.DyldInfoCommand.struct_size(), f"{arch} LC_DYLD_INFO", fail)
+        for i, (off, size) in enumerate(structs.DyldInfoCommand.parse(data, lc.offset).tables()):
             if off + size > len(data):
                 raise fail(f"{arch} LC_DYLD_INFO", "a table runs past the slice",
                            lc.offset + 8 + 8 * i)
-    elif lc.cmd == S.LC_BUILD_VERSION:
-        _need(lc, S.BuildVersionCommand.struct_size(), f"{arch} LC_BUILD_VERSION", fail)
-        bv = S.BuildVersionCommand.parse(data, lc.offset)
+    elif lc.cmd == structs.LC_BUILD_VERSION:
+        _need(lc, structs.BuildVersionCommand.struct_size(), f"{arch} LC_BUILD_VERSION", fail)
+        bv = structs.BuildVersionCommand.parse(data, lc.offset)
         sl.build_version = BuildVersion(bv.platform, bv.minos, bv.sdk)
 
 
 def _dysymtab_tables(sl: MachOSlice, lc: LoadCommand) -> list[tuple[int, int, int]]:
     """(file offset, count, entry size) of the tables LC_DYSYMTAB points at:
     toc, modtab, extrefsyms, indirectsyms, extrel, locrel."""
-    d = S.DysymtabCommand.parse(sl.data, lc.offset)
+    d = structs.DysymtabCommand.parse(sl.data, lc.offset)
     modtab = 56 if sl.is64 else 52
     return [(d.tocoff, d.ntoc, 8), (d.modtaboff, d.nmodtab, modtab),
             (d.extrefsymoff, d.nextrefsyms, 4), (d.indirectsymoff, d.nindirectsyms, 4),
@@ -318,15 +318,15 @@ def is_macho(data: bytes) -> bool:
     if len(data) < 8:
         return False
     (le,) = struct.unpack_from("<I", data, 0)
-    if le in (S.MH_MAGIC, S.MH_MAGIC_64):
+    if le in (structs.MH_MAGIC, structs.MH_MAGIC_64):
         return True
     be, n = struct.unpack_from(">II", data, 0)
-    return be in (S.FAT_MAGIC, S.FAT_MAGIC_64) and 0 < n <= S.MAX_FAT_ARCHS and n < 45
+    return be in (structs.FAT_MAGIC, structs.FAT_MAGIC_64) and 0 < n <= structs.MAX_FAT_ARCHS and n < 45
 
 
 def parse_macho(data: bytes, path: str | os.PathLike = "<input>") -> MachOFile:
     path = os.fspath(path)
-    if len(data) >= 4 and struct.unpack_from(">I", data, 0)[0] in (S.FAT_MAGIC, S.FAT_MAGIC_64):
+    if len(data) >= 4 and struct.unpack_from(">I", data, 0)[0] in (structs.FAT_MAGIC, structs.FAT_MAGIC_64):
         fat = FatHeader.parse(data, path)
         slices = [parse_slice(data[a.offset:a.offset + a.size], path, a.offset) for a in fat.archs]
         return MachOFile(path, data, fat, slices)

@@ -17,10 +17,10 @@ from ..imagesource import FileImageSource
 from .info import scheme_from_names
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR
 from .mish import CHUNK_IGNORE
-from .partitions import Layout, LayoutPart
+from .partitions import PartitionPlan, PlannedPartition
 from .reader import detect_container, open_udif
 from ..hfs import free_byte_ranges
-from .writer import MIN_IGNORE_RUN, build_layout, write_layout
+from .writer import MIN_IGNORE_RUN, plan_partitions, write_plan
 
 if TYPE_CHECKING:
     from .reader import UDIFImage
@@ -35,15 +35,15 @@ def is_udif(path: Path) -> bool:
         return fh.read(4) == KOLY_MAGIC
 
 
-def layout_from_image(image: UDIFImage) -> Layout:
+def plan_from_image(image: UDIFImage) -> PartitionPlan:
     parts = []
     for p in image.partitions:
         free = [(c.sector * SECTOR, c.sector_count * SECTOR)
                 for c in p.table.chunks if c.type == CHUNK_IGNORE and c.sector_count]
-        parts.append(LayoutPart(p.name, p.id, p.table.block_descriptors, p.first_sector,
+        parts.append(PlannedPartition(p.name, p.id, p.table.block_descriptors, p.first_sector,
                                 p.sector_count, image.partition_source(p.index), free,
                                 cfname=p.cfname))
-    return Layout(parts, image.koly.image_variant, image.sector_count,
+    return PartitionPlan(parts, image.koly.image_variant, image.sector_count,
                   scheme_from_names([p.name for p in image.partitions]))
 
 
@@ -59,19 +59,19 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
     if is_udif(src):
         with open_udif(src) as image:
             if layout is None:
-                plan = layout_from_image(image)
+                plan = plan_from_image(image)
             else:
                 part = image.data_partition()
                 source = image.partition_source(part.index)
                 free = [(c.sector * SECTOR, c.sector_count * SECTOR)
                         for c in part.table.chunks if c.type == CHUNK_IGNORE and c.sector_count]
-                plan = build_layout(source, layout, free)
-            return write_layout(plan, out, format=format, level=level, workers=workers, progress=progress)
+                plan = plan_partitions(source, layout, free)
+            return write_plan(plan, out, format=format, level=level, workers=workers, progress=progress)
     with FileImageSource(src) as source:
         if source.size % SECTOR:
             raise InputError(f"{src}: size {source.size} is not a multiple of 512: "
                              "neither a UDIF image nor a raw disk image")
         # A raw volume declares nothing: its HFS+ bitmap (if any) says what is free.
         free = free_byte_ranges(source, str(src), MIN_IGNORE_RUN * SECTOR) or []
-        plan = build_layout(source, layout or "none", free)
-        return write_layout(plan, out, format=format, level=level, workers=workers, progress=progress)
+        plan = plan_partitions(source, layout or "none", free)
+        return write_plan(plan, out, format=format, level=level, workers=workers, progress=progress)

@@ -97,7 +97,7 @@ class BytesSource:
 
 
 @dataclass
-class LayoutPart:
+class PlannedPartition:
     """One blkx entry to write: a run of sectors and where its bytes come from."""
     name: str
     id: int
@@ -114,8 +114,8 @@ class LayoutPart:
 
 
 @dataclass
-class Layout:
-    parts: list[LayoutPart]
+class PartitionPlan:
+    parts: list[PlannedPartition]
     variant: int
     sector_count: int
     scheme: str
@@ -124,12 +124,12 @@ class Layout:
 WHOLE_DISK_DESCRIPTOR = 0xFFFFFFFE   # hdiutil's value for "whole disk" (-2)
 
 
-def layout_none(source: ImageSource,
-                free_ranges: Iterable[tuple[int, int]] | None = None) -> Layout:
+def plan_whole_disk(source: ImageSource,
+                    free_ranges: Iterable[tuple[int, int]] | None = None) -> PartitionPlan:
     n = source.size // SECTOR
-    part = LayoutPart("whole disk (Apple_HFS : 0)", 0, WHOLE_DISK_DESCRIPTOR, 0, n,
+    part = PlannedPartition("whole disk (Apple_HFS : 0)", 0, WHOLE_DISK_DESCRIPTOR, 0, n,
                       source, list(free_ranges or []))
-    return Layout([part], VARIANT_PARTITION, n, "none")
+    return PartitionPlan([part], VARIANT_PARTITION, n, "none")
 
 
 def _gpt_header(current: int, backup: int, first_usable: int, last_usable: int,
@@ -150,8 +150,8 @@ def _protective_mbr(total: int) -> bytes:
     return bytes(MBR_ENTRIES_AT) + entry + bytes(3 * MBR_ENTRY_SIZE) + MBR_SIGNATURE
 
 
-def layout_gpt(source: ImageSource, free_ranges: Iterable[tuple[int, int]] | None = None,
-               partition_name: str = "disk image") -> Layout:
+def plan_gpt(source: ImageSource, free_ranges: Iterable[tuple[int, int]] | None = None,
+             partition_name: str = "disk image") -> PartitionPlan:
     n = source.size // SECTOR
     first = GPT_FIRST_PARTITION
     total = first + n + GPT_TAIL_FREE + GPT_TABLE_SECTORS + 1
@@ -170,22 +170,22 @@ def layout_gpt(source: ImageSource, free_ranges: Iterable[tuple[int, int]] | Non
                          total - 1 - GPT_TABLE_SECTORS, table_crc)
     tail = first + n
     parts = [
-        LayoutPart("Protective Master Boot Record (MBR : 0)", -1, 0, 0, 1,
+        PlannedPartition("Protective Master Boot Record (MBR : 0)", -1, 0, 0, 1,
                    BytesSource(_protective_mbr(total))),
-        LayoutPart("GPT Header (Primary GPT Header : 1)", 0, 1, 1, 1, BytesSource(primary)),
-        LayoutPart("GPT Partition Data (Primary GPT Table : 2)", 1, 2, 2, GPT_TABLE_SECTORS,
+        PlannedPartition("GPT Header (Primary GPT Header : 1)", 0, 1, 1, 1, BytesSource(primary)),
+        PlannedPartition("GPT Partition Data (Primary GPT Table : 2)", 1, 2, 2, GPT_TABLE_SECTORS,
                    BytesSource(table)),
-        LayoutPart(" (Apple_Free : 3)", 2, 3, 2 + GPT_TABLE_SECTORS,
+        PlannedPartition(" (Apple_Free : 3)", 2, 3, 2 + GPT_TABLE_SECTORS,
                    first - 2 - GPT_TABLE_SECTORS, None),
-        LayoutPart(f"{partition_name} (Apple_HFS : 4)", 3, 4, first, n, source,
+        PlannedPartition(f"{partition_name} (Apple_HFS : 4)", 3, 4, first, n, source,
                    list(free_ranges or [])),
-        LayoutPart(" (Apple_Free : 5)", 4, 5, tail, GPT_TAIL_FREE, None),
-        LayoutPart("GPT Partition Data (Backup GPT Table : 6)", 5, 6, tail + GPT_TAIL_FREE,
+        PlannedPartition(" (Apple_Free : 5)", 4, 5, tail, GPT_TAIL_FREE, None),
+        PlannedPartition("GPT Partition Data (Backup GPT Table : 6)", 5, 6, tail + GPT_TAIL_FREE,
                    GPT_TABLE_SECTORS, BytesSource(table)),
-        LayoutPart("GPT Header (Backup GPT Header : 7)", 6, 7, total - 1, 1,
+        PlannedPartition("GPT Header (Backup GPT Header : 7)", 6, 7, total - 1, 1,
                    BytesSource(backup)),
     ]
-    return Layout(parts, VARIANT_DEVICE, total, "gpt")
+    return PartitionPlan(parts, VARIANT_DEVICE, total, "gpt")
 
 
 # --------------------------------------------------------------------------

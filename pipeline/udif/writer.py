@@ -36,7 +36,7 @@ from .koly import SECTOR, Koly, checksum_field
 from .manifest import build_manifest, write_manifest
 from .mish import (BUFFERS_SLACK, CHUNK_IGNORE, CHUNK_RAW, CHUNK_SECTORS, CHUNK_TERMINATOR,
                    CHUNK_ZERO, BlkxTable, Chunk)
-from .partitions import Layout, LayoutPart, content_uuid, layout_gpt, layout_none
+from .partitions import PartitionPlan, PlannedPartition, content_uuid, plan_gpt, plan_whole_disk
 from .resources import BlkxEntry, ResourceFork, default_plst
 from .verify import crc32_zeros
 
@@ -183,15 +183,15 @@ def _plan_content(source: ImageSource, start: int, end: int):
 # --------------------------------------------------------------------------
 # Writing.
 
-def build_layout(source: ImageSource, layout: str,
-                 free_ranges: Iterable[tuple[int, int]] | None = None,
-                 partition_name: str = "disk image") -> Layout:
+def plan_partitions(source: ImageSource, layout: str,
+                    free_ranges: Iterable[tuple[int, int]] | None = None,
+                    partition_name: str = "disk image") -> PartitionPlan:
     if source.size % SECTOR or source.size == 0:
         raise InputError(f"volume size {source.size} is not a positive multiple of 512")
     if layout == "none":
-        return layout_none(source, free_ranges)
+        return plan_whole_disk(source, free_ranges)
     if layout == "gpt":
-        return layout_gpt(source, free_ranges, partition_name)
+        return plan_gpt(source, free_ranges, partition_name)
     raise InputError(f"unknown partition layout {layout!r} (known: {', '.join(LAYOUTS)})")
 
 
@@ -216,15 +216,15 @@ def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
         declared = getattr(source, "free_ranges", None)
         free_ranges = [(off, n) for off, n in (declared() if callable(declared) else [])
                        if n >= MIN_IGNORE_RUN * SECTOR]
-    plan = build_layout(source, layout, free_ranges, partition_name)
-    return write_layout(plan, out_path, format=format, level=level, workers=workers,
+    plan = plan_partitions(source, layout, free_ranges, partition_name)
+    return write_plan(plan, out_path, format=format, level=level, workers=workers,
                         manifest_path=manifest_path, source_name=source_name, progress=progress)
 
 
-def write_layout(plan: Layout, out_path: str | os.PathLike, *, format: str,
-                 level: int | None = None, workers: int | None = None,
-                 manifest_path: str | os.PathLike | None | bool = None,
-                 source_name: str = "", progress: ProgressCallback | None = None) -> dict:
+def write_plan(plan: PartitionPlan, out_path: str | os.PathLike, *, format: str,
+               level: int | None = None, workers: int | None = None,
+               manifest_path: str | os.PathLike | None | bool = None,
+               source_name: str = "", progress: ProgressCallback | None = None) -> dict:
     out_path = Path(out_path)
     if format.lower() == "raw":
         result = _write_raw(plan, out_path, progress)
@@ -242,7 +242,7 @@ def write_layout(plan: Layout, out_path: str | os.PathLike, *, format: str,
     return manifest
 
 
-def _ordered(parts: list[LayoutPart]) -> list[LayoutPart]:
+def _ordered(parts: list[PlannedPartition]) -> list[PlannedPartition]:
     ordered = sorted(parts, key=lambda p: p.first_sector)
     end = 0
     for p in ordered:
@@ -264,7 +264,7 @@ class _Sectors:
             self.progress(self.label, self.done, self.total)
 
 
-def _write_raw(plan: Layout, out_path: Path, progress: ProgressCallback | None) -> dict:
+def _write_raw(plan: PartitionPlan, out_path: Path, progress: ProgressCallback | None) -> dict:
     expanded = hashlib.sha256()
     file_sha = hashlib.sha256()
     pos = 0
@@ -298,7 +298,7 @@ def _write_raw(plan: Layout, out_path: Path, progress: ProgressCallback | None) 
             "codecs": [], "segment_id": None, "chunks": {}}
 
 
-def _write_dmg(plan: Layout, out_path: Path, fmt: formats.Format, level: int | None,
+def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: int | None,
                workers: int, progress: ProgressCallback | None) -> dict:
     compress = codecs.compressor(fmt.codec, level)
     parallel = fmt.chunk_type != CHUNK_RAW and workers > 1
