@@ -33,13 +33,20 @@ T = TypeVar("T", bound="BinStruct")
 
 _CODE = "binstruct.code"
 _SPEC = "binstruct.spec"
+_COUNT = "binstruct.count"
 
 
 def on_disk(code: "str | type[BinStruct]", spec: str, default: Any = 0, *,
-            default_factory: Any = dataclasses.MISSING, repr: bool = True) -> Any:
+            default_factory: Any = dataclasses.MISSING, repr: bool = True,
+            count: int | None = None) -> Any:
     """A dataclass field stored on disk with ``struct`` code ``code`` (or a
-    nested ``BinStruct``), named ``spec`` by the format's specification."""
-    metadata = {_CODE: code, _SPEC: spec}
+    nested ``BinStruct``), named ``spec`` by the format's specification.
+
+    With ``count``, the field is an array of ``count`` elements: a list of
+    values, or of tuples when ``code`` holds several items (``"II"`` for
+    HFS+'s (startBlock, blockCount) extent descriptors).
+    """
+    metadata = {_CODE: code, _SPEC: spec, _COUNT: count}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata, repr=repr)
     if isinstance(code, type):
@@ -69,14 +76,26 @@ class _Layout:
             raise TypeError(f"{cls.__name__}: field names {sorted(clashes)} are BinStruct methods")
         codes = []
         self.nested: list[tuple[int, type[BinStruct]]] = []
+        # (field index, elements, items per element) of every array field
+        self.arrays: list[tuple[int, int, int]] = []
         self.disk_fields: list[DiskField] = []
         offset = 0
         for i, f in enumerate(fields):
             code = f.metadata[_CODE]
+            count = f.metadata.get(_COUNT)
             if isinstance(code, type):
+                if count is not None:
+                    raise TypeError(f"{cls.__name__}.{f.name}: arrays of structures are not "
+                                    "supported")
                 self.nested.append((i, code))
                 size = code.struct_size()
                 codes.append(f"{size}s")
+            elif count is not None:
+                items = len(struct.unpack(cls.ENDIAN + code,
+                                          bytes(struct.calcsize(cls.ENDIAN + code))))
+                self.arrays.append((i, count, items))
+                codes.append(code * count)
+                size = struct.calcsize(cls.ENDIAN + code) * count
             else:
                 codes.append(code)
                 size = struct.calcsize(cls.ENDIAN + code)
@@ -87,6 +106,10 @@ class _Layout:
             raise TypeError(f"{cls.__name__}: field sizes do not add up (alignment padding?)")
         self.names = [f.name for f in fields]
         self.offsets = {d.attribute: d.offset for d in self.disk_fields}
+        self.flat = not self.nested and not self.arrays
+        # The stored fields come first in the dataclass: construct by position (fast).
+        all_names = [f.name for f in dataclasses.fields(cls) if f.init]
+        self.names_are_prefix = all_names[:len(self.names)] == self.names
 
 
 class BinStruct:
@@ -119,7 +142,10 @@ class BinStruct:
     def parse(cls: type[T], buf: bytes | bytearray | memoryview, offset: int = 0) -> T:
         """The structure at ``offset``; the caller has checked that it fits."""
         layout = cls._layout()
-        values = list(layout.struct.unpack_from(buf, offset))
+        flat = layout.struct.unpack_from(buf, offset)
+        if layout.flat:
+            return cls(*flat) if layout.names_are_prefix else cls(**dict(zip(layout.names, flat)))
+        values = _group(flat, layout)
         for i, nested in layout.nested:
             values[i] = nested.parse(values[i])
         return cls(**dict(zip(layout.names, values)))
@@ -127,6 +153,36 @@ class BinStruct:
     def pack(self) -> bytes:
         layout = self._layout()
         values = [getattr(self, name) for name in layout.names]
+        if layout.flat:
+            return layout.struct.pack(*values)
         for i, _nested in layout.nested:
             values[i] = values[i].pack()
-        return layout.struct.pack(*values)
+        flat: list[Any] = []
+        arrays = {i: items for i, _count, items in layout.arrays}
+        for i, value in enumerate(values):
+            if i not in arrays:
+                flat.append(value)
+            elif arrays[i] == 1:
+                flat.extend(value)
+            else:
+                for element in value:
+                    flat.extend(element)
+        return layout.struct.pack(*flat)
+
+
+def _group(flat: tuple, layout: _Layout) -> list[Any]:
+    """Struct items back into one value per field (arrays as lists)."""
+    arrays = {i: (count, items) for i, count, items in layout.arrays}
+    values: list[Any] = []
+    pos = 0
+    for i in range(len(layout.names)):
+        if i not in arrays:
+            values.append(flat[pos])
+            pos += 1
+            continue
+        count, items = arrays[i]
+        chunk = flat[pos:pos + count * items]
+        pos += count * items
+        values.append(list(chunk) if items == 1 else
+                      [tuple(chunk[k:k + items]) for k in range(0, len(chunk), items)])
+    return values

@@ -14,16 +14,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
+from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError
 from ..imagesource import ImageSource
-
-# fLink, bLink, kind, height, numRecords, reserved
-NODE_DESCRIPTOR = struct.Struct(">IIbBHH")
-# treeDepth, rootNode, leafRecords, firstLeafNode, lastLeafNode, nodeSize,
-# maxKeyLength, totalNodes, freeNodes, reserved1, clumpSize, btreeType,
-# keyCompareType, attributes, reserved3[16] (u32)
-HEADER_REC = struct.Struct(">HIIIIHHIIHIBBI64s")
-assert NODE_DESCRIPTOR.size == 14 and HEADER_REC.size == 106
 
 KIND_LEAF = -1
 KIND_INDEX = 0
@@ -54,55 +47,44 @@ def header_map_bytes(node_size: int) -> int:
 
 def map_node_bytes(node_size: int) -> int:
     # Apple BTreeAllocate.c: map node record = nodeSize - descriptor - 6.
-    return node_size - NODE_DESCRIPTOR.size - 6
+    return node_size - NODE_DESCRIPTOR_SIZE - 6
 
 
 @dataclass
-class NodeDescriptor:
-    fLink: int = 0
-    bLink: int = 0
-    kind: int = KIND_LEAF
-    height: int = 0
-    numRecords: int = 0
-    reserved: int = 0
+class NodeDescriptor(BinStruct):
+    """BTNodeDescriptor (14 bytes)."""
 
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "NodeDescriptor":
-        return cls(*NODE_DESCRIPTOR.unpack_from(buf, offset))
-
-    def pack(self) -> bytes:
-        return NODE_DESCRIPTOR.pack(self.fLink, self.bLink, self.kind, self.height,
-                                    self.numRecords, self.reserved)
+    fLink: int = on_disk("I", "fLink")
+    bLink: int = on_disk("I", "bLink")
+    kind: int = on_disk("b", "kind", KIND_LEAF)
+    height: int = on_disk("B", "height")
+    numRecords: int = on_disk("H", "numRecords")
+    reserved: int = on_disk("H", "reserved")
 
 
 @dataclass
-class HeaderRecord:
-    treeDepth: int = 0
-    rootNode: int = 0
-    leafRecords: int = 0
-    firstLeafNode: int = 0
-    lastLeafNode: int = 0
-    nodeSize: int = 4096
-    maxKeyLength: int = 0
-    totalNodes: int = 0
-    freeNodes: int = 0
-    reserved1: int = 0
-    clumpSize: int = 0
-    btreeType: int = 0
-    keyCompareType: int = 0
-    attributes: int = 0
-    reserved3: bytes = bytes(64)
+class HeaderRecord(BinStruct):
+    """BTHeaderRec (106 bytes)."""
 
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "HeaderRecord":
-        return cls(*HEADER_REC.unpack_from(buf, offset))
+    treeDepth: int = on_disk("H", "treeDepth")
+    rootNode: int = on_disk("I", "rootNode")
+    leafRecords: int = on_disk("I", "leafRecords")
+    firstLeafNode: int = on_disk("I", "firstLeafNode")
+    lastLeafNode: int = on_disk("I", "lastLeafNode")
+    nodeSize: int = on_disk("H", "nodeSize", 4096)
+    maxKeyLength: int = on_disk("H", "maxKeyLength")
+    totalNodes: int = on_disk("I", "totalNodes")
+    freeNodes: int = on_disk("I", "freeNodes")
+    reserved1: int = on_disk("H", "reserved1")
+    clumpSize: int = on_disk("I", "clumpSize")
+    btreeType: int = on_disk("B", "btreeType")
+    keyCompareType: int = on_disk("B", "keyCompareType")
+    attributes: int = on_disk("I", "attributes")
+    reserved3: bytes = on_disk("64s", "reserved3", bytes(64))
 
-    def pack(self) -> bytes:
-        return HEADER_REC.pack(self.treeDepth, self.rootNode, self.leafRecords,
-                               self.firstLeafNode, self.lastLeafNode, self.nodeSize,
-                               self.maxKeyLength, self.totalNodes, self.freeNodes,
-                               self.reserved1, self.clumpSize, self.btreeType,
-                               self.keyCompareType, self.attributes, self.reserved3)
+
+NODE_DESCRIPTOR_SIZE = NodeDescriptor.struct_size()
+assert (NODE_DESCRIPTOR_SIZE, HeaderRecord.struct_size()) == (14, 106)
 
 
 def pack_node(desc: NodeDescriptor, records: Sequence[bytes], node_size: int) -> bytes:
@@ -139,14 +121,14 @@ def _pack_level(records: list[bytes], node_size: int) -> list[list[bytes]]:
     """Fill nodes in order, each as full as it can get."""
     nodes: list[list[bytes]] = []
     cur: list[bytes] = []
-    used = NODE_DESCRIPTOR.size + 2          # descriptor + free-space offset
+    used = NODE_DESCRIPTOR_SIZE + 2          # descriptor + free-space offset
     for rec in records:
         need = len(rec) + 2
-        if NODE_DESCRIPTOR.size + 2 + need > node_size:
+        if NODE_DESCRIPTOR_SIZE + 2 + need > node_size:
             raise ValueError(f"a {len(rec)}-byte record cannot fit a {node_size}-byte node")
         if cur and used + need > node_size:
             nodes.append(cur)
-            cur, used = [], NODE_DESCRIPTOR.size + 2
+            cur, used = [], NODE_DESCRIPTOR_SIZE + 2
         cur.append(rec)
         used += need
     if cur:

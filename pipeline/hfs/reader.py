@@ -23,15 +23,14 @@ from ..textescape import printable
 from . import decmpfs
 from . import unicode as hfsuni
 from .btree import (COMPARE_BINARY, BTreeReader, split_key)
-from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_INLINE_HEAD, ATTR_MAX_KEY_LENGTH,
+from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_MAX_KEY_LENGTH,
                       CATALOG_MAX_KEY_LENGTH, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
-                      CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS, EXTENT_KEY,
-                      EXTENT_MAX_KEY_LENGTH, FILE_RECORD_SIZE,
-                      FOLDER_RECORD, FORK_DATA_TYPE, FORK_RSRC_TYPE, REC_FILE,
-                      REC_FILE_THREAD, REC_FOLDER, REC_FOLDER_THREAD, SIG_HFSX,
-                      TYPE_HARDLINK, TYPE_SYMLINK, FileRecord, FolderRecord, ForkData,
-                      ThreadRecord, VolumeHeader, parse_attr_key, parse_catalog_key,
-                      parse_extent_record, record_type, unix_date)
+                      CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS, EXTENT_MAX_KEY_LENGTH,
+                      FILE_RECORD_SIZE, FORK_DATA_TYPE, FORK_RSRC_TYPE, REC_FILE, REC_FILE_THREAD,
+                      REC_FOLDER, REC_FOLDER_THREAD, SIG_HFSX, TYPE_HARDLINK, TYPE_SYMLINK,
+                      AttrInlineHead, ExtentKey, ExtentRecord, FileRecord, FolderRecord, ForkData,
+                      ThreadRecord, VolumeHeader, parse_attr_key, parse_catalog_key, record_type,
+                      unix_date)
 from .volume import (SizedStream, check_fork, fork_byte_runs, fork_extents, journal_state,
                      read_volume_header)
 
@@ -88,8 +87,8 @@ class ExtentsOverflow:
                 raise CorruptError(self.name, f"extents overflow B-tree node {node.number} "
                                    f"record {i}", "record is not a 12-byte key and 64-byte "
                                    "extent record", node.offset + node.record_offsets[i])
-            _kl, fork_type, _pad, file_id, start = EXTENT_KEY.unpack(key)
-            self._records[(file_id, fork_type, start)] = parse_extent_record(data)
+            k = ExtentKey.parse(key)
+            self._records[(k.fileID, k.forkType, k.startBlock)] = ExtentRecord.parse(data).extents
 
     def lookup(self, file_id: int, fork_type: int, start_block: int) -> list[tuple[int, int]]:
         if self._records is None:
@@ -246,7 +245,7 @@ class HFSReader:
             rtype = record_type(data)
             try:
                 if rtype == REC_FOLDER:
-                    if len(data) < FOLDER_RECORD.size:
+                    if len(data) < FolderRecord.struct_size():
                         raise ValueError(f"folder record of {len(data)} bytes")
                     children.setdefault(parent, []).append((name, FolderRecord.parse(data)))
                 elif rtype == REC_FILE:
@@ -310,10 +309,11 @@ class HFSReader:
                     fid, _start, raw = parse_attr_key(key)
                     (rtype,) = struct.unpack_from(">I", data)
                     if rtype == ATTR_INLINE_DATA:
-                        _t, _r, size = ATTR_INLINE_HEAD.unpack_from(data)
-                        if ATTR_INLINE_HEAD.size + size > len(data):
+                        head_size = AttrInlineHead.struct_size()
+                        size = AttrInlineHead.parse(data).attrSize
+                        if head_size + size > len(data):
                             raise ValueError(f"inline data of {size} bytes exceeds the record")
-                        value = data[ATTR_INLINE_HEAD.size:ATTR_INLINE_HEAD.size + size]
+                        value = data[head_size:head_size + size]
                     elif rtype == ATTR_FORK_DATA:
                         value = self._attr_fork(data, fid, where, off, total)
                     else:

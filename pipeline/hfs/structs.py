@@ -1,14 +1,14 @@
-"""HFS+ on-disk structures: struct layouts and dataclasses.
+"""HFS+ on-disk structures, each declared once with ``pipeline.binstruct``.
 
-Every layout is declared once here, as a ``struct`` format string beside the
-dataclass that parses and packs it (CPython ``zipfile`` style).  Field names
-follow Apple TN1150 and ``hfs_format.h``.  All fields are big-endian.
+Field names follow Apple TN1150 and ``hfs_format.h``; all fields are
+big-endian (docs/formats.md §1).
 """
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+
+from ..binstruct import BinStruct, on_disk
 
 # --- constants -------------------------------------------------------------
 
@@ -75,55 +75,21 @@ def unix_date(hfs_seconds: int) -> int:
     return hfs_seconds - HFS_EPOCH_OFFSET if hfs_seconds else 0
 
 
-class _Struct:
-    """Shared parse/pack for fixed-layout dataclasses whose fields map 1:1
-    onto ``FORMAT`` items."""
-
-    FORMAT: struct.Struct
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0):
-        return cls(*cls.FORMAT.unpack_from(buf, offset))
-
-    def pack(self) -> bytes:
-        return self.FORMAT.pack(*(getattr(self, f.name) for f in fields(self)))
-
-
 # --- extents and forks ------------------------------------------------------
 
-EXTENT_FORMAT = struct.Struct(">II")          # startBlock, blockCount
 EXTENTS_PER_RECORD = 8
-FORK_FORMAT = struct.Struct(">QII")           # logicalSize, clumpSize, totalBlocks
-FORK_SIZE = FORK_FORMAT.size + EXTENTS_PER_RECORD * EXTENT_FORMAT.size  # 80
-
-
-def parse_extent_record(buf: bytes, offset: int = 0) -> list[tuple[int, int]]:
-    """The 8 (startBlock, blockCount) pairs of an HFSPlusExtentRecord."""
-    return [EXTENT_FORMAT.unpack_from(buf, offset + 8 * i) for i in range(EXTENTS_PER_RECORD)]
-
-
-def pack_extent_record(extents: list[tuple[int, int]]) -> bytes:
-    padded = list(extents) + [(0, 0)] * (EXTENTS_PER_RECORD - len(extents))
-    return b"".join(EXTENT_FORMAT.pack(s, c) for s, c in padded)
 
 
 @dataclass
-class ForkData:
+class ForkData(BinStruct):
     """HFSPlusForkData (80 bytes)."""
 
-    logicalSize: int = 0
-    clumpSize: int = 0
-    totalBlocks: int = 0
-    extents: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)] * 8)
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "ForkData":
-        size, clump, blocks = FORK_FORMAT.unpack_from(buf, offset)
-        return cls(size, clump, blocks, parse_extent_record(buf, offset + FORK_FORMAT.size))
-
-    def pack(self) -> bytes:
-        return (FORK_FORMAT.pack(self.logicalSize, self.clumpSize, self.totalBlocks)
-                + pack_extent_record(self.extents))
+    logicalSize: int = on_disk("Q", "logicalSize")
+    clumpSize: int = on_disk("I", "clumpSize")
+    totalBlocks: int = on_disk("I", "totalBlocks")
+    # HFSPlusExtentRecord: eight (startBlock, blockCount) descriptors.
+    extents: list[tuple[int, int]] = on_disk("II", "extents", count=EXTENTS_PER_RECORD,
+                                             default_factory=lambda: [(0, 0)] * 8)
 
     def used_extents(self) -> list[tuple[int, int]]:
         """Extents up to the first empty slot (TN1150: the rest are unused)."""
@@ -135,80 +101,78 @@ class ForkData:
         return out
 
 
+FORK_SIZE = ForkData.struct_size()           # 80
+
+
+@dataclass
+class ExtentRecord(BinStruct):
+    """HFSPlusExtentRecord: the data of an extents-overflow leaf record."""
+
+    extents: list[tuple[int, int]] = on_disk("II", "extents", count=EXTENTS_PER_RECORD,
+                                             default_factory=lambda: [(0, 0)] * 8)
+
+
 # --- volume header ----------------------------------------------------------
 
-# signature, version, attributes, lastMountedVersion, journalInfoBlock,
-# createDate, modifyDate, backupDate, checkedDate, fileCount, folderCount,
-# blockSize, totalBlocks, freeBlocks, nextAllocation, rsrcClumpSize,
-# dataClumpSize, nextCatalogID, writeCount, encodingsBitmap, finderInfo[8];
-# then five HFSPlusForkData: allocation, extents, catalog, attributes, startup.
-VOLUME_HEADER_FORMAT = struct.Struct(">2sHI4sI4I2I3I4IIQ8I")
-assert VOLUME_HEADER_FORMAT.size + 5 * FORK_SIZE == VOLUME_HEADER_SIZE
 VH_FORKS = ("allocationFile", "extentsFile", "catalogFile", "attributesFile", "startupFile")
 
 
 @dataclass
-class VolumeHeader:
+class VolumeHeader(BinStruct):
     """HFSPlusVolumeHeader (512 bytes at byte 1024, copy at size - 1024)."""
 
-    signature: bytes = SIG_HFSPLUS
-    version: int = VERSION_HFSPLUS
-    attributes: int = VOL_UNMOUNTED | VOL_UNUSED_NODE_FIX
-    lastMountedVersion: bytes = b"10.0"
-    journalInfoBlock: int = 0
-    createDate: int = 0
-    modifyDate: int = 0
-    backupDate: int = 0
-    checkedDate: int = 0
-    fileCount: int = 0
-    folderCount: int = 0
-    blockSize: int = 4096
-    totalBlocks: int = 0
-    freeBlocks: int = 0
-    nextAllocation: int = 0
-    rsrcClumpSize: int = 0
-    dataClumpSize: int = 0
-    nextCatalogID: int = CNID_FIRST_USER
-    writeCount: int = 0
-    encodingsBitmap: int = 1
-    finderInfo: list[int] = field(default_factory=lambda: [0] * 8)
-    allocationFile: ForkData = field(default_factory=ForkData)
-    extentsFile: ForkData = field(default_factory=ForkData)
-    catalogFile: ForkData = field(default_factory=ForkData)
-    attributesFile: ForkData = field(default_factory=ForkData)
-    startupFile: ForkData = field(default_factory=ForkData)
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "VolumeHeader":
-        v = VOLUME_HEADER_FORMAT.unpack_from(buf, offset)
-        forks = [ForkData.parse(buf, offset + VOLUME_HEADER_FORMAT.size + FORK_SIZE * i)
-                 for i in range(5)]
-        return cls(*v[:20], list(v[20:28]), *forks)
-
-    def pack(self) -> bytes:
-        head = VOLUME_HEADER_FORMAT.pack(
-            self.signature, self.version, self.attributes, self.lastMountedVersion,
-            self.journalInfoBlock, self.createDate, self.modifyDate, self.backupDate,
-            self.checkedDate, self.fileCount, self.folderCount, self.blockSize,
-            self.totalBlocks, self.freeBlocks, self.nextAllocation, self.rsrcClumpSize,
-            self.dataClumpSize, self.nextCatalogID, self.writeCount, self.encodingsBitmap,
-            *self.finderInfo)
-        return head + b"".join(getattr(self, name).pack() for name in VH_FORKS)
+    signature: bytes = on_disk("2s", "signature", SIG_HFSPLUS)
+    version: int = on_disk("H", "version", VERSION_HFSPLUS)
+    attributes: int = on_disk("I", "attributes", VOL_UNMOUNTED | VOL_UNUSED_NODE_FIX)
+    lastMountedVersion: bytes = on_disk("4s", "lastMountedVersion", b"10.0")
+    journalInfoBlock: int = on_disk("I", "journalInfoBlock")
+    createDate: int = on_disk("I", "createDate")
+    modifyDate: int = on_disk("I", "modifyDate")
+    backupDate: int = on_disk("I", "backupDate")
+    checkedDate: int = on_disk("I", "checkedDate")
+    fileCount: int = on_disk("I", "fileCount")
+    folderCount: int = on_disk("I", "folderCount")
+    blockSize: int = on_disk("I", "blockSize", 4096)
+    totalBlocks: int = on_disk("I", "totalBlocks")
+    freeBlocks: int = on_disk("I", "freeBlocks")
+    nextAllocation: int = on_disk("I", "nextAllocation")
+    rsrcClumpSize: int = on_disk("I", "rsrcClumpSize")
+    dataClumpSize: int = on_disk("I", "dataClumpSize")
+    nextCatalogID: int = on_disk("I", "nextCatalogID", CNID_FIRST_USER)
+    writeCount: int = on_disk("I", "writeCount")
+    encodingsBitmap: int = on_disk("Q", "encodingsBitmap", 1)
+    finderInfo: list[int] = on_disk("I", "finderInfo", count=8, default_factory=lambda: [0] * 8)
+    allocationFile: ForkData = on_disk(ForkData, "allocationFile")
+    extentsFile: ForkData = on_disk(ForkData, "extentsFile")
+    catalogFile: ForkData = on_disk(ForkData, "catalogFile")
+    attributesFile: ForkData = on_disk(ForkData, "attributesFile")
+    startupFile: ForkData = on_disk(ForkData, "startupFile")
 
     @property
     def is_hfsx(self) -> bool:
         return self.signature == SIG_HFSX
 
 
+assert VolumeHeader.struct_size() == VOLUME_HEADER_SIZE
+
+
 # --- catalog -----------------------------------------------------------------
 
-CATALOG_KEY_HEAD = struct.Struct(">HIH")     # keyLength, parentID, name length
 CATALOG_MAX_KEY_LENGTH = 516                 # 6 + 2 x 255
+
+
+@dataclass
+class CatalogKeyHead(BinStruct):
+    """HFSPlusCatalogKey up to its name (HFSUniStr255, at its real length)."""
+
+    keyLength: int = on_disk("H", "keyLength")
+    parentID: int = on_disk("I", "parentID")
+    nameLength: int = on_disk("H", "nodeName.length")
 
 
 def pack_catalog_key(parent_id: int, name_utf16: bytes) -> bytes:
     n = len(name_utf16) // 2
-    return CATALOG_KEY_HEAD.pack(6 + 2 * n, parent_id, n) + name_utf16
+    return CatalogKeyHead(6 + 2 * n, parent_id, n).pack() + name_utf16
 
 
 def parse_catalog_key(key: bytes) -> tuple[int, bytes]:
@@ -216,117 +180,69 @@ def parse_catalog_key(key: bytes) -> tuple[int, bytes]:
 
     Raises ValueError when the name length disagrees with keyLength.
     """
-    klen, parent, n = CATALOG_KEY_HEAD.unpack_from(key)
+    head = CatalogKeyHead.parse(key)
+    klen, parent, n = head.keyLength, head.parentID, head.nameLength
     if 6 + 2 * n != klen or len(key) < 2 + klen or n > 255:
         raise ValueError(f"name length {n} does not match keyLength {klen}")
     return parent, key[8:8 + 2 * n]
 
 
-# ownerID, groupID, adminFlags, ownerFlags, fileMode, special
-BSD_INFO = struct.Struct(">IIBBHI")
 # Finder info (16 bytes each): FileInfo/FolderInfo and the extended variants
 # are kept as raw 16-byte fields; the writer builds them with the helpers below.
 FINDER_FLAGS_OFFSET = 8                      # fdFlags / frFlags within userInfo
 
-# recordType, flags, valence, folderID, createDate, contentModDate,
-# attributeModDate, accessDate, backupDate, bsdInfo(16), userInfo(16),
-# finderInfo(16), textEncoding, folderCount
-FOLDER_RECORD = struct.Struct(">hHII5I16s16s16sII")
-# recordType, flags, reserved1, fileID, 5 dates, bsdInfo, userInfo, finderInfo,
-# textEncoding, reserved2, then dataFork and resourceFork (80 bytes each)
-FILE_RECORD_HEAD = struct.Struct(">hHII5I16s16s16sII")
-FILE_RECORD_SIZE = FILE_RECORD_HEAD.size + 2 * FORK_SIZE
-# recordType, reserved, parentID, then HFSUniStr255 at its real length
-THREAD_HEAD = struct.Struct(">hhIH")
-assert FOLDER_RECORD.size == 88 and FILE_RECORD_SIZE == 248
+@dataclass
+class BSDInfo(BinStruct):
+    """HFSPlusBSDInfo (16 bytes)."""
+
+    ownerID: int = on_disk("I", "ownerID")
+    groupID: int = on_disk("I", "groupID")
+    adminFlags: int = on_disk("B", "adminFlags")
+    ownerFlags: int = on_disk("B", "ownerFlags")
+    fileMode: int = on_disk("H", "fileMode")
+    special: int = on_disk("I", "special")        # iNodeNum, linkCount or rawDevice
 
 
 @dataclass
-class BSDInfo:
-    ownerID: int = 0
-    groupID: int = 0
-    adminFlags: int = 0
-    ownerFlags: int = 0
-    fileMode: int = 0
-    special: int = 0
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "BSDInfo":
-        return cls(*BSD_INFO.unpack_from(buf, offset))
-
-    def pack(self) -> bytes:
-        return BSD_INFO.pack(self.ownerID, self.groupID, self.adminFlags, self.ownerFlags,
-                             self.fileMode, self.special)
-
-
-@dataclass
-class FolderRecord:
+class FolderRecord(BinStruct):
     """HFSPlusCatalogFolder (88 bytes)."""
 
-    flags: int = 0
-    valence: int = 0
-    folderID: int = 0
-    createDate: int = 0
-    contentModDate: int = 0
-    attributeModDate: int = 0
-    accessDate: int = 0
-    backupDate: int = 0
-    bsdInfo: BSDInfo = field(default_factory=BSDInfo)
-    userInfo: bytes = bytes(16)
-    finderInfo: bytes = bytes(16)
-    textEncoding: int = 0
-    folderCount: int = 0
-    recordType: int = REC_FOLDER
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "FolderRecord":
-        v = FOLDER_RECORD.unpack_from(buf, offset)
-        return cls(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], BSDInfo.parse(v[9]),
-                   v[10], v[11], v[12], v[13], v[0])
-
-    def pack(self) -> bytes:
-        return FOLDER_RECORD.pack(self.recordType, self.flags, self.valence, self.folderID,
-                                  self.createDate, self.contentModDate,
-                                  self.attributeModDate, self.accessDate, self.backupDate,
-                                  self.bsdInfo.pack(), self.userInfo, self.finderInfo,
-                                  self.textEncoding, self.folderCount)
+    recordType: int = on_disk("h", "recordType", REC_FOLDER)
+    flags: int = on_disk("H", "flags")
+    valence: int = on_disk("I", "valence")
+    folderID: int = on_disk("I", "folderID")
+    createDate: int = on_disk("I", "createDate")
+    contentModDate: int = on_disk("I", "contentModDate")
+    attributeModDate: int = on_disk("I", "attributeModDate")
+    accessDate: int = on_disk("I", "accessDate")
+    backupDate: int = on_disk("I", "backupDate")
+    bsdInfo: BSDInfo = on_disk(BSDInfo, "bsdInfo")
+    userInfo: bytes = on_disk("16s", "userInfo", bytes(16))
+    finderInfo: bytes = on_disk("16s", "finderInfo", bytes(16))
+    textEncoding: int = on_disk("I", "textEncoding")
+    folderCount: int = on_disk("I", "folderCount")
 
 
 @dataclass
-class FileRecord:
+class FileRecord(BinStruct):
     """HFSPlusCatalogFile (248 bytes)."""
 
-    flags: int = 0
-    reserved1: int = 0                      # hl_firstLinkID of hard-link inodes
-    fileID: int = 0
-    createDate: int = 0
-    contentModDate: int = 0
-    attributeModDate: int = 0
-    accessDate: int = 0
-    backupDate: int = 0
-    bsdInfo: BSDInfo = field(default_factory=BSDInfo)
-    userInfo: bytes = bytes(16)
-    finderInfo: bytes = bytes(16)
-    textEncoding: int = 0
-    reserved2: int = 0
-    dataFork: ForkData = field(default_factory=ForkData)
-    resourceFork: ForkData = field(default_factory=ForkData)
-    recordType: int = REC_FILE
-
-    @classmethod
-    def parse(cls, buf: bytes, offset: int = 0) -> "FileRecord":
-        v = FILE_RECORD_HEAD.unpack_from(buf, offset)
-        base = offset + FILE_RECORD_HEAD.size
-        return cls(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], BSDInfo.parse(v[9]),
-                   v[10], v[11], v[12], v[13], ForkData.parse(buf, base),
-                   ForkData.parse(buf, base + FORK_SIZE), v[0])
-
-    def pack(self) -> bytes:
-        return FILE_RECORD_HEAD.pack(
-            self.recordType, self.flags, self.reserved1, self.fileID, self.createDate,
-            self.contentModDate, self.attributeModDate, self.accessDate, self.backupDate,
-            self.bsdInfo.pack(), self.userInfo, self.finderInfo, self.textEncoding,
-            self.reserved2) + self.dataFork.pack() + self.resourceFork.pack()
+    recordType: int = on_disk("h", "recordType", REC_FILE)
+    flags: int = on_disk("H", "flags")
+    reserved1: int = on_disk("I", "reserved1")        # hl_firstLinkID of hard-link inodes
+    fileID: int = on_disk("I", "fileID")
+    createDate: int = on_disk("I", "createDate")
+    contentModDate: int = on_disk("I", "contentModDate")
+    attributeModDate: int = on_disk("I", "attributeModDate")
+    accessDate: int = on_disk("I", "accessDate")
+    backupDate: int = on_disk("I", "backupDate")
+    bsdInfo: BSDInfo = on_disk(BSDInfo, "bsdInfo")
+    userInfo: bytes = on_disk("16s", "userInfo", bytes(16))
+    finderInfo: bytes = on_disk("16s", "finderInfo", bytes(16))
+    textEncoding: int = on_disk("I", "textEncoding")
+    reserved2: int = on_disk("I", "reserved2")
+    dataFork: ForkData = on_disk(ForkData, "dataFork")
+    resourceFork: ForkData = on_disk(ForkData, "resourceFork")
 
     @property
     def fileType(self) -> bytes:
@@ -338,12 +254,26 @@ class FileRecord:
 
     @property
     def finderFlags(self) -> int:
-        return struct.unpack_from(">H", self.userInfo, FINDER_FLAGS_OFFSET)[0]
+        return int.from_bytes(self.userInfo[FINDER_FLAGS_OFFSET:FINDER_FLAGS_OFFSET + 2], "big")
+
+
+assert (FolderRecord.struct_size(), FileRecord.struct_size()) == (88, 248)
+FILE_RECORD_SIZE = FileRecord.struct_size()
+
+
+@dataclass
+class ThreadRecordHead(BinStruct):
+    """HFSPlusCatalogThread up to its name (stored at its real length, 10 + 2n bytes)."""
+
+    recordType: int = on_disk("h", "recordType", REC_FOLDER_THREAD)
+    reserved: int = on_disk("h", "reserved")
+    parentID: int = on_disk("I", "parentID")
+    nameLength: int = on_disk("H", "nodeName.length")
 
 
 @dataclass
 class ThreadRecord:
-    """HFSPlusCatalogThread, stored at its real length (10 + 2n bytes)."""
+    """A thread record: its head and the UTF-16BE name of the object it names."""
 
     recordType: int = REC_FOLDER_THREAD
     parentID: int = 0
@@ -352,53 +282,82 @@ class ThreadRecord:
 
     @classmethod
     def parse(cls, buf: bytes, offset: int = 0) -> "ThreadRecord":
-        rtype, reserved, parent, n = THREAD_HEAD.unpack_from(buf, offset)
-        start = offset + THREAD_HEAD.size
+        head = ThreadRecordHead.parse(buf, offset)
+        start = offset + ThreadRecordHead.struct_size()
+        n = head.nameLength
         if n > 255 or start + 2 * n > len(buf):
             raise ValueError(f"thread name length {n} exceeds the record")
-        return cls(rtype, parent, bytes(buf[start:start + 2 * n]), reserved)
+        return cls(head.recordType, head.parentID, bytes(buf[start:start + 2 * n]), head.reserved)
 
     def pack(self) -> bytes:
-        return THREAD_HEAD.pack(self.recordType, self.reserved, self.parentID,
-                                len(self.nodeName) // 2) + self.nodeName
+        return ThreadRecordHead(self.recordType, self.reserved, self.parentID,
+                                len(self.nodeName) // 2).pack() + self.nodeName
 
 
 def record_type(data: bytes) -> int:
-    return struct.unpack_from(">h", data)[0] if len(data) >= 2 else 0
+    return int.from_bytes(data[:2], "big", signed=True) if len(data) >= 2 else 0
 
 
 # --- extents overflow -----------------------------------------------------------
 
-# keyLength (10), forkType (0 data, 0xFF resource), pad, fileID, startBlock
-EXTENT_KEY = struct.Struct(">HBBII")
 EXTENT_MAX_KEY_LENGTH = 10
+
+
+@dataclass
+class ExtentKey(BinStruct):
+    """HFSPlusExtentKey (12 bytes)."""
+
+    keyLength: int = on_disk("H", "keyLength", EXTENT_MAX_KEY_LENGTH)
+    forkType: int = on_disk("B", "forkType")          # 0 data, 0xFF resource
+    pad: int = on_disk("B", "pad")
+    fileID: int = on_disk("I", "fileID")
+    startBlock: int = on_disk("I", "startBlock")
+
+
 FORK_DATA_TYPE = 0x00
 FORK_RSRC_TYPE = 0xFF
 
 
 # --- attributes -------------------------------------------------------------------
 
-# keyLength, pad, fileID, startBlock, nameLength; then UTF-16BE name
-ATTR_KEY_HEAD = struct.Struct(">HHIIH")
 ATTR_MAX_KEY_LENGTH = 266
 ATTR_MAX_NAME = 127
-# recordType, reserved[2], attrSize; then the data
-ATTR_INLINE_HEAD = struct.Struct(">I8sI")
+
+
+@dataclass
+class AttrKeyHead(BinStruct):
+    """HFSPlusAttrKey up to its name (UTF-16BE, at its real length)."""
+
+    keyLength: int = on_disk("H", "keyLength")
+    pad: int = on_disk("H", "pad")
+    fileID: int = on_disk("I", "fileID")
+    startBlock: int = on_disk("I", "startBlock")
+    nameLength: int = on_disk("H", "attrNameLen")
+
+
+@dataclass
+class AttrInlineHead(BinStruct):
+    """HFSPlusAttrData up to its data (the value follows, padded to even length)."""
+
+    recordType: int = on_disk("I", "recordType", ATTR_INLINE_DATA)
+    reserved: bytes = on_disk("8s", "reserved", bytes(8))
+    attrSize: int = on_disk("I", "attrSize")
 
 
 def pack_attr_key(file_id: int, name_utf16: bytes, start_block: int = 0) -> bytes:
     n = len(name_utf16) // 2
-    return ATTR_KEY_HEAD.pack(12 + 2 * n, 0, file_id, start_block, n) + name_utf16
+    return AttrKeyHead(12 + 2 * n, 0, file_id, start_block, n).pack() + name_utf16
 
 
 def parse_attr_key(key: bytes) -> tuple[int, int, bytes]:
     """(fileID, startBlock, UTF-16BE name); ValueError when lengths disagree."""
-    klen, _pad, file_id, start, n = ATTR_KEY_HEAD.unpack_from(key)
+    head = AttrKeyHead.parse(key)
+    klen, file_id, start, n = head.keyLength, head.fileID, head.startBlock, head.nameLength
     if 12 + 2 * n != klen or n > ATTR_MAX_NAME or len(key) < 2 + klen:
         raise ValueError(f"name length {n} does not match keyLength {klen}")
     return file_id, start, key[14:14 + 2 * n]
 
 
 def pack_attr_inline(data: bytes) -> bytes:
-    rec = ATTR_INLINE_HEAD.pack(ATTR_INLINE_DATA, bytes(8), len(data)) + data
+    rec = AttrInlineHead(attrSize=len(data)).pack() + data
     return rec + b"\0" * (len(rec) & 1)

@@ -12,9 +12,8 @@ from typing import Callable
 
 from ..errors import CorruptError
 from ..imagesource import ImageSource
-from .structs import (FORK_SIZE, SIG_HFSPLUS, SIG_HFSX, VERSION_HFSPLUS, VERSION_HFSX,
-                      VH_FORKS, VOLUME_HEADER_FORMAT, VOLUME_HEADER_OFFSET,
-                      VOLUME_HEADER_SIZE, VOL_JOURNALED, ForkData, VolumeHeader)
+from .structs import (SIG_HFSPLUS, SIG_HFSX, VERSION_HFSPLUS, VERSION_HFSX, VOLUME_HEADER_OFFSET,
+                      VOLUME_HEADER_SIZE, VOL_JOURNALED, VH_FORKS, ForkData, VolumeHeader)
 
 # Largest allocation block Apple's tools create is 64 KiB; allow a margin.
 MAX_BLOCK_SIZE = 1 << 20
@@ -54,8 +53,7 @@ class SizedStream(io.RawIOBase):
 
 
 def _fork_offset(name: str) -> int:
-    return (VOLUME_HEADER_OFFSET + VOLUME_HEADER_FORMAT.size
-            + FORK_SIZE * VH_FORKS.index(name))
+    return VOLUME_HEADER_OFFSET + VolumeHeader.offset_of(name)
 
 
 def read_volume_header(source: ImageSource, name: str) -> VolumeHeader | None:
