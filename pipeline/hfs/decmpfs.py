@@ -25,14 +25,26 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import dataclass
 
+from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError, UnsupportedError
 from .. import codecs
 from .volume import SizedStream
 
 XATTR_NAME = "com.apple.decmpfs"
 UF_COMPRESSED = 0x20
-HEADER = struct.Struct("<4sIQ")          # magic, compression_type, uncompressed_size
+@dataclass
+class DecmpfsHeader(BinStruct):
+    """decmpfs_disk_header (16 bytes, little-endian), the attribute's start."""
+
+    ENDIAN = "<"
+    compression_magic: bytes = on_disk("4s", "compression_magic", b"fpmc")
+    compression_type: int = on_disk("I", "compression_type")
+    uncompressed_size: int = on_disk("Q", "uncompressed_size")
+
+
+HEADER_SIZE = DecmpfsHeader.struct_size()
 MAGIC = b"fpmc"
 CHUNK = 64 * 1024
 # Files bigger than this are not something a disk image holds compressed.
@@ -53,10 +65,11 @@ def method_name(compression_type: int) -> str:
 
 def parse_header(value: bytes, name: str, where: str) -> tuple[int, int]:
     """(compression type, uncompressed size) of a decmpfs attribute."""
-    if len(value) < HEADER.size:
+    if len(value) < HEADER_SIZE:
         raise CorruptError(name, f"{where}.{XATTR_NAME}", f"{len(value)} bytes, shorter than "
                            "the 16-byte decmpfs header")
-    magic, ctype, size = HEADER.unpack_from(value)
+    header = DecmpfsHeader.parse(value)
+    magic, ctype, size = header.compression_magic, header.compression_type, header.uncompressed_size
     if magic != MAGIC:
         raise CorruptError(name, f"{where}.{XATTR_NAME}.magic", f"{magic!r}, expected b'fpmc'")
     if size > MAX_UNCOMPRESSED:
@@ -110,7 +123,7 @@ class DecmpfsStream(SizedStream):
             if self._size > MAX_INLINE_UNCOMPRESSED:
                 raise CorruptError(name, f"{where}.{XATTR_NAME}.uncompressed_size",
                                    f"{self._size} bytes is too large for attribute data")
-            self._inline = self._check(self._decode(header_value[HEADER.size:], self._size,
+            self._inline = self._check(self._decode(header_value[HEADER_SIZE:], self._size,
                                                     "attribute data"),
                                        self._size, "attribute data")
             self._count = 0

@@ -7,9 +7,10 @@ trusted until it has been checked against the image size and sane bounds.
 from __future__ import annotations
 
 import io
-import struct
+from dataclasses import dataclass
 from typing import Callable
 
+from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError
 from ..imagesource import ImageSource
 from .structs import (SIG_HFSPLUS, SIG_HFSX, VERSION_HFSPLUS, VERSION_HFSX, VOLUME_HEADER_OFFSET,
@@ -169,13 +170,37 @@ def fork_byte_runs(extents: list[tuple[int, int]], block_size: int,
     return runs
 
 
-# Journal info block (big-endian): flags, device_signature[8], offset, size.
-JOURNAL_INFO = struct.Struct(">I32sQQ")
 JIB_JOURNAL_IN_FS = 0x1
-# Journal header, in the byte order of the machine that wrote it (hfs_journal.h):
-# magic, endian, start, end, size.
-JOURNAL_HEADER_LE = struct.Struct("<IIqqq")
-JOURNAL_HEADER_BE = struct.Struct(">IIqqq")
+
+
+@dataclass
+class JournalInfoBlock(BinStruct):
+    """JournalInfoBlock (hfs_format.h), big-endian."""
+
+    flags: int = on_disk("I", "flags")
+    device_signature: bytes = on_disk("32s", "device_signature", bytes(32))
+    offset: int = on_disk("Q", "offset")
+    size: int = on_disk("Q", "size")
+
+
+@dataclass
+class JournalHeaderLE(BinStruct):
+    """journal_header (hfs_journal.h), in the byte order of the machine that
+    wrote it: little-endian here, big-endian in JournalHeaderBE."""
+
+    ENDIAN = "<"
+    magic: int = on_disk("I", "magic")
+    endian: int = on_disk("I", "endian")
+    start: int = on_disk("q", "start")
+    end: int = on_disk("q", "end")
+    size: int = on_disk("q", "size")
+
+
+@dataclass
+class JournalHeaderBE(JournalHeaderLE):
+    ENDIAN = ">"
+
+
 JOURNAL_MAGIC = 0x4A4E4C78
 JOURNAL_ENDIAN = 0x12345678
 
@@ -193,16 +218,18 @@ def journal_state(source: ImageSource, name: str, vh: VolumeHeader) -> str:
         raise CorruptError(name, where, f"block {vh.journalInfoBlock} is past the end of the "
                            "volume", VOLUME_HEADER_OFFSET + 12)
     jib_off = vh.journalInfoBlock * vh.blockSize
-    flags, _sig, offset, size = JOURNAL_INFO.unpack(source.read(jib_off, JOURNAL_INFO.size))
+    jib = JournalInfoBlock.parse(source.read(jib_off, JournalInfoBlock.struct_size()))
+    flags, offset, size = jib.flags, jib.offset, jib.size
     if not flags & JIB_JOURNAL_IN_FS:
         return "dirty"          # an external journal: its state cannot be known here
-    if offset + JOURNAL_HEADER_LE.size > vh.totalBlocks * vh.blockSize or size == 0:
+    header_size = JournalHeaderLE.struct_size()
+    if offset + header_size > vh.totalBlocks * vh.blockSize or size == 0:
         raise CorruptError(name, "journal info block.offset", f"journal at {offset} "
                            f"({size} bytes) lies outside the volume", jib_off + 36)
-    raw = source.read(offset, JOURNAL_HEADER_LE.size)
-    for layout in (JOURNAL_HEADER_LE, JOURNAL_HEADER_BE):
-        magic, endian, start, end, _size = layout.unpack(raw)
-        if magic == JOURNAL_MAGIC and endian == JOURNAL_ENDIAN:
-            return "clean" if start == end else "dirty"
+    raw = source.read(offset, header_size)
+    for layout in (JournalHeaderLE, JournalHeaderBE):
+        header = layout.parse(raw)
+        if header.magic == JOURNAL_MAGIC and header.endian == JOURNAL_ENDIAN:
+            return "clean" if header.start == header.end else "dirty"
     raise CorruptError(name, "journal header.magic", "not a journal header (expected JNLx)",
                        offset)
