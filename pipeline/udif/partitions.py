@@ -23,32 +23,68 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..binstruct import BinStruct, on_disk
 from ..imagesource import ImageSource
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
 
 # -- MBR --------------------------------------------------------------------
-# status, CHS first, type, CHS last, first LBA, sector count (little-endian)
-MBR_ENTRY_FORMAT = "<B3sB3sII"
-MBR_ENTRY_SIZE = struct.calcsize(MBR_ENTRY_FORMAT)
+
+@dataclass
+class MbrPartitionEntry(BinStruct):
+    """One of the four MBR partition entries (little-endian)."""
+
+    ENDIAN = "<"
+    status: int = on_disk("B", "status")
+    chs_first: bytes = on_disk("3s", "chs_first", bytes(3))
+    type: int = on_disk("B", "type")
+    chs_last: bytes = on_disk("3s", "chs_last", bytes(3))
+    first_lba: int = on_disk("I", "first_lba")
+    sector_count: int = on_disk("I", "sector_count")
+
+
+MBR_ENTRY_SIZE = MbrPartitionEntry.struct_size()
 MBR_ENTRIES_AT = 446
 MBR_SIGNATURE = b"\x55\xaa"
 MBR_TYPE_GPT_PROTECTIVE = 0xEE
 
 # -- GPT (UEFI spec, chapter 5; little-endian) ----------------------------
-# signature, revision, headerSize, headerCRC32, reserved, myLBA,
-# alternateLBA, firstUsableLBA, lastUsableLBA, diskGUID,
-# partitionEntryLBA, numberOfPartitionEntries, sizeOfPartitionEntry,
-# partitionEntryArrayCRC32
-GPT_HEADER_FORMAT = "<8sIIIIQQQQ16sQIII"
-GPT_HEADER_SIZE = struct.calcsize(GPT_HEADER_FORMAT)
-assert GPT_HEADER_SIZE == 92
 GPT_SIGNATURE = b"EFI PART"
 GPT_REVISION = 0x00010000
-# partitionTypeGUID, uniquePartitionGUID, startingLBA, endingLBA,
-# attributes, partitionName (36 UTF-16LE code units)
-GPT_ENTRY_FORMAT = "<16s16sQQQ72s"
-GPT_ENTRY_SIZE = struct.calcsize(GPT_ENTRY_FORMAT)
-assert GPT_ENTRY_SIZE == 128
+
+
+@dataclass
+class GptHeader(BinStruct):
+    ENDIAN = "<"
+    signature: bytes = on_disk("8s", "Signature", GPT_SIGNATURE)
+    revision: int = on_disk("I", "Revision", GPT_REVISION)
+    header_size: int = on_disk("I", "HeaderSize", 92)
+    header_crc32: int = on_disk("I", "HeaderCRC32")
+    reserved: int = on_disk("I", "Reserved")
+    my_lba: int = on_disk("Q", "MyLBA")
+    alternate_lba: int = on_disk("Q", "AlternateLBA")
+    first_usable_lba: int = on_disk("Q", "FirstUsableLBA")
+    last_usable_lba: int = on_disk("Q", "LastUsableLBA")
+    disk_guid: bytes = on_disk("16s", "DiskGUID", bytes(16))
+    partition_entry_lba: int = on_disk("Q", "PartitionEntryLBA")
+    number_of_partition_entries: int = on_disk("I", "NumberOfPartitionEntries")
+    size_of_partition_entry: int = on_disk("I", "SizeOfPartitionEntry")
+    partition_entry_array_crc32: int = on_disk("I", "PartitionEntryArrayCRC32")
+
+
+@dataclass
+class GptEntry(BinStruct):
+    ENDIAN = "<"
+    partition_type_guid: bytes = on_disk("16s", "PartitionTypeGUID", bytes(16))
+    unique_partition_guid: bytes = on_disk("16s", "UniquePartitionGUID", bytes(16))
+    starting_lba: int = on_disk("Q", "StartingLBA")
+    ending_lba: int = on_disk("Q", "EndingLBA")
+    attributes: int = on_disk("Q", "Attributes")
+    partition_name: bytes = on_disk("72s", "PartitionName", bytes(72))   # 36 UTF-16LE units
+
+
+GPT_HEADER_SIZE = GptHeader.struct_size()
+GPT_ENTRY_SIZE = GptEntry.struct_size()
+assert (GPT_HEADER_SIZE, GPT_ENTRY_SIZE) == (92, 128)
 GPT_ENTRIES = 128
 GPT_TABLE_SECTORS = GPT_ENTRIES * GPT_ENTRY_SIZE // SECTOR   # 32
 HFS_TYPE_GUID = uuid.UUID("48465300-0000-11AA-AA11-00306543ECAC")
@@ -63,11 +99,20 @@ GPT_TAIL_FREE = 7            # then 7 free sectors before the backup table
 GPT_MAX_ENTRIES = 1024       # reading bound
 
 # -- Apple Partition Map (Inside Macintosh: Devices; big-endian) -----------
-# Driver Descriptor Map: sbSig 'ER', sbBlkSize, sbBlkCount
-DDM_FORMAT = ">2sHI"
-# pmSig 'PM', pad, pmMapBlkCnt, pmPyPartStart, pmPartBlkCnt, pmPartName,
-# pmParType
-APM_ENTRY_FORMAT = ">2s2xIII32s32s"
+
+@dataclass
+class ApmEntry(BinStruct):
+    """The start of a partition map entry (Partition record), up to pmParType."""
+
+    pmSig: bytes = on_disk("2s", "pmSig", b"PM")
+    pmSigPad: int = on_disk("H", "pmSigPad")
+    pmMapBlkCnt: int = on_disk("I", "pmMapBlkCnt")
+    pmPyPartStart: int = on_disk("I", "pmPyPartStart")
+    pmPartBlkCnt: int = on_disk("I", "pmPartBlkCnt")
+    pmPartName: bytes = on_disk("32s", "pmPartName", bytes(32))
+    pmParType: bytes = on_disk("32s", "pmParType", bytes(32))
+
+
 APM_MAX_ENTRIES = 1024
 
 # A namespace of our own for uuid5 identifiers.
@@ -134,19 +179,20 @@ def plan_whole_disk(source: ImageSource,
 
 def _gpt_header(current: int, backup: int, first_usable: int, last_usable: int,
                 disk_guid: uuid.UUID, entries_lba: int, entries_crc: int) -> bytes:
-    fields = [GPT_SIGNATURE, GPT_REVISION, GPT_HEADER_SIZE, 0, 0, current, backup,
-              first_usable, last_usable, disk_guid.bytes_le, entries_lba, GPT_ENTRIES,
-              GPT_ENTRY_SIZE, entries_crc]
-    head = struct.pack(GPT_HEADER_FORMAT, *fields)
-    fields[3] = zlib.crc32(head)
-    return struct.pack(GPT_HEADER_FORMAT, *fields).ljust(SECTOR, b"\0")
+    header = GptHeader(my_lba=current, alternate_lba=backup, first_usable_lba=first_usable,
+                       last_usable_lba=last_usable, disk_guid=disk_guid.bytes_le,
+                       partition_entry_lba=entries_lba, number_of_partition_entries=GPT_ENTRIES,
+                       size_of_partition_entry=GPT_ENTRY_SIZE,
+                       partition_entry_array_crc32=entries_crc)
+    header.header_crc32 = zlib.crc32(header.pack())     # computed with the field zero
+    return header.pack().ljust(SECTOR, b"\0")
 
 
 def _protective_mbr(total: int) -> bytes:
     # One 0xEE entry covering the disk from LBA 1 (UEFI spec 5.2.3); CHS
     # start 0/0/2, end 0xFFFFFF ("beyond CHS range").
-    entry = struct.pack(MBR_ENTRY_FORMAT, 0, b"\x00\x02\x00", MBR_TYPE_GPT_PROTECTIVE,
-                        b"\xff\xff\xff", 1, min(total - 1, 0xFFFFFFFF))
+    entry = MbrPartitionEntry(0, b"\x00\x02\x00", MBR_TYPE_GPT_PROTECTIVE, b"\xff\xff\xff", 1,
+                              min(total - 1, 0xFFFFFFFF)).pack()
     return bytes(MBR_ENTRIES_AT) + entry + bytes(3 * MBR_ENTRY_SIZE) + MBR_SIGNATURE
 
 
@@ -159,8 +205,8 @@ def plan_gpt(source: ImageSource, free_ranges: Iterable[tuple[int, int]] | None 
     disk_guid = content_uuid("gpt disk", vh, str(n))
     part_guid = content_uuid("gpt partition", vh, str(n))
     name16 = partition_name.encode("utf-16-le")[:72]
-    entry = struct.pack(GPT_ENTRY_FORMAT, HFS_TYPE_GUID.bytes_le, part_guid.bytes_le,
-                        first, first + n - 1, 0, name16)
+    entry = GptEntry(HFS_TYPE_GUID.bytes_le, part_guid.bytes_le, first, first + n - 1, 0,
+                     name16).pack()
     table = entry + bytes(GPT_ENTRY_SIZE * (GPT_ENTRIES - 1))
     table_crc = zlib.crc32(table)
     last_usable = total - GPT_TABLE_SECTORS - 2
@@ -222,10 +268,9 @@ def read_partition_map(disk: ImageSource) -> tuple[str, list[MapEntry], list[str
     if s0[510:512] == MBR_SIGNATURE:
         entries = []
         for i in range(4):
-            _, _, ptype, _, lba, count = struct.unpack_from(
-                MBR_ENTRY_FORMAT, s0, MBR_ENTRIES_AT + i * MBR_ENTRY_SIZE)
-            if ptype:
-                entries.append(MapEntry(i, "", f"{ptype:#04x}", lba, count))
+            e = MbrPartitionEntry.parse(s0, MBR_ENTRIES_AT + i * MBR_ENTRY_SIZE)
+            if e.type:
+                entries.append(MapEntry(i, "", f"{e.type:#04x}", e.first_lba, e.sector_count))
         problems = [f"MBR entry {e.index} runs past the disk" for e in entries
                     if e.first_sector + e.sector_count > sectors]
         return "mbr", entries, problems
@@ -234,12 +279,15 @@ def read_partition_map(disk: ImageSource) -> tuple[str, list[MapEntry], list[str
 
 def _read_gpt(disk: ImageSource, sectors: int, s1: bytes):
     problems = []
-    (sig, rev, hsize, hcrc, _, cur, alt, fu, lu, dguid, elba, n, esize,
-     ecrc) = struct.unpack_from(GPT_HEADER_FORMAT, s1)
+    h = GptHeader.parse(s1)
+    hsize, hcrc, elba = h.header_size, h.header_crc32, h.partition_entry_lba
+    n, esize, ecrc = h.number_of_partition_entries, h.size_of_partition_entry, \
+        h.partition_entry_array_crc32
     if not 92 <= hsize <= SECTOR:
         return "gpt", [], [f"GPT header size {hsize}"]
     check = bytearray(s1[:hsize])
-    check[16:20] = bytes(4)
+    crc_at = GptHeader.offset_of("header_crc32")
+    check[crc_at:crc_at + 4] = bytes(4)
     if zlib.crc32(check) != hcrc:
         problems.append("GPT header CRC32 mismatch")
     if not (0 < n <= GPT_MAX_ENTRIES and 128 <= esize <= 4096 and esize % 8 == 0):
@@ -252,7 +300,9 @@ def _read_gpt(disk: ImageSource, sectors: int, s1: bytes):
         problems.append("GPT entry array CRC32 mismatch")
     entries = []
     for i in range(n):
-        tguid, _, first, last, _, name = struct.unpack_from(GPT_ENTRY_FORMAT, array, i * esize)
+        e = GptEntry.parse(array, i * esize)
+        tguid, first, last, name = e.partition_type_guid, e.starting_lba, e.ending_lba, \
+            e.partition_name
         if tguid == bytes(16):
             continue
         t = uuid.UUID(bytes_le=tguid)
@@ -268,12 +318,14 @@ def _read_apm(disk: ImageSource, sectors: int):
     entries = []
     problems = []
     first = disk.read(SECTOR, SECTOR)
-    count = struct.unpack_from(APM_ENTRY_FORMAT, first)[1]
+    count = ApmEntry.parse(first).pmMapBlkCnt
     if not 0 < count <= APM_MAX_ENTRIES or count + 1 > sectors:
         return "apm", [], [f"APM map block count {count} out of bounds"]
     for i in range(count):
         raw = disk.read((1 + i) * SECTOR, SECTOR)
-        sig, _, start, blocks, name, ptype = struct.unpack_from(APM_ENTRY_FORMAT, raw)
+        e = ApmEntry.parse(raw)
+        sig, start, blocks, name, ptype = e.pmSig, e.pmPyPartStart, e.pmPartBlkCnt, \
+            e.pmPartName, e.pmParType
         if sig != b"PM":
             problems.append(f"APM entry {i} has no 'PM' signature")
             break
