@@ -1,0 +1,90 @@
+"""Ad-hoc signing against lld's own linker-signed output (the oracle):
+re-signing must reproduce ld64.lld-19's bytes exactly."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from helpers import require_tool
+from pipeline.codesign import blobs
+from pipeline.codesign.adhoc import adhoc_sign_file
+from pipeline.codesign.verify import verify_path
+from pipeline.macho import read_macho
+from macho_builder import assert_matches_otool
+
+
+def zero_signature(path, out):
+    """A copy of ``path`` with every signature's bytes zeroed (layout kept)."""
+    data = bytearray(path.read_bytes())
+    for sl in read_macho(path).slices:
+        cs = sl.code_signature
+        start = sl.file_offset + cs.dataoff
+        data[start:start + cs.datasize] = bytes(cs.datasize)
+    out.write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize("name", ["a", "hello", "exactly-16-chars", "a-rather-longer-output-name-x"])
+def test_resigning_lld_arm64_executable_is_byte_identical(builder, tmp_path, name):
+    linked = builder.link("arm64", f"exe/{name}")
+    blank = zero_signature(linked, tmp_path / name)
+    adhoc_sign_file(blank)                 # identifier: lld's = the file name
+    assert blank.read_bytes() == linked.read_bytes()
+
+
+def test_resigning_lld_arm64_dylib_is_byte_identical(builder, tmp_path):
+    linked = builder.link("arm64", "libsigned.dylib", dylib=True)
+    cd = blobs.CodeDirectory.parse(blobs.SuperBlob.parse(read_macho(linked).slices[0]
+                                                 .signature_bytes()).get(0))
+    assert cd.exec_seg_flags == 0 and cd.flags == blobs.CS_ADHOC | blobs.CS_LINKER_SIGNED
+    blank = zero_signature(linked, tmp_path / "libsigned.dylib")
+    adhoc_sign_file(blank)
+    assert blank.read_bytes() == linked.read_bytes()
+
+
+def test_resigning_lld_x86_64_adhoc_codesign_is_byte_identical(builder, tmp_path):
+    linked = builder.link("x86_64", "exe-x86/hello", "-adhoc_codesign")
+    out = tmp_path / "resigned"
+    adhoc_sign_file(linked, out=out)
+    assert out.read_bytes() == linked.read_bytes()
+
+
+def test_resigning_universal_of_lld_slices_is_byte_identical(builder, tmp_path):
+    uni = builder.lipo("adhoc-uni", builder.link("x86_64", "u-x/hello", "-adhoc_codesign"),
+                       builder.link("arm64", "u-a/hello"))
+    blank = zero_signature(uni, tmp_path / "hello")
+    adhoc_sign_file(blank)
+    assert blank.read_bytes() == uni.read_bytes()
+
+
+def test_adhoc_signing_unsigned_binary_allocates_and_verifies(builder, tmp_path):
+    unsigned = builder.link("x86_64", "plain-x86/hello")
+    assert read_macho(unsigned).slices[0].code_signature is None
+    out = tmp_path / "hello"
+    adhoc_sign_file(unsigned, out=out)
+    assert_matches_otool(out)
+    report = verify_path(out)
+    assert report.ok, report.failures
+    (sl,) = report.files[0].slices
+    assert (sl.kind, sl.identifier) == ("linker-signed", "hello")
+    macho = read_macho(out).slices[0]
+    assert macho.code_signature.dataoff % 16 == 0
+    linkedit = macho.segment("__LINKEDIT")
+    # codesign_allocate: filesize ends at the signature, vmsize page-rounded (x86_64: 4 KiB)
+    assert linkedit.fileoff + linkedit.filesize == len(macho.data)
+    assert linkedit.vmsize % 0x1000 == 0 and linkedit.vmsize >= linkedit.filesize
+    require_tool("llvm-objdump-19")
+    subprocess.run(["llvm-objdump-19", "--macho", "-d", str(out)], check=True, capture_output=True)
+
+
+def test_flipped_byte_in_lld_binary_names_the_page(builder, tmp_path):
+    out = tmp_path / "hello"
+    shutil.copy(builder.link("arm64", "flip/hello"), out)
+    data = bytearray(out.read_bytes())
+    data[0x4000 + 3] ^= 1                  # a byte on page 4
+    out.write_bytes(data)
+    assert verify_path(out).failures == \
+        ["hello (arm64): CodeDirectory: code page 4 (offset 0x4000) hash mismatch"]
