@@ -15,15 +15,15 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..epoch import MAX_EPOCH
-from ..errors import InputError
 from ..hfs.unicode import decompose
-from .tomlfile import Table, read_toml, toml_type, without_signature  # noqa: F401 (API)
+from .tomlfile import Table, read_toml, toml_type, without_signature
+
+__all__ = ["ReleaseConfig", "WindowConfig", "load", "parse", "without_signature"]
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")

@@ -99,7 +99,6 @@ def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, An
                  sdk: Mapping[str, Any], app_dir: str | os.PathLike,
                  templates: Mapping[str, str | os.PathLike]) -> dict[str, Any]:
     """What the unsigned app is a function of, and the app's files."""
-    import hashlib
 
 
     app = Path(app_dir)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from ..errors import InputError, VerificationError
 from ..progress import TerminalProgress
 from .output import emit_json, report_failures
 from .volume import add_volume_options, build_volume_from_args

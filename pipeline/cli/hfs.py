@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from ..atomic import atomic_output
-from ..errors import InputError
 from ..imagesource import FileImageSource
 from ..progress import TerminalProgress
 from .output import emit_json

@@ -11,7 +11,6 @@ against the image.
 from __future__ import annotations
 
 import io
-import os
 import stat
 import struct
 from dataclasses import asdict, dataclass, field

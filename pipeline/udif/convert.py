@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..hfs import free_byte_ranges
 from ..imagesource import FileImageSource
 from .info import scheme_from_names
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR
 from .mish import CHUNK_IGNORE
 from .partitions import PartitionPlan, PlannedPartition
 from .reader import detect_container, open_udif
-from ..hfs import free_byte_ranges
 from .writer import MIN_IGNORE_RUN, plan_partitions, write_plan
 
 if TYPE_CHECKING:
+    from ..progress import ProgressCallback
     from .reader import UDIFImage
 
 
@@ -49,7 +50,7 @@ def plan_from_image(image: UDIFImage) -> PartitionPlan:
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
             level: int | None = None, layout: str | None = None,
-            workers: int | None = None, progress: "ProgressCallback | None" = None) -> dict:
+            workers: int | None = None, progress: ProgressCallback | None = None) -> dict:
     src = Path(src)
     detect_container(src)
     if not src.exists():

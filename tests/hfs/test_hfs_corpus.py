@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from helpers import require_tool
-from hfs_corpus import HFS_DMGS, extract_volume
+from hfs_corpus import HFS_DMGS
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.unicode import compare_names
 from pipeline.imagesource import FileImageSource

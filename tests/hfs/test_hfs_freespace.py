@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from hfs_corpus import HFS_DMGS, extract_volume, hdiutil_ignore_ranges
+from hfs_corpus import HFS_DMGS, hdiutil_ignore_ranges
 from hfs_source import BytesSource
 from pipeline.errors import CorruptError
 from pipeline.hfs.freespace import free_byte_ranges

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from hfs_corpus import HFS_DMGS, extract_volume
+from hfs_corpus import HFS_DMGS
 from hfs_source import BytesSource
 from pipeline.hfs.btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, BTreeReader, HeaderRecord,
                                 NodeDescriptor, build_tree, split_key)
