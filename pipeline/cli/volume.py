@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..progress import TerminalProgress
 
 if TYPE_CHECKING:
-    from ..hfs.writer import HFSVolume
+    from ..hfs import HFSVolume
 
 _SIZE_RE = re.compile(r"\s*(\d+)\s*([kKmMgG]?)\s*")
 _SHIFT = {"": 0, "K": 10, "M": 20, "G": 30}

@@ -7,10 +7,13 @@ Layers (pyelftools style), each module with one job:
 - ``btree``: bottom-up B-tree builder and checked node reader
 - ``volume``: volume header and fork-extent checks shared by readers
 - ``tree``: the in-memory tree a volume is authored from
-- ``writer``: ``build_volume(...) -> HFSVolume`` (an ImageSource)
+- ``writer``: ``build_volume(...) -> HFSVolume``: the catalog builder
+- ``allocation``: block counts, the allocation bitmap, the volume id
+- ``output``: ``HFSVolume``, a built volume's bytes (an ImageSource)
 - ``reader``: ``HFSReader(source, name)``: entries, streams
 - ``extract``: ``extract(reader, dest)``: the tree into a host folder, safely
 - ``decmpfs``: HFS+ transparent compression (read side)
+- ``blockmap``: which structure each byte of a volume belongs to
 - ``freespace``: ``free_byte_ranges`` (free blocks of an existing volume, for
   the UDIF writer's ignore chunks)
 - ``listing``: human listing of entries
@@ -24,7 +27,8 @@ from .listing import format_entries
 from .reader import Entry, HFSReader
 from .tree import File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .unicode import decompose
-from .writer import HFSVolume, assign_cnids, build_volume
+from .output import HFSVolume
+from .writer import assign_cnids, build_volume
 
 __all__ = ["Entry", "File", "FileData", "FinderInfo", "Folder", "HFSReader", "HFSVolume",
            "Symlink", "Tree", "assign_cnids", "build_volume", "decompose", "extract", "format_entries",

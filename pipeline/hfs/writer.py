@@ -1,12 +1,14 @@
 """Authoring HFS+ / HFSX volumes from a tree, deterministically.
 
-``build_volume`` lays the volume out completely in memory except file data:
-block 0 (boot blocks + volume header), the allocation bitmap, the extents,
-catalog and attributes B-trees, then every fork contiguously in CNID order
-(so no extents-overflow records are ever needed), free space, and the last
-block holding the alternate volume header.  The result, ``HFSVolume``, is an
-``ImageSource`` whose bytes are computed on demand, reading file data from
-the source files only when asked.
+``build_volume`` builds the catalog from a tree (names in Apple's form and
+order, CNIDs, records, hard links, attributes) and then allocates blocks
+(``allocation``): block 0 (boot blocks + volume header), the allocation
+bitmap, the extents, catalog and attributes B-trees, then every fork
+contiguously in CNID order (so no extents-overflow records are ever
+needed), free space, and the last block holding the alternate volume
+header.  The result, ``HFSVolume`` (``output``), is an ``ImageSource``
+whose bytes are computed on demand, reading file data from the source
+files only when asked.
 
 Determinism: names are processed in catalog order, CNIDs are handed out in
 that order, every date is SOURCE_DATE_EPOCH, owners and modes are normalised,
@@ -15,22 +17,18 @@ and the volume id (finderInfo[6..7]) is a hash of everything else.
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import io
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Hashable, Iterator, Mapping
-
-from deflate import crc32   # libdeflate: the same CRC-32 as zlib, several times faster
+from typing import TYPE_CHECKING, Hashable, Mapping
 
 from ..errors import InputError, UnsupportedError
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
 from . import unicode as hfsuni
+from .allocation import allocation_bitmap, blocks_for, contiguous_fork, volume_blocks, volume_id
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
                     build_tree)
 from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALOG_MAX_KEY_LENGTH,
@@ -44,6 +42,7 @@ from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALO
                       hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key, HFS_EPOCH_OFFSET)
 from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .tree import Entry as TreeEntry
+from .output import HFSVolume
 
 BLOCK_SIZE = 4096
 CATALOG_NODE_SIZE = 4096
@@ -62,8 +61,6 @@ MAX_ATTR_SIZE = 64 << 20
 # "Invalid file clump size"; newfs_hfs writes at least that much too.
 LARGE_VOLUME = 500 << 20
 LARGE_VOLUME_CATALOG_CLUMP = 1 << 20
-# A volume never shrinks below this, however little it holds.
-MIN_VOLUME_SIZE = 1 << 20
 
 PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
 # hfs_link.c hfs_privatedir_init: invisible + name locked, parked at (16384, 16384).
@@ -72,7 +69,6 @@ UF_IMMUTABLE = 0x02
 FINDER_HAS_BEEN_INITED = 0x0100
 
 S_IFDIR, S_IFREG, S_IFLNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
-_COPY_CHUNK = 1 << 20
 
 # Special xattr names that are not attribute records (docs/formats.md §1.7).
 XATTR_FINDER_INFO = "com.apple.FinderInfo"
@@ -106,181 +102,6 @@ class _Item:
     data_ext: tuple[int, int] = (0, 0)
     rsrc_ext: tuple[int, int] = (0, 0)
     xattr_ext: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-class HFSVolume:
-    """A built volume: ``size`` and ``read(offset, length)`` (an ImageSource),
-    ``free_ranges()`` (what the allocation bitmap marks free, so the UDIF
-    writer need not parse the volume it was just handed), and
-    ``write_to(fileobj)`` to stream it out.
-
-    Metadata is held in memory; file data is read from its source on demand.
-    """
-
-    def __init__(self, size: int, segments: list[tuple[int, bytes | FileData]],
-                 header: VolumeHeader, stats: dict,
-                 free: list[tuple[int, int]]) -> None:
-        self.size = size
-        self._segments = segments              # sorted, non-overlapping (offset, payload)
-        self._starts = [s for s, _ in segments]
-        self.header = header
-        self.stats = stats
-        self._free = free
-
-    def free_ranges(self) -> list[tuple[int, int]]:
-        """Sorted (byte offset, byte length) runs of free allocation blocks."""
-        return list(self._free)
-
-    @staticmethod
-    def _length(payload: bytes | FileData) -> int:
-        return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
-
-    def read(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
-                             f"({self.size})")
-        out = bytearray(length)
-        i = max(0, bisect.bisect_right(self._starts, offset) - 1)
-        end = offset + length
-        while i < len(self._segments):
-            start, payload = self._segments[i]
-            if start >= end:
-                break
-            seg_len = self._length(payload)
-            lo, hi = max(start, offset), min(start + seg_len, end)
-            if lo < hi:
-                out[lo - offset:hi - offset] = _payload_slice(payload, lo - start, hi - lo)
-            i += 1
-        return bytes(out)
-
-    def write_to(self, fileobj: IO[bytes], progress: ProgressCallback | None = None) -> None:
-        """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress is not None:
-                progress("hfs: writing volume", done, self.size)
-        try:
-            fd = fileobj.fileno()
-            regular = stat.S_ISREG(os.fstat(fd).st_mode) and fileobj.seekable()
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            regular = False
-        if regular:
-            fileobj.flush()
-            base = fileobj.tell()
-            os.ftruncate(fd, base)        # holes must read as zeros
-            for start, payload in self._segments:
-                _write_payload_at(fd, base + start, payload)
-                advance(self._length(payload))
-            os.ftruncate(fd, base + self.size)
-            fileobj.seek(base + self.size)
-        else:
-            pos = 0
-            for start, payload in self._segments:
-                _write_zeros(fileobj, start - pos)
-                _write_payload_stream(fileobj, payload)
-                pos = start + self._length(payload)
-                advance(self._length(payload))
-            _write_zeros(fileobj, self.size - pos)
-
-
-def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes:
-    if isinstance(payload, (bytes, bytearray)):
-        return bytes(payload[offset:offset + length])
-    if payload.data is not None:
-        return payload.data[offset:offset + length]
-    try:
-        with open(payload.path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(length)
-    except OSError as exc:
-        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
-    if len(data) != length:
-        raise InputError(f"{payload.path}: file shrank while the volume was being written")
-    return data
-
-
-def _write_zeros(fileobj: IO[bytes], n: int) -> None:
-    zeros = bytes(min(n, _COPY_CHUNK))
-    while n > 0:
-        k = min(n, len(zeros))
-        fileobj.write(zeros[:k])
-        n -= k
-
-
-def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None:
-    if isinstance(payload, (bytes, bytearray)):
-        fileobj.write(payload)
-        return
-    if payload.data is not None:
-        fileobj.write(payload.data)
-        return
-    for chunk in _file_chunks(payload):
-        fileobj.write(chunk)
-
-
-def _file_chunks(payload: FileData) -> Iterator[bytes]:
-    """The ``payload.size`` bytes of a file on disk, in chunks of at most 1 MiB.
-
-    The size was taken when the tree was scanned; a file that has shrunk
-    since would leave stale bytes in the volume, so it is an error.
-    """
-    remaining = payload.size
-    try:
-        with open(payload.path, "rb") as fh:
-            while remaining > 0:
-                chunk = fh.read(min(_COPY_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
-    except OSError as exc:
-        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
-    if remaining:
-        raise InputError(f"{payload.path}: file shrank while the volume was being written")
-
-
-def _write_payload_at(fd: int, offset: int, payload: bytes | FileData) -> None:
-    if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
-        data = payload if isinstance(payload, (bytes, bytearray)) else payload.data
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(fd, view, offset)
-            view, offset = view[n:], offset + n
-        return
-    remaining = payload.size
-    src_off = 0
-    try:
-        src = os.open(payload.path, os.O_RDONLY)
-    except OSError as exc:
-        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
-    try:
-        use_cfr = hasattr(os, "copy_file_range")
-        while remaining > 0:
-            n = 0
-            if use_cfr:
-                try:
-                    n = os.copy_file_range(src, fd, min(remaining, 1 << 30), src_off, offset)
-                except OSError:
-                    use_cfr = False
-                    continue
-            else:
-                chunk = os.pread(src, min(_COPY_CHUNK, remaining), src_off)
-                n = len(chunk)
-                view = memoryview(chunk)
-                o = offset
-                while view:
-                    w = os.pwrite(fd, view, o)
-                    view, o = view[w:], o + w
-            if n == 0:
-                raise InputError(f"{payload.path}: file shrank while the volume was being written")
-            remaining -= n
-            src_off += n
-            offset += n
-    finally:
-        os.close(src)
 
 
 # --- building ------------------------------------------------------------------
@@ -681,8 +502,39 @@ class _Builder:
 
     # layout ---------------------------------------------------------------------
 
+    def _forks(self) -> list[tuple[_Item, str, FileData]]:
+        """Every fork that needs blocks (data, resource, large attributes), in CNID order."""
+        forks = [(it, which, fd) for it in self.items
+                 for which, fd in (("data", it.data), ("rsrc", it.rsrc)) if fd.size]
+        forks += [(it, "xattr:" + name, FileData.from_bytes(bytes(value)))
+                  for it in [self.root] + self.items for name, value in it.xattrs.items()
+                  if len(value) > MAX_INLINE_ATTR]
+        forks.sort(key=lambda f: (f[0].cnid, f[1]))
+        return forks
+
+    @staticmethod
+    def _set_extent(item: _Item, which: str, extent: tuple[int, int]) -> None:
+        if which == "data":
+            item.data_ext = extent
+        elif which == "rsrc":
+            item.rsrc_ext = extent
+        else:
+            item.xattr_ext[which[len("xattr:"):]] = extent
+
+    def _open_folder_cnid(self, open_folder: str | None) -> int:
+        if open_folder is None:
+            return 0
+        rel = open_folder.strip("/")
+        target = self.by_path.get(rel) if rel else self.root
+        if target is None or target.kind != "dir":
+            raise InputError(f"open_folder {open_folder!r}: no such folder in the tree")
+        return target.cnid
+
     def allocate(self, size: int | None, headroom_bytes: int, headroom_percent: int,
-               open_folder: str | None, progress: ProgressCallback | None) -> HFSVolume:
+                 open_folder: str | None, progress: ProgressCallback | None) -> HFSVolume:
+        """Place everything, block by block: block 0 (boot blocks and header),
+        the bitmap, the extents, catalog and attributes B-trees, every fork in
+        CNID order, free space, and the alternate header in the last block."""
         bs = BLOCK_SIZE
         extents_tree = build_tree([], node_size=EXTENTS_NODE_SIZE,
                                   max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
@@ -691,86 +543,30 @@ class _Builder:
         # trees first, allocate, then build them for real.
         attr_size = len(self._attributes_tree(bs).data)
         catalog_size = len(self._catalog_tree(bs).data)
+        forks = self._forks()
+        meta = [len(extents_tree.data), catalog_size, attr_size]
+        fixed = (1 + sum(blocks_for(n, bs) for n in meta)
+                 + sum(blocks_for(fd.size, bs) for _, _, fd in forks) + 1)
+        total, bitmap_blocks = volume_blocks(fixed, bs, size=size, headroom_bytes=headroom_bytes,
+                                             headroom_percent=headroom_percent)
 
-        def blocks(n: int) -> int:
-            return -(-n // bs)
-
-        forks = [(it, which, fd) for it in self.items
-                 for which, fd in (("data", it.data), ("rsrc", it.rsrc)) if fd.size]
-        forks += [(it, "xattr:" + name, FileData.from_bytes(bytes(value)))
-                  for it in [self.root] + self.items for name, value in it.xattrs.items()
-                  if len(value) > MAX_INLINE_ATTR]
-        forks.sort(key=lambda f: (f[0].cnid, f[1]))
-        data_blocks = sum(blocks(fd.size) for _, _, fd in forks)
-        meta_blocks = (blocks(len(extents_tree.data)) + blocks(catalog_size)
-                       + blocks(attr_size))
-        # Block 0 holds the boot blocks and the header; the last block the
-        # alternate header.  The bitmap's own size depends on the total.
-        fixed = 1 + meta_blocks + data_blocks + 1
-        content_bytes = fixed * bs
-        if size is not None:
-            want = size
-            if want % bs:
-                raise InputError(f"size {want}: must be a multiple of {bs} bytes")
-            total = want // bs
-            bitmap_blocks = blocks(-(-total // 8))
-            if fixed + bitmap_blocks > total:
-                raise InputError(f"size {want}: too small; the content needs at least "
-                                 f"{(fixed + blocks(-(-(fixed + 1) // 8))) * bs} bytes")
-        else:
-            extra = blocks(headroom_bytes + content_bytes * headroom_percent // 100)
-            bitmap_blocks = 1
-            while True:
-                total = max(fixed + bitmap_blocks + extra, MIN_VOLUME_SIZE // bs)
-                need = blocks(-(-total // 8))
-                if need == bitmap_blocks:
-                    break
-                bitmap_blocks = need
-        if total > 0xFFFFFFFF:
-            raise InputError("volume too large for 32-bit allocation block numbers")
-
-        next_block = 1
-        bitmap_start = next_block
-        next_block += bitmap_blocks
-        ext_start = next_block
-        next_block += blocks(len(extents_tree.data))
-        cat_start = next_block
-        next_block += blocks(catalog_size)
-        attr_start = next_block
-        next_block += blocks(attr_size)
+        bitmap_start = 1
+        ext_start = bitmap_start + bitmap_blocks
+        cat_start = ext_start + blocks_for(len(extents_tree.data), bs)
+        attr_start = cat_start + blocks_for(catalog_size, bs)
+        next_block = attr_start + blocks_for(attr_size, bs)
         for item, which, fd in forks:
-            n = blocks(fd.size)
-            if which == "data":
-                item.data_ext = (next_block, n)
-            elif which == "rsrc":
-                item.rsrc_ext = (next_block, n)
-            else:
-                item.xattr_ext[which[len("xattr:"):]] = (next_block, n)
+            n = blocks_for(fd.size, bs)
+            self._set_extent(item, which, (next_block, n))
             next_block += n
         used_end = next_block
         catalog_tree = self._catalog_tree(bs)
         attr_tree = self._attributes_tree(bs)
         assert len(catalog_tree.data) == catalog_size and len(attr_tree.data) == attr_size
-
-        bitmap = bytearray(bitmap_blocks * bs)
-        _set_bits(bitmap, 0, used_end)
-        _set_bits(bitmap, total - 1, 1)
+        bitmap = allocation_bitmap(bitmap_blocks, bs, used_end, total)
         free_blocks = total - used_end - 1
 
-        open_cnid = 0
-        if open_folder is not None:
-            rel = open_folder.strip("/")
-            target = self.by_path.get(rel) if rel else self.root
-            if target is None or target.kind != "dir":
-                raise InputError(f"open_folder {open_folder!r}: no such folder in the tree")
-            open_cnid = target.cnid
-
-        def fork(start: int, data_len: int, clump: int = 0) -> ForkData:
-            n = blocks(data_len)
-            return ForkData(data_len, max(data_len, clump), n, [(start, n)] + [(0, 0)] * 7)
-
         catalog_clump = LARGE_VOLUME_CATALOG_CLUMP if total * bs > LARGE_VOLUME else 0
-
         files = sum(1 for it in self.items if it.kind != "dir")
         folders = sum(1 for it in self.items if it.kind == "dir")
         vh = VolumeHeader(
@@ -785,13 +581,13 @@ class _Builder:
             writeCount=0, encodingsBitmap=1,
             allocationFile=ForkData(len(bitmap), len(bitmap), bitmap_blocks,
                                     [(bitmap_start, bitmap_blocks)] + [(0, 0)] * 7),
-            extentsFile=fork(ext_start, len(extents_tree.data)),
-            catalogFile=fork(cat_start, len(catalog_tree.data), catalog_clump),
-            attributesFile=fork(attr_start, len(attr_tree.data)))
-        vh.finderInfo[2] = open_cnid
+            extentsFile=contiguous_fork(ext_start, len(extents_tree.data), bs),
+            catalogFile=contiguous_fork(cat_start, len(catalog_tree.data), bs, catalog_clump),
+            attributesFile=contiguous_fork(attr_start, len(attr_tree.data), bs))
+        vh.finderInfo[2] = self._open_folder_cnid(open_folder)
 
         segments: list[tuple[int, bytes | FileData]] = [
-            (bitmap_start * bs, bytes(bitmap)),
+            (bitmap_start * bs, bitmap),
             (ext_start * bs, extents_tree.data),
             (cat_start * bs, catalog_tree.data),
             (attr_start * bs, attr_tree.data),
@@ -800,17 +596,7 @@ class _Builder:
             ext = {"data": item.data_ext, "rsrc": item.rsrc_ext}.get(which) or \
                 item.xattr_ext[which[len("xattr:"):]]
             segments.append((ext[0] * bs, fd))
-
-        # Volume id: a hash of everything else in the volume (docs/formats.md §1.2).
-        digest = hashlib.sha256()
-        digest.update(vh.pack())
-        for done, (start, payload) in enumerate(segments, 1):
-            digest.update(struct.pack(">Q", start))
-            _hash_payload(digest, payload)
-            if progress is not None:
-                progress("hfs: hashing content", done, len(segments))
-        vid = digest.digest()
-        vh.finderInfo[6], vh.finderInfo[7] = struct.unpack(">II", vid[:8])
+        vh.finderInfo[6], vh.finderInfo[7] = volume_id(vh.pack(), segments, progress)
         header = vh.pack()
         segments.insert(0, (VOLUME_HEADER_OFFSET, header))
         segments.append((total * bs - 1024, header))
@@ -826,38 +612,3 @@ def _finder_info(value: FinderInfo | bytes, where: str) -> FinderInfo:
     if len(value) != 32:
         raise InputError(f"{where}: {len(value)} bytes; Finder info is 32 bytes")
     return FinderInfo(bytes(value))
-
-
-def _set_bits(bitmap: bytearray, start: int, count: int) -> None:
-    """Mark blocks start..start+count-1 used (MSB of byte 0 is block 0)."""
-    end = start + count
-    while start < end and start & 7:
-        bitmap[start >> 3] |= 0x80 >> (start & 7)
-        start += 1
-    full_end = end & ~7
-    if start < full_end:
-        bitmap[start >> 3:full_end >> 3] = b"\xff" * ((full_end - start) >> 3)
-        start = full_end
-    while start < end:
-        bitmap[start >> 3] |= 0x80 >> (start & 7)
-        start += 1
-
-
-def _hash_payload(digest, payload: bytes | FileData) -> None:
-    """Feed one segment into the volume-id digest.
-
-    Metadata goes in whole.  A fork goes in as its size and CRC-32: the id
-    only has to change when the content does, and this pass runs before the
-    first byte of the volume can be written, so it must not cost a second
-    SHA-256 of every file (libdeflate's CRC-32 runs at memory speed).
-    """
-    if isinstance(payload, (bytes, bytearray)):
-        digest.update(payload)
-        return
-    if payload.data is not None:
-        digest.update(struct.pack(">QI", len(payload.data), crc32(payload.data)))
-        return
-    crc = 0
-    for chunk in _file_chunks(payload):
-        crc = crc32(chunk, crc)
-    digest.update(struct.pack(">QI", payload.size, crc))

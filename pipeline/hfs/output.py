@@ -1,0 +1,195 @@
+"""A built HFS+ volume's bytes: the segments the writer laid out, read at
+any offset (an ``ImageSource``), streamed, or written to a file with holes
+where nothing was written."""
+
+from __future__ import annotations
+
+import bisect
+import io
+import os
+import stat
+from typing import IO, TYPE_CHECKING, Iterator
+
+from ..errors import InputError
+from .structs import VolumeHeader
+from .tree import FileData
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
+
+_COPY_CHUNK = 1 << 20
+
+
+class HFSVolume:
+    """A built volume: ``size`` and ``read(offset, length)`` (an ImageSource),
+    ``free_ranges()`` (what the allocation bitmap marks free, so the UDIF
+    writer need not parse the volume it was just handed), and
+    ``write_to(fileobj)`` to stream it out.
+
+    Metadata is held in memory; file data is read from its source on demand.
+    """
+
+    def __init__(self, size: int, segments: list[tuple[int, bytes | FileData]],
+                 header: VolumeHeader, stats: dict,
+                 free: list[tuple[int, int]]) -> None:
+        self.size = size
+        self._segments = segments              # sorted, non-overlapping (offset, payload)
+        self._starts = [s for s, _ in segments]
+        self.header = header
+        self.stats = stats
+        self._free = free
+
+    def free_ranges(self) -> list[tuple[int, int]]:
+        """Sorted (byte offset, byte length) runs of free allocation blocks."""
+        return list(self._free)
+
+    @staticmethod
+    def _length(payload: bytes | FileData) -> int:
+        return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
+                             f"({self.size})")
+        out = bytearray(length)
+        i = max(0, bisect.bisect_right(self._starts, offset) - 1)
+        end = offset + length
+        while i < len(self._segments):
+            start, payload = self._segments[i]
+            if start >= end:
+                break
+            seg_len = self._length(payload)
+            lo, hi = max(start, offset), min(start + seg_len, end)
+            if lo < hi:
+                out[lo - offset:hi - offset] = _payload_slice(payload, lo - start, hi - lo)
+            i += 1
+        return bytes(out)
+
+    def write_to(self, fileobj: IO[bytes], progress: ProgressCallback | None = None) -> None:
+        """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress("hfs: writing volume", done, self.size)
+        try:
+            fd = fileobj.fileno()
+            regular = stat.S_ISREG(os.fstat(fd).st_mode) and fileobj.seekable()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            regular = False
+        if regular:
+            fileobj.flush()
+            base = fileobj.tell()
+            os.ftruncate(fd, base)        # holes must read as zeros
+            for start, payload in self._segments:
+                _write_payload_at(fd, base + start, payload)
+                advance(self._length(payload))
+            os.ftruncate(fd, base + self.size)
+            fileobj.seek(base + self.size)
+        else:
+            pos = 0
+            for start, payload in self._segments:
+                _write_zeros(fileobj, start - pos)
+                _write_payload_stream(fileobj, payload)
+                pos = start + self._length(payload)
+                advance(self._length(payload))
+            _write_zeros(fileobj, self.size - pos)
+
+
+def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes:
+    if isinstance(payload, (bytes, bytearray)):
+        return bytes(payload[offset:offset + length])
+    if payload.data is not None:
+        return payload.data[offset:offset + length]
+    try:
+        with open(payload.path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if len(data) != length:
+        raise InputError(f"{payload.path}: file shrank while the volume was being written")
+    return data
+
+
+def _write_zeros(fileobj: IO[bytes], n: int) -> None:
+    zeros = bytes(min(n, _COPY_CHUNK))
+    while n > 0:
+        k = min(n, len(zeros))
+        fileobj.write(zeros[:k])
+        n -= k
+
+
+def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None:
+    if isinstance(payload, (bytes, bytearray)):
+        fileobj.write(payload)
+        return
+    if payload.data is not None:
+        fileobj.write(payload.data)
+        return
+    for chunk in file_chunks(payload):
+        fileobj.write(chunk)
+
+
+def file_chunks(payload: FileData) -> Iterator[bytes]:
+    """The ``payload.size`` bytes of a file on disk, in chunks of at most 1 MiB.
+
+    The size was taken when the tree was scanned; a file that has shrunk
+    since would leave stale bytes in the volume, so it is an error.
+    """
+    remaining = payload.size
+    try:
+        with open(payload.path, "rb") as fh:
+            while remaining > 0:
+                chunk = fh.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if remaining:
+        raise InputError(f"{payload.path}: file shrank while the volume was being written")
+
+
+def _write_payload_at(fd: int, offset: int, payload: bytes | FileData) -> None:
+    if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
+        data = payload if isinstance(payload, (bytes, bytearray)) else payload.data
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+        return
+    remaining = payload.size
+    src_off = 0
+    try:
+        src = os.open(payload.path, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    try:
+        use_cfr = hasattr(os, "copy_file_range")
+        while remaining > 0:
+            n = 0
+            if use_cfr:
+                try:
+                    n = os.copy_file_range(src, fd, min(remaining, 1 << 30), src_off, offset)
+                except OSError:
+                    use_cfr = False
+                    continue
+            else:
+                chunk = os.pread(src, min(_COPY_CHUNK, remaining), src_off)
+                n = len(chunk)
+                view = memoryview(chunk)
+                o = offset
+                while view:
+                    w = os.pwrite(fd, view, o)
+                    view, o = view[w:], o + w
+            if n == 0:
+                raise InputError(f"{payload.path}: file shrank while the volume was being written")
+            remaining -= n
+            src_off += n
+            offset += n
+    finally:
+        os.close(src)
