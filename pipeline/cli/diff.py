@@ -27,7 +27,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     with Progress(f"diff {Path(args.a).name} {Path(args.b).name}", unit=" partitions") as progress:
         report = diff_images(args.a, args.b, progress=progress)
     if args.json:
-        emit_json(report)
+        emit_json(report.to_json())
     else:
         print(format_report(report))
     return exit_status(report)

@@ -27,7 +27,8 @@ the report is capped.  Only ``ReprodmgError`` escapes.
 from .common import STEP, first_difference, koly_field_at
 from .container import locate_file_offset
 from .images import diff_images
+from .report import ContainerReport, ContentReport, DiffReport, FileComparison
 from .text import exit_status, format_report
 
-__all__ = ["STEP", "diff_images", "exit_status", "first_difference", "format_report",
+__all__ = ["STEP", "ContainerReport", "ContentReport", "DiffReport", "FileComparison", "diff_images", "exit_status", "first_difference", "format_report",
            "koly_field_at", "locate_file_offset"]

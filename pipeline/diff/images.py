@@ -11,61 +11,54 @@ from ..hfs.volume import read_volume_header
 from ..progress import Progress
 from ..udif.koly import SECTOR
 from ..udif.reader import Partition, UDIFImage, open_udif
-from .common import (SectorRanges, compare_sources, file_first_difference,
-                     printable_report, sector_ranges_json)
+from .common import SectorRanges, compare_sources, file_first_difference, sector_ranges_json
 from .container import (compare_blkx, compare_koly, compare_resources, locate_file_offset,
                         pair_partitions)
 from .manifests import compare_manifests
+from .report import ContainerReport, ContentReport, DiffReport, FileComparison
 from .volume import compare_hfs, filesystem_name
 
 
 # The whole report.
 
 def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
-                progress: Progress | None = None) -> dict:
-    """Compare two .dmg files; the structured report (``identical`` says
-    whether they are byte for byte the same)."""
+                progress: Progress | None = None) -> DiffReport:
+    """Compare two .dmg files (``identical`` says whether they are byte for
+    byte the same)."""
     pa, pb = Path(path_a), Path(path_b)
     for p in (pa, pb):
         if not p.exists():
             raise InputError(f"{p}: no such file")
-    report: dict[str, Any] = {"a": os.fspath(path_a), "b": os.fspath(path_b)}
     size_a, size_b = pa.stat().st_size, pb.stat().st_size
     first = file_first_difference(pa, pb) if pa.is_file() and pb.is_file() else 0
     if first is None:
-        report.update(identical=True, verdict="identical",
-                      file={"size": [size_a, size_b], "first_difference": None},
-                      summary=["the files are identical, byte for byte"])
-        return report
+        return DiffReport(os.fspath(path_a), os.fspath(path_b), True, "identical",
+                          FileComparison([size_a, size_b], None),
+                          ["the files are identical, byte for byte"])
     with open_udif(pa) as ia, open_udif(pb) as ib:
-        report["identical"] = False
-        report["file"] = {"size": [size_a, size_b], "first_difference": first,
-                          "a": locate_file_offset(ia, first),
-                          "b": locate_file_offset(ib, first)}
+        report = DiffReport(os.fspath(path_a), os.fspath(path_b), False, "content",
+                            FileComparison([size_a, size_b], first, locate_file_offset(ia, first),
+                                           locate_file_offset(ib, first)))
         _compare(ia, ib, report, progress)
-    manifests = compare_manifests(pa, pb)
-    if manifests is not None:
-        report["manifest"] = manifests
-    return printable_report(report)
+    report.manifest = compare_manifests(pa, pb)
+    return report
 
 
-def _compare(ia: UDIFImage, ib: UDIFImage, report: dict, progress) -> None:
+def _compare(ia: UDIFImage, ib: UDIFImage, report: DiffReport, progress) -> None:
     pairs, only_a, only_b = pair_partitions(ia, ib)
-    container = {
-        "koly": compare_koly(ia.koly, ib.koly),
-        "resources": compare_resources(ia, ib),
-        "partitions_only_in_a": [p.label for p in only_a],
-        "partitions_only_in_b": [p.label for p in only_b],
-        "partitions": [compare_blkx(ia, a, ib, b) for a, b in pairs],
-    }
-    report["container"] = container
+    report.container = ContainerReport(
+        koly=compare_koly(ia.koly, ib.koly),
+        resources=compare_resources(ia, ib),
+        partitions_only_in_a=[p.label for p in only_a],
+        partitions_only_in_b=[p.label for p in only_b],
+        partitions=[compare_blkx(ia, a, ib, b) for a, b in pairs])
     content_parts = []
     all_equal = True
     for a, b in pairs:
         ranges = SectorRanges()
         common = min(a.size, b.size)
         compare_sources(lambda o, n, a=a: ia.read_partition(a, o, n),
-                         lambda o, n, b=b: ib.read_partition(b, o, n), common, ranges)
+                        lambda o, n, b=b: ib.read_partition(b, o, n), common, ranges)
         if a.size != b.size:
             ranges.add(common // SECTOR, max(a.size, b.size) // SECTOR)
         if progress:
@@ -85,11 +78,10 @@ def _compare(ia: UDIFImage, ib: UDIFImage, report: dict, progress) -> None:
         ranges = SectorRanges()
         compare_sources(ia.read_disk, ib.read_disk, ia.size, ranges)
         disk_equal = not ranges
-    report["content"] = {"disk_equal": disk_equal, "sector_count": [ia.sector_count,
-                                                                     ib.sector_count],
-                         "partitions": content_parts}
-    report["verdict"] = "encoding" if disk_equal else "content"
-    report["summary"] = summarise(report)
+    report.content = ContentReport(disk_equal, [ia.sector_count, ib.sector_count],
+                                   content_parts)
+    report.verdict = "encoding" if disk_equal else "content"
+    report.summary = summarise(report)
 
 
 def content_detail(ia: UDIFImage, a: Partition, ib: UDIFImage, b: Partition,
@@ -111,11 +103,12 @@ def content_detail(ia: UDIFImage, a: Partition, ib: UDIFImage, b: Partition,
         return {"filesystem": [filesystem_name(va), filesystem_name(vb)], "problems": [str(exc)]}
 
 
-def summarise(report: dict) -> list[str]:
+def summarise(report: DiffReport) -> list[str]:
     """The findings that matter most, one line each."""
     out = []
-    c = report["container"]
-    if report["verdict"] == "encoding":
+    assert report.container is not None and report.content is not None
+    c = report.container.to_json()
+    if report.verdict == "encoding":
         names = [d["field"] for d in c["koly"]]
         for p in c["partitions"]:
             ch = p["chunks"]
@@ -144,7 +137,7 @@ def summarise(report: dict) -> list[str]:
         if c[f"partitions_only_in_{side}"]:
             out.append(f"partitions only in {side.upper()}: "
                        + ", ".join(c[f"partitions_only_in_{side}"]))
-    for p in report["content"]["partitions"]:
+    for p in report.content.partitions:
         if p["equal"]:
             head = p["a"] if p["a"] == p["b"] else f"{p['a']} / {p['b']}"
             out.append(f"{head}: identical expanded content")

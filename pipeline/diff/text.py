@@ -7,6 +7,7 @@ from typing import Any
 
 from ..hfs.listing import shown
 from ..hfs.structs import HFS_EPOCH_OFFSET
+from .report import DiffReport
 
 
 # Text rendering.
@@ -29,7 +30,8 @@ def _fmt(v: Any, field: str = "") -> str:
     return str(v)
 
 
-def format_report(r: dict) -> str:
+def format_report(report: DiffReport) -> str:
+    r = report.to_json()
     lines = [f"A: {r['a']}", f"B: {r['b']}"]
     if r["identical"]:
         lines.append("identical: the files are the same, byte for byte")
@@ -145,5 +147,5 @@ def _grouped_metadata(items: list[dict]) -> list[str]:
     return out
 
 
-def exit_status(report: dict) -> int:
-    return 0 if report["identical"] else 1
+def exit_status(report: DiffReport) -> int:
+    return report.exit_status

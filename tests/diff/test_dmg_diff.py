@@ -150,7 +150,7 @@ def test_mode(base, tmp_path):
     _, a = base
     b = build(make_tree(tmp_path / "t", lambda r: os.chmod(r / "a.txt", 0o755)),
               tmp_path / "b.dmg")
-    report = diff_images(a, b)
+    report = diff_images(a, b).to_json()
     assert tree_changes(report) == {"added": [], "removed": [], "data": [], "metadata": [
         {"path": "a.txt", "field": "mode", "a": "100644", "b": "100755"}]}
 
@@ -175,7 +175,7 @@ def test_one_metadata_field(base, tmp_path, change, options, expected):
     options = dict(options)
     change_tree = options.pop("tree", None)
     src = make_tree(tmp_path / "t", change_tree) if change_tree else tree
-    t = tree_changes(diff_images(a, build(src, tmp_path / "b.dmg", **options)))
+    t = tree_changes(diff_images(a, build(src, tmp_path / "b.dmg", **options)).to_json())
     assert t["added"] == t["removed"] == t["data"] == []
     assert sorted((m["path"], m["field"], m["a"], m["b"]) for m in t["metadata"]) == \
         sorted(expected)
@@ -183,7 +183,7 @@ def test_one_metadata_field(base, tmp_path, change, options, expected):
 
 def test_owner(base, tmp_path):
     tree, a = base
-    t = tree_changes(diff_images(a, build(tree, tmp_path / "b.dmg", uid=501)))
+    t = tree_changes(diff_images(a, build(tree, tmp_path / "b.dmg", uid=501)).to_json())
     assert {(m["field"], m["a"], m["b"]) for m in t["metadata"]} == {("uid", 0, 501)}
     assert len(t["metadata"]) == 6          # every path below the root
 
@@ -191,7 +191,8 @@ def test_owner(base, tmp_path):
 def test_source_date_epoch(base, tmp_path):
     tree, a = base
     b = build(tree, tmp_path / "b.dmg", epoch=EPOCH - 100000000)
-    report = diff_images(a, b)
+    typed = diff_images(a, b)
+    report = typed.to_json()
     t = tree_changes(report)
     assert t["added"] == t["removed"] == t["data"] == []
     assert {m["field"] for m in t["metadata"]} == DATE_FIELDS
@@ -200,24 +201,24 @@ def test_source_date_epoch(base, tmp_path):
         {"a.txt", "dir", "dir/b.bin", "dir/sub", "dir/sub/c.txt", "link"}
     fields = {d["field"] for d in content(report)["volume_header"]}
     assert {"volume header.createDate", "volume header.modifyDate"} <= fields
-    assert "2020-09-13 12:26:40" in format_report(report)        # EPOCH - 1e8 in UTC
+    assert "2020-09-13 12:26:40" in format_report(typed)        # EPOCH - 1e8 in UTC
 
 
 def test_added_file(base, tmp_path):
     _, a = base
     b = build(make_tree(tmp_path / "t", lambda r: (r / "dir" / "new.txt").write_bytes(b"new")),
               tmp_path / "b.dmg")
-    t = tree_changes(diff_images(a, b))
+    t = tree_changes(diff_images(a, b).to_json())
     assert t["added"] == ["dir/new.txt"] and t["removed"] == [] and t["data"] == []
     # Its folder's item count is the only consequence on other paths.
     assert t["metadata"] == [{"path": "dir", "field": "valence", "a": 2, "b": 3}]
-    t = tree_changes(diff_images(b, a))
+    t = tree_changes(diff_images(b, a).to_json())
     assert t["removed"] == ["dir/new.txt"] and t["added"] == []
 
 
 def test_volume_name(base, tmp_path):
     tree, a = base
-    report = diff_images(a, build(tree, tmp_path / "b.dmg", volname="Other"))
+    report = diff_images(a, build(tree, tmp_path / "b.dmg", volname="Other")).to_json()
     t = tree_changes(report)
     assert t == {"added": [], "removed": [], "metadata": [], "data": []}
     vh = content(report)["volume_header"]
@@ -245,7 +246,7 @@ def test_udzo_vs_udbz_differ_only_in_encoding(base, tmp_path, capsys):
 
 def test_zlib_level(base, tmp_path):
     tree, a = base
-    report = diff_images(a, build(tree, tmp_path / "b.dmg", level=9))
+    report = diff_images(a, build(tree, tmp_path / "b.dmg", level=9)).to_json()
     assert report["verdict"] == "encoding"
     chunks = report["container"]["partitions"][0]["chunks"]
     assert "codec" not in chunks and "layout_differs" not in chunks
@@ -256,7 +257,7 @@ def test_zlib_level(base, tmp_path):
 
 def test_layout_none_vs_gpt(base, tmp_path):
     tree, a = base
-    report = diff_images(a, build(tree, tmp_path / "b.dmg", layout="gpt"))
+    report = diff_images(a, build(tree, tmp_path / "b.dmg", layout="gpt")).to_json()
     c = report["container"]
     assert c["partitions_only_in_a"] == []
     assert any("GPT Header" in p for p in c["partitions_only_in_b"])
@@ -280,7 +281,7 @@ def test_equal_trees_with_differing_bytes_name_the_structure(base, tmp_path):
     raw[start * vh.blockSize + last_node * 4096 + 100] = 0x5A
     b = tmp_path / "b.dmg"
     write_udif(BytesSource(bytes(raw)), b, format="UDZO", manifest_path=False)
-    report = diff_images(a, b)
+    report = diff_images(a, b).to_json()
     assert tree_changes(report) == {"added": [], "removed": [], "metadata": [], "data": []}
     assert content(report)["volume_header"] == []
     [blk] = content(report)["blocks"]
@@ -295,7 +296,7 @@ def test_equal_trees_with_differing_bytes_name_the_structure(base, tmp_path):
 def test_corpus_compression_variants_differ_only_in_encoding(other):
     # Corpus README: the five compression-* images expand to identical bytes.
     report = diff_images(HDIUTIL_CORPUS / "compression-zlib.dmg",
-                         HDIUTIL_CORPUS / f"compression-{other}.dmg")
+                         HDIUTIL_CORPUS / f"compression-{other}.dmg").to_json()
     assert report["verdict"] == "encoding"
     codecs = {(c["a"], c["b"]) for p in report["container"]["partitions"]
               for c in p["chunks"].get("codec", {}).get("chunks", [])}
@@ -425,13 +426,14 @@ def test_damaged_volume_inside_a_valid_image_is_still_compared(base, tmp_path):
         b = tmp_path / "b.dmg"
         write_udif(BytesSource(bytes(mutated)), b, format="UDRO", free_ranges=[],
                    manifest_path=False)
-        report = diff_images(a, b)
+        typed = diff_images(a, b)
+        report = typed.to_json()
         part = content(report)
         assert report["verdict"] == "content" and part["sectors"]["sectors"] >= 1
         problems += bool(part.get("problems"))
         for p in part.get("problems", []):
             assert str(b) in p and "\n" not in p
-        format_report(report)
+        format_report(typed)
     assert problems > 0
 
 
@@ -441,16 +443,16 @@ def test_writer_manifests_beside_the_images_name_codec_and_level(base, tmp_path)
     a, b = tmp_path / "a.dmg", tmp_path / "b.dmg"
     write_udif(volume, a, format="UDZO", level=1)        # writes a.dmg.manifest.json
     write_udif(volume, b, format="UDZO", level=9)
-    report = diff_images(a, b)
+    report = diff_images(a, b).to_json()
     assert report["verdict"] == "encoding"
     assert {d["field"]: (d["a"], d["b"]) for d in report["manifest"]["fields"]} == \
         {"manifest.level": (1, 9)}
     # A manifest that is not JSON is ignored, never trusted.
     (tmp_path / "b.dmg.manifest.json").write_bytes(b"\xff{not json")
-    assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
+    assert diff_images(a, b).to_json()["manifest"] == {"a": True, "b": False, "fields": []}
     # Nor is one nested deeper than the JSON parser's recursion limit.
     (tmp_path / "b.dmg.manifest.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
-    assert diff_images(a, b)["manifest"] == {"a": True, "b": False, "fields": []}
+    assert diff_images(a, b).to_json()["manifest"] == {"a": True, "b": False, "fields": []}
 
 
 def test_non_hfs_partition_reports_sector_ranges(tmp_path):
@@ -462,7 +464,7 @@ def test_non_hfs_partition_reports_sector_ranges(tmp_path):
     write_udif(BytesSource(data), a, format="UDZO", free_ranges=[], manifest_path=False)
     write_udif(BytesSource(bytes(changed)), b, format="UDZO", free_ranges=[],
                manifest_path=False)
-    report = diff_images(a, b)
+    report = diff_images(a, b).to_json()
     part = content(report)
     assert part["filesystem"] is None and "tree" not in part
     assert [(r["first_sector"], r["sector_count"]) for r in part["sectors"]["ranges"]] == \
