@@ -110,8 +110,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..udif.reader import open_udif
+    from ..udif.verify import verify_image
     with open_udif(args.image) as image:
-        result = image.verify(progress=TerminalProgress())
+        result = verify_image(image, progress=TerminalProgress())
     if args.json:
         d = result.to_json()
         d["path"] = args.image

@@ -6,10 +6,10 @@ Fields as in docs/formats.md §2.1; public references: QEMU
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from ..binstruct import BinStruct, on_disk
+from .checksum import CHECKSUM_CRC32, checksum_value
 
 KOLY_MAGIC = b"koly"
 
@@ -17,25 +17,9 @@ KOLY_MAGIC = b"koly"
 KOLY_VERSION = 4
 KOLY_SIZE = 512
 KOLY_FLAG_FLATTENED = 0x1
-CHECKSUM_NONE = 0
-CHECKSUM_CRC32 = 2
 VARIANT_DEVICE = 1      # a partition map is present
 VARIANT_PARTITION = 2   # the image is one partition ("whole disk")
 SECTOR = 512
-
-
-def checksum_field(crc32: int | None) -> tuple[int, int, bytes]:
-    """(type, size in bits, 128-byte array) for a CRC32, or 'none'."""
-    if crc32 is None:
-        return CHECKSUM_NONE, 0, bytes(128)
-    return CHECKSUM_CRC32, 32, struct.pack(">I", crc32) + bytes(124)
-
-
-def checksum_value(kind: int, bits: int, data: bytes) -> int | None:
-    """The CRC32 held in a UDIF checksum field, or None if it is not CRC32."""
-    if kind != CHECKSUM_CRC32 or bits != 32:
-        return None
-    return struct.unpack_from(">I", data)[0]
 
 
 @dataclass

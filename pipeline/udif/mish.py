@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..binstruct import BinStruct, on_disk
-from .koly import CHECKSUM_CRC32, checksum_field, checksum_value
+from .checksum import CHECKSUM_CRC32, checksum_field, checksum_value
 
 MISH_MAGIC = b"mish"
 MISH_VERSION = 1

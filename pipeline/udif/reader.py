@@ -17,7 +17,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, InputError, UnsupportedError
 from ..codecs import CodecError
@@ -27,10 +26,6 @@ from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SI
                    CHUNK_TERMINATOR, CHUNK_ZERO, MISH_MAGIC, MISH_SIZE, NO_DATA_CHUNKS,
                    BlkxTable)
 from .resources import MAX_PLIST, ResourceError, ResourceFork
-
-if TYPE_CHECKING:
-    from ..progress import ProgressCallback
-    from .verify import VerifyResult
 
 # QEMU's bounds (block/dmg.c): no chunk expands to more than 64 MiB.  A
 # compressed chunk may be a little larger than its data (incompressible
@@ -365,10 +360,6 @@ class UDIFImage:
         if not cands:
             cands = self.partitions
         return max(cands, key=lambda p: (p.sector_count, -p.index))
-
-    def verify(self, progress: ProgressCallback | None = None) -> VerifyResult:
-        from .verify import verify_image
-        return verify_image(self, progress=progress)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -32,13 +32,13 @@ from ..errors import InputError
 from ..imagesource import ImageSource
 from .. import codecs
 from . import formats
-from .koly import SECTOR, Koly, checksum_field
+from .checksum import checksum_field, crc32_zeros
+from .koly import SECTOR, Koly
 from .manifest import build_manifest, write_manifest
 from .mish import (BUFFERS_SLACK, CHUNK_IGNORE, CHUNK_RAW, CHUNK_SECTORS, CHUNK_TERMINATOR,
                    CHUNK_ZERO, BlkxTable, Chunk)
 from .partitions import PartitionPlan, PlannedPartition, content_uuid, plan_gpt, plan_whole_disk
 from .resources import BlkxEntry, ResourceFork, default_plst
-from .verify import crc32_zeros
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback

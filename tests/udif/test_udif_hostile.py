@@ -16,7 +16,8 @@ from pipeline.errors import CorruptError, ReprodmgError
 from pipeline.udif.koly import KOLY_SIZE, Koly
 from pipeline.udif.mish import CHUNK_ZERO, CHUNK_ZLIB, BlkxTable, Chunk
 from pipeline.udif.reader import MAX_CHUNK_BYTES, open_udif
-from pipeline.udif.verify import crc32_zeros
+from pipeline.udif.checksum import crc32_zeros
+from pipeline.udif.verify import verify_image
 
 from udif_images import CORPUS_DMGS
 
@@ -42,7 +43,7 @@ def _exercise(path: Path) -> None:
     """Everything a user can do with an image; only ReprodmgError may escape."""
     try:
         with open_udif(path) as image:
-            image.verify()
+            verify_image(image)
             disk = image.disk_source()
             for offset in range(0, min(disk.size, READ_LIMIT), 1 << 20):
                 disk.read(offset, min(1 << 20, disk.size - offset))
@@ -106,7 +107,7 @@ def test_damaged_chunk_data_fails_verify(dmg, tmp_path):
     target = tmp_path / dmg.name
     target.write_bytes(bytes(data))
     with open_udif(target) as image:
-        result = image.verify()
+        result = verify_image(image)
     assert not result.ok
     assert any("data fork" in p for p in result.problems)
     if "raw" in dmg.name:
@@ -220,7 +221,7 @@ def test_zlib_bomb_chunk_is_a_corrupt_error(tmp_path):
     with _open_bytes(tmp_path, fork + xml + koly.pack()) as image:
         with pytest.raises(CorruptError, match=r"chunk 0 \(zlib\)"):
             image.partition_source(0).read(0, 512)
-        result = image.verify()
+        result = verify_image(image)
         assert not result.ok and any("chunk 0" in p for p in result.problems)
 
 
@@ -246,14 +247,14 @@ def test_huge_zero_fill_chunk_verifies_without_touching_its_bytes(tmp_path):
     k.master_checksum = struct.pack(">I", master) + bytes(124)
     data = data[:-KOLY_SIZE] + k.pack()
     with _open_bytes(tmp_path, data) as image:
-        result = image.verify()
+        result = verify_image(image)
         problems = [p for p in result.problems if "data fork" not in p]
         assert problems == []
         assert image.partition_source(0).read((n - 1) * 512, 512) == bytes(512)
 
 
 def test_crc32_of_zeros_matches_zlib():
-    import pipeline.udif.verify as v
+    import pipeline.udif.checksum as v
     for crc in (0, 0x12345678):
         for n in (0, 1, 513, 9 << 20):
             assert crc32_zeros(crc, n) == zlib.crc32(bytes(n), crc)

@@ -22,6 +22,7 @@ from pipeline.udif.mish import CHUNK_IGNORE, CHUNK_RAW, CHUNK_ZERO, CHUNK_ZLIB
 from pipeline.udif.partitions import HFS_TYPE_GUID, read_partition_map
 from pipeline.udif.reader import open_udif
 from pipeline.udif.writer import write_udif
+from pipeline.udif.verify import verify_image
 
 from udif_images import run, sevenzip_extract
 
@@ -53,7 +54,7 @@ def _sectors(path: Path) -> bytes:
 def test_round_trip_raw_dmg_raw_is_identity(built, hfs_volume, fmt, layout):
     dmg = built[(fmt, layout)]
     with open_udif(dmg) as image:
-        assert image.verify().ok
+        assert verify_image(image).ok
         disk = image.disk_source().read(0, image.size)
         assert disk == built[("raw", layout)].read_bytes()
         part = image.data_partition()
@@ -210,7 +211,7 @@ def test_output_identical_for_any_worker_count(synthetic, tmp_path):
             assert m["sha256"] in digests
     assert len(digests) == 1
     with open_udif(tmp_path / "w2.dmg") as image:
-        assert image.verify().ok
+        assert verify_image(image).ok
         assert image.partition_source(0).read(0, image.size) == synthetic.read_bytes()
         types = {c.type for c in image.partitions[0].table.chunks}
         assert CHUNK_ZLIB in types and CHUNK_ZERO in types
@@ -313,7 +314,7 @@ def test_convert_rewraps_whole_disk_image_as_gpt(tmp_path):
         assert b.partition_source(part.index).read(0, part.size) == vol_a
         ign = lambda t: [(c.sector, c.sector_count) for c in t.chunks if c.type == CHUNK_IGNORE]
         assert ign(b.partitions[part.index].table) == ign(a.partitions[0].table)
-        assert b.verify().ok
+        assert verify_image(b).ok
     convert(tmp_path / "g.dmg", tmp_path / "g.raw", format="raw")
     run(["7z", "x", "-tgpt", "-y", f"-o{tmp_path / 'x'}", str(tmp_path / "g.raw")])
     (only,) = list((tmp_path / "x").iterdir())
