@@ -77,13 +77,37 @@ def _where_chunk(part: Partition, i: int) -> str:
 
 
 def detect_container(path: Path) -> None:
-    """Refuse Apple image containers that are not UDIF, with a clear message."""
+    """Refuse Apple image containers that are not UDIF (sparse bundles,
+    sparse images, encrypted images), with a clear message.  Every command
+    calls it before it reads or writes anything: such a file, taken for a
+    raw disk, would be converted byte for byte."""
     if path.is_dir():
         if (path / "Info.plist").is_file() and (path / "bands").is_dir():
             raise UnsupportedError(f"{path}: a .sparsebundle (UDSB) image; sparse bundles "
                                    "are recognised but not supported yet (convert it with "
                                    "hdiutil convert -format UDRO first)")
         raise InputError(f"{path}: is a directory, not a disk image")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            size = fh.seek(0, os.SEEK_END)
+            tail = b""
+            if size >= 8:
+                fh.seek(size - 8)
+                tail = fh.read(8)
+    except FileNotFoundError:
+        return                      # the caller says "no such file"
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if head.startswith(ENCRCDSA):
+        raise UnsupportedError(f"{path}: an encrypted disk image (encrcdsa, v2); "
+                               "encrypted images are recognised but not supported")
+    if head.startswith(SPARSE_MAGIC):
+        raise UnsupportedError(f"{path}: a .sparseimage (UDSP, 'sprs' header); "
+                               "sparse images are recognised but not supported yet")
+    if tail == CDSAENCR:
+        raise UnsupportedError(f"{path}: an encrypted disk image (cdsaencr, v1); "
+                               "encrypted images are recognised but not supported")
 
 
 class UDIFImage:
@@ -123,16 +147,6 @@ class UDIFImage:
 
     def _parse(self) -> None:
         size = self.file_size
-        head = self.pread(0, min(size, 8))
-        if head.startswith(ENCRCDSA):
-            raise UnsupportedError(f"{self.path}: an encrypted disk image (encrcdsa, v2); "
-                                   "encrypted images are recognised but not supported")
-        if head.startswith(SPARSE_MAGIC):
-            raise UnsupportedError(f"{self.path}: a .sparseimage (UDSP, 'sprs' header); "
-                                   "sparse images are recognised but not supported yet")
-        if size >= 8 and self.pread(size - 8, 8) == CDSAENCR:
-            raise UnsupportedError(f"{self.path}: an encrypted disk image (cdsaencr, v1); "
-                                   "encrypted images are recognised but not supported")
         if size < KOLY_SIZE:
             raise self._corrupt("koly", f"file of {size} bytes is too small for a UDIF trailer")
         koly_at = size - KOLY_SIZE

@@ -358,3 +358,22 @@ def test_a_closed_pipe_ends_quietly_and_is_not_a_difference():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+@pytest.mark.parametrize("kind,head,tail", [
+    ("encrypted disk image (encrcdsa, v2)", b"encrcdsa" + bytes(504), b""),
+    ("sparseimage (UDSP", b"sprs" + bytes(508), b""),
+    ("encrypted disk image (cdsaencr, v1)", b"", bytes(504) + b"cdsaencr"),
+])
+def test_every_command_recognises_encrypted_and_sparse_images(tmp_path, capsys, kind, head, tail):
+    # A raw disk of 512-byte sectors would be accepted by `convert`: these
+    # containers must be named and refused before anything is written.
+    image = tmp_path / "x.img"
+    image.write_bytes(head + bytes(64 * 1024) + tail)
+    for argv in (["dmg", "convert", str(image), "-o", str(tmp_path / "out.dmg"), "--format", "UDZO"],
+                 ["dmg", "convert", str(image), "-o", str(tmp_path / "out.raw"), "--format", "raw"],
+                 ["dmg", "info", str(image)], ["dmg", "verify", str(image)],
+                 ["dmg", "ls", str(image)]):
+        code, _out, err = cli(capsys, *argv)
+        assert code == 2 and kind in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.img"]
