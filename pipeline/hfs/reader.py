@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from ..errors import CorruptError, InputError, UnsupportedError
+from ..fsprobe import identify
 from ..imagesource import ImageSource
 from ..textescape import printable
 from . import decmpfs
@@ -184,6 +185,10 @@ class HFSReader:
         self.name = name
         vh = read_volume_header(source, name)
         if vh is None:
+            found = identify(source)
+            if found is not None:
+                raise UnsupportedError(f"{name}: holds {found}, not an HFS+ or HFSX volume; "
+                                       "listing and extracting it are not supported")
             raise CorruptError(name, "volume header.signature",
                                "no HFS+ (H+) or HFSX (HX) signature", 1024)
         self.vh = vh

@@ -377,3 +377,30 @@ def test_every_command_recognises_encrypted_and_sparse_images(tmp_path, capsys, 
         code, _out, err = cli(capsys, *argv)
         assert code == 2 and kind in err, (argv, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.img"]
+
+
+def _volume_with(offset: int, magic: bytes, size: int = 1 << 20) -> bytes:
+    raw = bytearray(size)
+    raw[offset:offset + len(magic)] = magic
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("what,raw", [
+    ("an APFS container", _volume_with(32, b"NXSB")),
+    ("a FAT32 file system", _volume_with(82, b"FAT32   ") [:510] + b"\x55\xaa"
+     + bytes((1 << 20) - 512)),
+    ("a FAT12/16 file system", _volume_with(54, b"FAT16   ")[:510] + b"\x55\xaa"
+     + bytes((1 << 20) - 512)),
+    ("an NTFS file system", _volume_with(3, b"NTFS    ")),
+    ("an exFAT file system", _volume_with(3, b"EXFAT   ")),
+    ("an ISO 9660 file system", _volume_with(0x8001, b"CD001")),
+])
+def test_ls_and_extract_name_the_file_system_they_cannot_read(tmp_path, capsys, what, raw):
+    from hfs_source import BytesSource
+    from pipeline.udif.writer import write_udif
+    dmg = tmp_path / "v.dmg"
+    write_udif(BytesSource(raw), dmg, format="UDRO", free_ranges=[], manifest_path=False)
+    for argv in (["dmg", "ls", str(dmg)], ["dmg", "extract", str(dmg), str(tmp_path / "x")]):
+        code, _out, err = cli(capsys, *argv)
+        assert code == 2 and what in err and "not supported" in err, (argv, err)
+    assert not (tmp_path / "x").exists()
