@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from ..progress import TerminalProgress
 from .output import emit_json, report_failures
 from .volume import add_volume_options, build_volume_from_args
+
+if TYPE_CHECKING:
+    from ..udif.reader import UDIFImage
 
 FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2), "
                "ULFO or ULZF (lzfse), ULMO (lzma), raw (expanded disk image)")
@@ -69,6 +74,16 @@ def register(groups: argparse._SubParsersAction) -> None:
     register_diff(sub)
 
 
+@contextlib.contextmanager
+def opened(path: str) -> Iterator["UDIFImage"]:
+    """The image, after saying once on stderr what its reader had to tolerate."""
+    from ..udif.reader import open_udif
+    with open_udif(path) as image:
+        for warning in image.warnings:
+            print(f"reprodmg: warning: {warning}", file=sys.stderr)
+        yield image
+
+
 def _print_manifest(args, manifest: dict) -> None:
     if args.json:
         emit_json(manifest)
@@ -89,7 +104,10 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from ..udif.convert import convert
+    from ..udif.convert import convert, is_udif
+    if is_udif(Path(args.input)):
+        with opened(args.input):
+            pass                       # says once what was tolerated in the input
     manifest = convert(args.input, args.output, format=args.format, level=args.level,
                        layout=args.layout, workers=args.workers, progress=TerminalProgress())
     _print_manifest(args, manifest)
@@ -98,8 +116,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..udif.info import format_info, image_info
-    from ..udif.reader import open_udif
-    with open_udif(args.image) as image:
+    with opened(args.image) as image:
         info = image_info(image, display_path=args.image)
     if args.json:
         emit_json(info)
@@ -109,9 +126,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..udif.reader import open_udif
     from ..udif.verify import verify_image
-    with open_udif(args.image) as image:
+    with opened(args.image) as image:
         result = verify_image(image, progress=TerminalProgress())
     if args.json:
         d = result.to_json()
@@ -136,9 +152,8 @@ def _hfs_source(image, key):
 def cmd_ls(args: argparse.Namespace) -> int:
     from ..hfs.listing import format_entries
     from ..hfs.reader import HFSReader
-    from ..udif.reader import open_udif
     from .hfs import listing_json, warn_journal
-    with open_udif(args.image) as image:
+    with opened(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         warn_journal(reader, f"{args.image}: {part.label}")
@@ -154,9 +169,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.extract import extract
     from ..hfs.reader import HFSReader
-    from ..udif.reader import open_udif
     from .hfs import warn_journal
-    with open_udif(args.image) as image:
+    with opened(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         warn_journal(reader, f"{args.image}: {part.label}")

@@ -110,7 +110,7 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
             "file_bytes": image.file_size,
             "compressed_bytes": koly.data_fork_length,
             "property_list_bytes": koly.xml_length,
-            "sector_count": koly.sector_count,
+            "sector_count": image.sector_count,
             "total_bytes": expanded,
             "total_empty_bytes": empty,
             "total_non_empty_bytes": expanded - empty,

@@ -177,6 +177,11 @@ class UDIFImage:
             raise self._corrupt("koly.sectorCount", f"{koly.sector_count} sectors is beyond "
                                 "any disk image", koly_at + 492)
         self.koly = koly
+        # Notes on what was tolerated, for the command line to show once.
+        self.warnings: list[str] = []
+        # libdmg-hfsplus writes sectorCount 0; the tables then say how big
+        # the disk is (as 7-Zip and dmg2img read such images).
+        self._sector_limit = koly.sector_count or MAX_SECTORS
         try:
             self.resources = ResourceFork.parse(self.pread(koly.xml_offset, koly.xml_length))
         except ResourceError as exc:
@@ -186,6 +191,12 @@ class UDIFImage:
                                 koly.xml_offset)
         self.partitions = [self._parse_blkx(i, e) for i, e in enumerate(self.resources.blkx)]
         self._check_partition_layout()
+        self.disk_sectors = koly.sector_count
+        if koly.sector_count == 0 and self.partitions:
+            self.disk_sectors = max(p.first_sector + p.sector_count for p in self.partitions)
+            self.warnings.append(f"{self.path}: koly.sectorCount is 0 (as libdmg-hfsplus "
+                                 f"writes it); the disk's {self.disk_sectors} sectors are "
+                                 "taken from the partition tables")
 
     def _parse_blkx(self, index: int, entry) -> Partition:
         data = entry.data
@@ -203,9 +214,9 @@ class UDIFImage:
         table = BlkxTable.parse(data)
         part = Partition(index, entry.id, entry.name, table, entry.attributes, entry.cfname)
         koly = self.koly
-        if table.first_sector + table.sector_count > koly.sector_count:
+        if table.first_sector + table.sector_count > self._sector_limit:
             raise self._corrupt(where, f"sectors {table.first_sector}+{table.sector_count} "
-                                f"run past the image's {koly.sector_count} sectors")
+                                f"run past the image's {self._sector_limit} sectors")
         fork_start = koly.data_fork_offset
         fork_end = koly.data_fork_offset + koly.data_fork_length
         base = fork_start + table.data_offset
@@ -258,11 +269,11 @@ class UDIFImage:
 
     @property
     def sector_count(self) -> int:
-        return self.koly.sector_count
+        return self.disk_sectors
 
     @property
     def size(self) -> int:
-        return self.koly.sector_count * SECTOR
+        return self.disk_sectors * SECTOR
 
     def partition(self, key: int | str) -> Partition:
         """A partition by blkx index, or by (part of) its name."""

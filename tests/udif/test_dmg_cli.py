@@ -404,3 +404,30 @@ def test_ls_and_extract_name_the_file_system_they_cannot_read(tmp_path, capsys, 
         code, _out, err = cli(capsys, *argv)
         assert code == 2 and what in err and "not supported" in err, (argv, err)
     assert not (tmp_path / "x").exists()
+
+
+def test_an_image_whose_koly_declares_no_sectors_is_read_from_its_tables(tmp_path, capsys):
+    # libdmg-hfsplus' `dmg` (and Firefox-era images) leave koly.sectorCount
+    # at 0; 7-Zip and dmg2img read such images from the blkx tables.
+    original = HDIUTIL_CORPUS / "zlib-compressed.dmg"
+    data = bytearray(original.read_bytes())
+    at = len(data) - KOLY_SIZE + Koly.offset_of("sector_count")
+    assert int.from_bytes(data[at:at + 8], "big") > 0
+    data[at:at + 8] = bytes(8)
+    zero = tmp_path / "zero.dmg"
+    zero.write_bytes(data)
+    code, want, _ = cli(capsys, "dmg", "ls", "--json", str(original))
+    code2, got, err = cli(capsys, "dmg", "ls", "--json", str(zero))
+    assert code == code2 == 0
+    assert json.loads(got)["entries"] == json.loads(want)["entries"]
+    assert err.count("warning") == 1 and "sectorCount is 0" in err
+    code, out, err = cli(capsys, "dmg", "info", "--json", str(zero))
+    _, ref, _ = cli(capsys, "dmg", "info", "--json", str(original))
+    assert code == 0 and json.loads(out)["sizes"]["sector_count"] == \
+        json.loads(ref)["sizes"]["sector_count"]
+    assert cli(capsys, "dmg", "verify", str(zero))[0] == 0
+    assert cli(capsys, "dmg", "convert", str(zero), "-o", str(tmp_path / "c.raw"),
+               "--format", "raw")[0] == 0
+    raw_ref = tmp_path / "ref.raw"
+    assert cli(capsys, "dmg", "convert", str(original), "-o", str(raw_ref), "--format", "raw")[0] == 0
+    assert (tmp_path / "c.raw").read_bytes() == raw_ref.read_bytes()
