@@ -14,7 +14,9 @@ from .adhoc import adhoc_sign_file
 from .apply import apply
 from .detach import detach, signature_members
 from .sign import Identity, sign_app, sign_file
+from .summary import SignatureSummary, summarise_signature
 from .verify import FileReport, SliceReport, VerifyReport, verify_path
 
-__all__ = ["FileReport", "Identity", "SliceReport", "VerifyReport", "adhoc_sign_file", "apply",
-           "detach", "sign_app", "sign_file", "signature_members", "verify_path"]
+__all__ = ["FileReport", "Identity", "SignatureSummary", "SliceReport", "VerifyReport",
+           "adhoc_sign_file", "apply", "detach", "sign_app", "sign_file", "signature_members",
+           "summarise_signature", "verify_path"]

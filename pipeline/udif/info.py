@@ -120,7 +120,25 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
         "partitions": partitions,
         "partition_map": partition_map,
         "resources": sorted(["blkx", *image.resources.others]),
+        "code_signature": _code_signature(image),
     }
+
+
+def _code_signature(image: UDIFImage) -> dict | None:
+    """The image's own code signature (koly codeSignatureOffset/Length), if any."""
+    koly = image.koly
+    if not koly.code_signature_length:
+        return None
+    out: dict = {"offset": koly.code_signature_offset, "length": koly.code_signature_length}
+    from ..codesign import summarise_signature
+    from ..errors import ReprodmgError
+    try:
+        blob = image.code_signature_bytes()
+        out.update(summarise_signature(blob, str(image.path),
+                                       koly.code_signature_offset).to_json())
+    except ReprodmgError as exc:
+        out["problems"] = [str(exc)]
+    return out
 
 
 def format_info(info: dict) -> str:
@@ -136,6 +154,7 @@ def format_info(info: dict) -> str:
         f"Sectors: {s['sector_count']} ({s['total_bytes']} bytes; "
         f"{s['total_empty_bytes']} empty)",
         f"Compressed: {s['compressed_bytes']} bytes (ratio {s['compression_ratio']})",
+        f"Code signature: {_fmt_signature(info['code_signature'])}",
         f"Partition scheme: {info['partition_scheme']}",
         "Partitions:",
     ]
@@ -144,6 +163,18 @@ def format_info(info: dict) -> str:
                      f"{_fmt_ck(p['checksum'])}  {p['name']}")
     # Partition names come from the image: no escape sequences on a terminal.
     return "\n".join(shown(line) for line in lines)
+
+
+def _fmt_signature(sig: dict | None) -> str:
+    if sig is None:
+        return "none"
+    text = f"{sig['length']} bytes at {sig['offset']}"
+    if "cdhash" in sig:
+        text += (f", identifier {sig['identifier']}, cdhash {sig['cdhash']}, "
+                 + (f"signed by {sig['signer']}" if sig["signer"] else "ad hoc"))
+    if sig.get("problems"):
+        text += "; " + "; ".join(sig["problems"])
+    return text
 
 
 def _fmt_ck(ck: dict) -> str:

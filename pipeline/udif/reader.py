@@ -39,6 +39,8 @@ CACHE_CHUNKS = 4               # decoded chunks kept per image (random access)
 ENCRCDSA = b"encrcdsa"         # encrypted image v2: magic at the start
 CDSAENCR = b"cdsaencr"         # encrypted image v1: magic at the end
 SPARSE_MAGIC = b"sprs"         # .sparseimage header
+# A DMG's signature holds a few CodeDirectories and a CMS: kilobytes.
+MAX_CODE_SIGNATURE = 16 << 20
 
 
 @dataclass
@@ -385,6 +387,18 @@ class UDIFImage:
         if not cands:
             cands = self.partitions
         return max(cands, key=lambda p: (p.sector_count, -p.index))
+
+    def code_signature_bytes(self) -> bytes:
+        """The SuperBlob that koly.codeSignatureOffset/Length point at."""
+        k = self.koly
+        koly_at = self.file_size - KOLY_SIZE
+        if k.code_signature_length > MAX_CODE_SIGNATURE or \
+                k.code_signature_offset + k.code_signature_length > koly_at:
+            raise self._corrupt("koly.codeSignatureLength",
+                                f"signature {k.code_signature_offset}+{k.code_signature_length} "
+                                f"runs past the trailer at {koly_at} (or over "
+                                f"{MAX_CODE_SIGNATURE} bytes)", koly_at + Koly.offset_of("code_signature_length"))
+        return self.pread(k.code_signature_offset, k.code_signature_length)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -431,3 +431,68 @@ def test_an_image_whose_koly_declares_no_sectors_is_read_from_its_tables(tmp_pat
     raw_ref = tmp_path / "ref.raw"
     assert cli(capsys, "dmg", "convert", str(original), "-o", str(raw_ref), "--format", "raw")[0] == 0
     assert (tmp_path / "c.raw").read_bytes() == raw_ref.read_bytes()
+
+
+def _with_code_signature(dmg: Path, out: Path, superblob: bytes) -> None:
+    """``dmg`` with a signature placed as codesign places a DMG's own: after
+    the property list, named by koly codeSignatureOffset/Length."""
+    data = dmg.read_bytes()
+    koly = Koly.parse(data[-KOLY_SIZE:])
+    body = data[:-KOLY_SIZE]
+    koly.code_signature_offset, koly.code_signature_length = len(body), len(superblob)
+    out.write_bytes(body + superblob + koly.pack())
+
+
+def test_info_shows_the_images_own_code_signature_and_diff_names_its_fields(tmp_path, capsys):
+    import datetime as dt
+
+    from pipeline.codesign import Identity
+    from pipeline.codesign import blobs
+    from pipeline.codesign.cms import build_signed_data
+    from signing_identity import make_identity
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(b"payload")
+    unsigned = tmp_path / "u.dmg"
+    assert main(["dmg", "create", str(src), "-o", str(unsigned)]) == 0
+    cd = blobs.CodeDirectory(version=0x20400, identifier="org.example.image",
+                             code_limit=4096, hash_type=blobs.CS_HASHTYPE_SHA256,
+                             code_hashes=[bytes(32)])
+    cd_blob = cd.pack()
+    adhoc = blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
+                            [(blobs.CSSLOT_CODEDIRECTORY, cd_blob)]).pack()
+    p12, _pem = make_identity(tmp_path, b"pw", common_name="Image Signer", team="TEAM123456",
+                              serial=7)
+    identity = Identity.from_p12(p12, b"pw")
+    cms = build_signed_data([(cd_blob, "sha256")], identity.der(identity.leaf), [],
+                            identity.key, dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+    signed_blob = blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
+                                  [(blobs.CSSLOT_CODEDIRECTORY, cd_blob),
+                                   (blobs.CSSLOT_SIGNATURESLOT, blobs.blob_wrapper(cms))]).pack()
+    capsys.readouterr()
+    code, out, _ = cli(capsys, "dmg", "info", "--json", str(unsigned))
+    assert code == 0 and json.loads(out)["code_signature"] is None
+    for name, blob, signer in (("adhoc.dmg", adhoc, None), ("signed.dmg", signed_blob, "Image Signer")):
+        image = tmp_path / name
+        _with_code_signature(unsigned, image, blob)
+        code, out, err = cli(capsys, "dmg", "info", "--json", str(image))
+        assert code == 0, err
+        sig = json.loads(out)["code_signature"]
+        assert sig["offset"] == unsigned.stat().st_size - KOLY_SIZE and sig["length"] == len(blob)
+        assert sig["identifier"] == "org.example.image" and sig["cdhash"] == cd.cdhash().hex()
+        assert (sig["signer"] is None) == (signer is None)
+        assert signer is None or signer in sig["signer"]
+        assert sig["problems"] == []
+        assert cli(capsys, "dmg", "verify", str(image))[0] == 0
+    code, out, _ = cli(capsys, "dmg", "diff", "--json", str(tmp_path / "adhoc.dmg"),
+                       str(tmp_path / "signed.dmg"))
+    fields = {d["field"] for d in json.loads(out)["container"]["koly"]}
+    assert code == 1 and "koly.codeSignatureLength" in fields and "koly.reserved1" not in fields
+    # A signature pointing past the trailer is named, not followed.
+    data = bytearray((tmp_path / "adhoc.dmg").read_bytes())
+    at = len(data) - KOLY_SIZE + Koly.offset_of("code_signature_length")
+    data[at:at + 8] = (1 << 40).to_bytes(8, "big")
+    (tmp_path / "bad.dmg").write_bytes(data)
+    code, out, _ = cli(capsys, "dmg", "info", "--json", str(tmp_path / "bad.dmg"))
+    assert code == 0 and "codeSignatureLength" in json.loads(out)["code_signature"]["problems"][0]
