@@ -118,11 +118,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     from ..udif.info import format_info, image_info
     with opened(args.image) as image:
         info = image_info(image, display_path=args.image)
+        if info["code_signature"] is not None:
+            info["code_signature"].update(_signature_summary(image))
     if args.json:
         emit_json(info)
     else:
         print(format_info(info))
     return 0
+
+
+def _signature_summary(image: "UDIFImage") -> dict:
+    """What the image's own signature says (identifier, cdhash, signer), or
+    the problem with it."""
+    from ..codesign import summarise_signature
+    from ..errors import ReprodmgError
+    try:
+        blob = image.code_signature_bytes()
+        return summarise_signature(blob, str(image.path),
+                                   image.koly.code_signature_offset).to_json()
+    except ReprodmgError as exc:
+        return {"problems": [str(exc)]}
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -125,20 +125,12 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
 
 
 def _code_signature(image: UDIFImage) -> dict | None:
-    """The image's own code signature (koly codeSignatureOffset/Length), if any."""
+    """Where the image's own code signature is (koly codeSignatureOffset/Length),
+    if it has one; the command line adds what the signature says."""
     koly = image.koly
     if not koly.code_signature_length:
         return None
-    out: dict = {"offset": koly.code_signature_offset, "length": koly.code_signature_length}
-    from ..codesign import summarise_signature
-    from ..errors import ReprodmgError
-    try:
-        blob = image.code_signature_bytes()
-        out.update(summarise_signature(blob, str(image.path),
-                                       koly.code_signature_offset).to_json())
-    except ReprodmgError as exc:
-        out["problems"] = [str(exc)]
-    return out
+    return {"offset": koly.code_signature_offset, "length": koly.code_signature_length}
 
 
 def format_info(info: dict) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..binstruct import BinStruct, on_disk
+from ..fsprobe import partition_type
 from ..imagesource import ImageSource
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
 
@@ -171,9 +172,11 @@ WHOLE_DISK_DESCRIPTOR = 0xFFFFFFFE   # hdiutil's value for "whole disk" (-2)
 
 def plan_whole_disk(source: ImageSource,
                     free_ranges: Iterable[tuple[int, int]] | None = None) -> PartitionPlan:
+    """One blkx entry for the whole disk, named by what it holds (an HFS+
+    volume: "whole disk (Apple_HFS : 0)", as hdiutil names it)."""
     n = source.size // SECTOR
-    part = PlannedPartition("whole disk (Apple_HFS : 0)", 0, WHOLE_DISK_DESCRIPTOR, 0, n,
-                      source, list(free_ranges or []))
+    part = PlannedPartition(f"whole disk ({partition_type(source)} : 0)", 0,
+                            WHOLE_DISK_DESCRIPTOR, 0, n, source, list(free_ranges or []))
     return PartitionPlan([part], VARIANT_PARTITION, n, "none")
 
 

@@ -496,3 +496,19 @@ def test_info_shows_the_images_own_code_signature_and_diff_names_its_fields(tmp_
     (tmp_path / "bad.dmg").write_bytes(data)
     code, out, _ = cli(capsys, "dmg", "info", "--json", str(tmp_path / "bad.dmg"))
     assert code == 0 and "codeSignatureLength" in json.loads(out)["code_signature"]["problems"][0]
+
+
+@pytest.mark.parametrize("label,raw", [
+    ("whole disk (ISO9660 : 0)", _volume_with(0x8001, b"CD001")),
+    ("whole disk (GUID_partition_scheme : 0)", _volume_with(512, b"EFI PART")),
+    ("whole disk (DOS_FAT_32 : 0)", _volume_with(82, b"FAT32   ")),
+    ("whole disk (Apple_APFS : 0)", _volume_with(32, b"NXSB")),
+    ("whole disk (unknown : 0)", bytes(1 << 20)),
+])
+def test_convert_labels_a_raw_input_by_what_it_holds(tmp_path, capsys, label, raw):
+    (tmp_path / "in.raw").write_bytes(raw)
+    code, _out, err = cli(capsys, "dmg", "convert", str(tmp_path / "in.raw"), "-o",
+                          str(tmp_path / "out.dmg"), "--format", "UDZO")
+    assert code == 0, err
+    code, out, _ = cli(capsys, "dmg", "info", "--json", str(tmp_path / "out.dmg"))
+    assert [p["name"] for p in json.loads(out)["partitions"]] == [label]
