@@ -66,9 +66,10 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
         raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
                          f"the slice ends at {len(sl.data):#x} (signature made for another "
                          "build?)")
-    if datasize <= 0 or datasize % 4:
-        raise InputError(f"{sl.path}: {sl.arch}: signature size {datasize} is not a positive "
-                         "multiple of 4")
+    # Any positive size: codesign pads to 16 bytes, but Go's linker and
+    # ld64-820 record the SuperBlob's exact length (82226 bytes, say).
+    if datasize <= 0:
+        raise InputError(f"{sl.path}: {sl.arch}: signature size {datasize} is not positive")
     old = sl.code_signature
     keep = min(dataoff, old.dataoff if old is not None else len(sl.data), len(sl.data))
     out = bytearray(memoryview(sl.data)[:keep])      # one copy, not two

@@ -88,3 +88,39 @@ def test_flipped_byte_in_lld_binary_names_the_page(builder, tmp_path):
     out.write_bytes(data)
     assert verify_path(out).failures == \
         ["hello (arm64): CodeDirectory: code page 4 (offset 0x4000) hash mismatch"]
+
+
+def test_a_signature_whose_size_is_not_a_multiple_of_4_round_trips(builder, tmp_path):
+    # Go's linker and Apple's ld64-820 make LC_CODE_SIGNATURE's datasize the
+    # SuperBlob's exact length, which need not be a multiple of 4 (82226
+    # bytes in a real binary).  The signer's bytes must go back unchanged.
+    from pipeline.codesign import apply, detach, verify_path
+    from pipeline.codesign.allocate import allocate, default_dataoff
+    unsigned = builder.link("x86_64", "odd/tool")       # lld signs only arm64 by default
+    sl = read_macho(unsigned).slices[0]
+    assert sl.code_signature is None
+    text = sl.segment("__TEXT")
+    dataoff = default_dataoff(sl)
+    slots = -(-dataoff // 4096)
+    headers = blobs.SuperBlobHeader.struct_size() + blobs.BlobIndex.struct_size()
+    ident = next("t" * k for k in range(1, 8)
+                 if (headers + blobs.cd_header_size(0x20400) + k + 1 + 32 * slots) % 4 == 2)
+    size = headers + blobs.cd_header_size(0x20400) + len(ident) + 1 + 32 * slots
+    out = allocate(sl, size, dataoff)
+    cd = blobs.CodeDirectory(version=0x20400, flags=blobs.CS_ADHOC, identifier=ident,
+                             code_limit=dataoff, hash_type=blobs.CS_HASHTYPE_SHA256,
+                             page_size_log2=12, exec_seg_base=text.fileoff,
+                             exec_seg_limit=text.filesize,
+                             exec_seg_flags=blobs.CS_EXECSEG_MAIN_BINARY)
+    cd.code_hashes = cd.expected_code_hashes(bytes(out[:dataoff]))
+    sig = blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
+                          [(blobs.CSSLOT_CODEDIRECTORY, cd.pack())]).pack()
+    assert len(sig) == size and size % 4 == 2
+    out[dataoff:dataoff + size] = sig
+    signed = tmp_path / "signed" / "tool"
+    signed.parent.mkdir()
+    signed.write_bytes(out)
+    assert verify_path(signed).ok
+    detach(signed, tmp_path / "sigs.tar")
+    apply(unsigned, tmp_path / "sigs.tar", tmp_path / "applied" / "tool")
+    assert (tmp_path / "applied" / "tool").read_bytes() == signed.read_bytes()
