@@ -101,9 +101,16 @@ def _append_command(sl: MachOSlice, out: bytearray, dataoff: int, datasize: int)
     end = sl.header_size + sl.sizeofcmds
     room = sl.first_section_offset() - end
     size = macho.LinkeditDataCommand.struct_size()
-    if room < size or any(out[end:end + size]):
+    if room < size:
         raise InputError(f"{sl.path}: {sl.arch}: no room for LC_CODE_SIGNATURE after the load "
                          f"commands ({room} free bytes; relink with -headerpad)")
+    if any(out[end:end + size]):
+        # Tools that strip a signature can leave the old command's bytes.
+        leftover = bytes(out[end:end + size]).hex()
+        raise InputError(f"{sl.path}: {sl.arch}: the {room} bytes after the load commands "
+                         f"(offset {end:#x}) are not free: they hold leftover data ({leftover}), "
+                         "as a tool that removed a load command may leave; zero them or "
+                         "relink before signing")
     out[end:end + size] = macho.LinkeditDataCommand(cmd=macho.LC_CODE_SIGNATURE, cmdsize=size,
                                                 dataoff=dataoff, datasize=datasize).pack()
     header = macho.MachHeader64 if sl.is64 else macho.MachHeader

@@ -124,3 +124,22 @@ def test_a_signature_whose_size_is_not_a_multiple_of_4_round_trips(builder, tmp_
     detach(signed, tmp_path / "sigs.tar")
     apply(unsigned, tmp_path / "sigs.tar", tmp_path / "applied" / "tool")
     assert (tmp_path / "applied" / "tool").read_bytes() == signed.read_bytes()
+
+
+def test_leftover_bytes_after_the_load_commands_are_named_as_such(builder, tmp_path):
+    # A tool that strips a signature may leave the old LC_CODE_SIGNATURE's
+    # bytes behind: the room is there, but not free.
+    from pipeline.errors import InputError
+    unsigned = builder.link("x86_64", "leftover/tool")
+    sl = read_macho(unsigned).slices[0]
+    end = sl.header_size + sl.sizeofcmds
+    assert sl.first_section_offset() - end >= 16
+    data = bytearray(unsigned.read_bytes())
+    data[end:end + 16] = bytes.fromhex("1d000000100000000040000010020000")
+    dirty = tmp_path / "dirty"
+    dirty.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        adhoc_sign_file(dirty)
+    message = str(info.value)
+    assert "not free" in message and "leftover" in message and f"{end:#x}" in message
+    assert "no room" not in message
