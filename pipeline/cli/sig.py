@@ -77,8 +77,9 @@ def _print_report(report, as_json: bool) -> int:
             for s in f.slices:
                 state = "ok" if s.ok else "FAILED"
                 who = f", signer {s.signer}" if s.signer else ""
+                where = f", bundle {f.bundle}" if f.bundle else ""
                 print(shown(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier "
-                            f"{s.identifier}, cdhash {s.cdhash}{who}"))
+                            f"{s.identifier}, cdhash {s.cdhash}{who}{where}"))
     return 0 if report.ok else report_failures(report.failures)
 
 

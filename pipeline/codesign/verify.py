@@ -53,6 +53,7 @@ class FileReport:
     path: str
     slices: list[SliceReport] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    bundle: str | None = None     # the bundle whose main executable this is
 
     @property
     def ok(self) -> bool:
@@ -80,7 +81,7 @@ class VerifyReport:
     def to_json(self) -> dict:
         return {
             "path": self.path, "ok": self.ok, "failures": self.failures,
-            "files": [{"path": f.path, "ok": f.ok, "failures": f.failures,
+            "files": [{"path": f.path, "ok": f.ok, "failures": f.failures, "bundle": f.bundle,
                        "slices": [dict(asdict(s), ok=s.ok) for s in f.slices]}
                       for f in self.files],
         }
@@ -90,6 +91,15 @@ class VerifyReport:
         if failures:
             more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
             raise VerificationError(f"{self.path}: {failures[0]}{more}")
+
+
+def _bundle_folder(parts: BundleParts, executable: Path) -> Path:
+    """The bundle's folder, spelled from the path the user gave."""
+    depth = len(parts.main_rel.split("/")) + (1 if parts.contents.name == "Contents" else 0)
+    folder = executable
+    for _ in range(depth):
+        folder = folder.parent
+    return folder
 
 
 def _read(path: Path | None) -> bytes | None:
@@ -269,11 +279,19 @@ def verify_path(path: str | os.PathLike, anchors: list[bytes] | None = None,
     report = VerifyReport(os.fspath(path))
     bundle_reports: dict[Path, FileReport] = {}
     for file in macho_files(root):
-        parts = owning_bundle(file, root) if root.is_dir() else None
+        if root.is_dir():
+            parts = owning_bundle(file, root)
+        else:
+            # A main executable given by path: its bundle (Info.plist, the
+            # seal) is found upwards, as codesign does.
+            absolute = Path(os.path.abspath(file))
+            parts = owning_bundle(absolute, Path(absolute.anchor))
         fr = verify_file(file, relative_name(file, root), parts, anchors, apple_root)
         report.files.append(fr)
         if parts is not None:
             bundle_reports[parts.contents] = fr
+            if not root.is_dir():
+                fr.bundle = os.fspath(_bundle_folder(parts, Path(path)))
     for contents, fr in bundle_reports.items():
         parts = bundle_parts(contents.parent if contents.name == "Contents" else contents)
         data = _read(parts.code_resources)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import SIGNAPPLE_CORPUS
+from pipeline.cli import main
 from pipeline.codesign import blobs
 from pipeline.codesign.apply import apply
 from pipeline.codesign.coderesources import build_code_resources
@@ -193,3 +194,17 @@ def test_verify_anchor_accepts_der_and_pem_and_refuses_junk(tmp_path, capsys):
     assert main(["sig", "verify", str(SIGNED), "--anchor", str(tmp_path / "junk.cer")]) == 2
     err = capsys.readouterr().err
     assert "junk.cer: not a DER or PEM certificate" in err and "Traceback" not in err
+
+
+def test_verifying_a_bundles_main_executable_by_path_uses_its_bundle(capsys):
+    # codesign finds the bundle a main executable belongs to (its Info.plist
+    # is sealed in special slot -1); so must `sig verify`, and say so.
+    exe = SIGNED / EXE
+    report = verify_path(exe)
+    assert report.ok, report.failures
+    assert report.files[0].bundle == str(SIGNED)
+    assert main(["sig", "verify", "--json", str(exe)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"][0]["bundle"] == str(SIGNED)
+    assert main(["sig", "verify", str(exe)]) == 0
+    assert f"bundle {SIGNED}" in capsys.readouterr().out
