@@ -243,27 +243,29 @@ def verify_file(path: Path, rel: str, parts: BundleParts | None,
     return rep
 
 
-def _first_cdhashes(path: Path) -> set[bytes]:
+def _all_cdhashes(path: Path) -> set[bytes]:
+    """The cdhash of every CodeDirectory (primary and alternates) of every slice."""
     out = set()
     try:
         for sl in read_macho(path).slices:
             sig = sl.signature_bytes()
             if sig:
-                cd = blobs.SuperBlob.parse(sig).get(0)
-                if cd:
+                for _slot, cd in blobs.SuperBlob.parse(sig).code_directories():
                     out.add(blobs.CodeDirectory.parse(cd).cdhash())
     except ReprodmgError:
         pass
     return out
 
 
-def _nested_cdhashes(path: Path) -> set[bytes]:
-    """cdhashes of nested code: a Mach-O file, or a bundle's main executable."""
+def nested_cdhashes(path: Path) -> set[bytes]:
+    """cdhashes of nested code (a Mach-O file, or a bundle's main executable):
+    an outer seal may record any of them.  Developer ID frameworks carry a
+    SHA-1 primary and a SHA-256 alternate, and the seal names the SHA-256 one."""
     if path.is_dir():
         path = bundle_parts(path).main_executable
         if path is None:
             return set()
-    return _first_cdhashes(path)
+    return _all_cdhashes(path)
 
 
 def verify_path(path: str | os.PathLike, anchors: list[bytes] | None = None,
@@ -299,7 +301,7 @@ def verify_path(path: str | os.PathLike, anchors: list[bytes] | None = None,
             continue      # special slot -3 already reports a sealed but missing file
         try:
             fr.failures += [f"CodeResources: {m}" for m in check_code_resources(
-                parts.contents, data, parts.main_rel, _nested_cdhashes,
+                parts.contents, data, parts.main_rel, nested_cdhashes,
                 os.fspath(parts.code_resources))]
         except CorruptError as exc:
             fr.failures.append(str(exc))

@@ -143,3 +143,37 @@ def test_leftover_bytes_after_the_load_commands_are_named_as_such(builder, tmp_p
     message = str(info.value)
     assert "not free" in message and "leftover" in message and f"{end:#x}" in message
     assert "no room" not in message
+
+
+def test_a_nested_seal_matches_any_code_directory_of_the_nested_code(builder, tmp_path):
+    # Developer ID frameworks carry a SHA-1 primary CodeDirectory and a
+    # SHA-256 alternate (slot 0x1000); the outer CodeResources records the
+    # SHA-256 one's cdhash, so every CodeDirectory must be offered.
+    from pipeline.codesign.allocate import allocate, default_dataoff
+    from pipeline.codesign.verify import nested_cdhashes, verify_path
+    dylib = builder.link("x86_64", "twocd/libtwo.dylib", dylib=True)
+    sl = read_macho(dylib).slices[0]
+    text = sl.segment("__TEXT")
+    dataoff = default_dataoff(sl)
+
+    def cd(hash_type: int) -> blobs.CodeDirectory:
+        return blobs.CodeDirectory(version=0x20400, flags=blobs.CS_ADHOC, identifier="libtwo",
+                                   code_limit=dataoff, hash_type=hash_type, page_size_log2=12,
+                                   exec_seg_base=text.fileoff, exec_seg_limit=text.filesize)
+    sha1, sha256 = cd(blobs.CS_HASHTYPE_SHA1), cd(blobs.CS_HASHTYPE_SHA256)
+    slots = -(-dataoff // 4096)
+    sha1.code_hashes, sha256.code_hashes = [bytes(20)] * slots, [bytes(32)] * slots
+
+    def superblob() -> bytes:
+        return blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
+                               [(blobs.CSSLOT_CODEDIRECTORY, sha1.pack()),
+                                (blobs.CSSLOT_ALTERNATE_CODEDIRECTORIES, sha256.pack())]).pack()
+    size = len(superblob())
+    out = allocate(sl, size, dataoff)
+    sha1.code_hashes = sha1.expected_code_hashes(bytes(out[:dataoff]))
+    sha256.code_hashes = sha256.expected_code_hashes(bytes(out[:dataoff]))
+    out[dataoff:dataoff + size] = superblob()
+    signed = tmp_path / "libtwo.dylib"
+    signed.write_bytes(out)
+    assert verify_path(signed).ok
+    assert nested_cdhashes(signed) == {sha1.cdhash(), sha256.cdhash()}
