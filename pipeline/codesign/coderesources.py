@@ -257,3 +257,24 @@ def check_code_resources(contents: Path, data: bytes, main_executable: str | Non
         if not ok:
             failures.append(f"{rel}: modified")
     return failures
+
+
+def sealed_as_data(root: Path) -> set[Path]:
+    """Files under ``root`` that a bundle's CodeResources seals by their hash
+    (``hash``/``hash2`` entries), not as nested code: a Mach-O file among
+    them (a PowerPC template, a helper never signed) is data to that seal,
+    and is checked as data, never as code."""
+    out: set[Path] = set()
+    for seal in sorted(root.rglob("_CodeSignature/CodeResources")) if root.is_dir() else []:
+        contents = seal.parent.parent
+        try:
+            recorded = load(seal.read_bytes(), seal).get("files2")
+        except (CorruptError, OSError):
+            continue              # the seal's own check reports it
+        if not isinstance(recorded, dict):
+            continue
+        for rel, entry in recorded.items():
+            if isinstance(entry, bytes) or (isinstance(entry, dict) and "cdhash" not in entry
+                                            and ("hash2" in entry or "hash" in entry)):
+                out.add(contents / rel)
+    return out

@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..macho import read_macho
 from ..tarball import pack_members
 from .bundle import macho_files, relative_name
+from .coderesources import sealed_as_data
 
 SIGN_SUFFIX = "sign"
 
@@ -25,7 +26,10 @@ def signature_members(signed: Path) -> dict[str, bytes]:
     if not signed.exists():
         raise InputError(f"{signed}: no such file or folder")
     members: dict[str, bytes] = {}
+    data_files = sealed_as_data(signed)
     for path in macho_files(signed):
+        if path in data_files:
+            continue              # sealed by its hash: nothing of it is a signature
         rel = relative_name(path, signed)
         for sl in read_macho(path).slices:
             sig = sl.signature_bytes()

@@ -24,7 +24,7 @@ from ..macho import MachOSlice, read_macho
 from . import blobs
 from .bundle import BundleParts, bundle_parts, macho_files, owning_bundle, relative_name
 from .cms import verify_cms
-from .coderesources import check_code_resources
+from .coderesources import check_code_resources, sealed_as_data
 
 
 @dataclass
@@ -280,7 +280,10 @@ def verify_path(path: str | os.PathLike, anchors: list[bytes] | None = None,
         raise InputError(f"{root}: no such file or folder")
     report = VerifyReport(os.fspath(path))
     bundle_reports: dict[Path, FileReport] = {}
+    data_files = sealed_as_data(root)
     for file in macho_files(root):
+        if file in data_files:
+            continue              # checked by its hash with the seal below
         if root.is_dir():
             parts = owning_bundle(file, root)
         else:

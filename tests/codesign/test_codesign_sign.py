@@ -271,3 +271,39 @@ def test_ed25519_identity_is_refused_naming_the_p12(tmp_path):
     shutil.copytree(SIGNAPPLE_CORPUS / "unsigned", app)
     with pytest.raises(InputError, match=r"ed.p12: a Ed25519PrivateKey; only RSA and EC"):
         sign_app(app, p12, None)
+
+
+def test_mach_o_files_sealed_as_data_are_checked_by_their_hash(builder, identity, tmp_path):
+    # Apps ship Mach-O files the outer CodeResources seals as plain data (a
+    # `hash2` entry, not nested code): an old PowerPC template, helper tools
+    # that were never signed.  They are verified by their hash, and the
+    # signer can still export the app's signatures.
+    import hashlib
+    from pipeline.codesign import Identity, sign_file
+    p12, _pem = identity
+    app = make_app(builder, tmp_path / "u", universal=False)
+    sign_app(app, p12, PASSWORD, epoch=1700000000)
+    contents = app / "Contents"
+    (contents / "bin").mkdir()
+    shutil.copy(builder.link("x86_64", "data-helper/helper"), contents / "bin/helper")
+    (contents / "share").mkdir()
+    (contents / "share/template.ppc").write_bytes(b"\xfe\xed\xfa\xce" + bytes(4092))
+    seal = contents / "_CodeSignature/CodeResources"
+    plist = plistlib.loads(seal.read_bytes())
+    for rel in ("bin/helper", "share/template.ppc"):
+        plist["files2"][rel] = {"hash2": hashlib.sha256((contents / rel).read_bytes()).digest()}
+    seal.write_bytes(plistlib.dumps(plist))
+    sign_file(contents / "MacOS/Hello", Identity.from_p12(p12, PASSWORD), "org.example.hello",
+              info_plist=(contents / "Info.plist").read_bytes(), code_resources=seal.read_bytes(),
+              epoch=1700000000)
+    report = verify_path(app)
+    assert report.ok, report.failures
+    assert sorted(f.path for f in report.files) == ["Contents/Frameworks/libhelper.dylib",
+                                                    "Contents/MacOS/Hello"]
+    detach(app, tmp_path / "sigs.tar")
+    from pipeline.tarball import read_members
+    names = sorted(read_members(tmp_path / "sigs.tar"))
+    assert not any(n.startswith(("Contents/bin/", "Contents/share/")) for n in names), names
+    # Tampering with a file sealed as data is caught by its hash.
+    (contents / "share/template.ppc").write_bytes(b"\xfe\xed\xfa\xce" + bytes(4091) + b"x")
+    assert "share/template.ppc: modified" in " ".join(verify_path(app).failures)
