@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..progress import TerminalProgress
 from .output import emit_json, report_failures
+from .hfs import add_xattrs_option
 from .volume import add_volume_options, build_volume_from_args
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("image")
     p.add_argument("dest")
     p.add_argument("--partition", default=None, help="blkx index or name (default: the HFS+ one)")
+    add_xattrs_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_extract)
 
@@ -184,12 +186,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from ..hfs.extract import extract
     from ..hfs.reader import HFSReader
-    from .hfs import warn_journal
+    from .hfs import report_extract, warn_journal
     with opened(args.image) as image:
         source, part = _hfs_source(image, args.partition)
         reader = HFSReader(source, f"{args.image}: {part.label}")
         warn_journal(reader, f"{args.image}: {part.label}")
-        extract(reader, args.dest)
+        result = extract(reader, args.dest, metadata=args.xattrs)
+        report_extract(result, args.xattrs)
         if args.json:
-            emit_json({"image": args.image, "partition": part.name, "dest": args.dest})
+            emit_json({"image": args.image, "partition": part.name, "dest": args.dest,
+                       "metadata": result.to_json()})
     return 0

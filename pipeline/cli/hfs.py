@@ -35,6 +35,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     extract = sub.add_parser("extract", help="extract a raw HFS+ volume into a folder")
     extract.add_argument("image")
     extract.add_argument("dest")
+    add_xattrs_option(extract)
     extract.add_argument("--json", action="store_true", help="print a JSON summary")
     extract.set_defaults(handler=cmd_extract)
 
@@ -74,10 +75,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
         warn_journal(reader, args.image)
-        extract(reader, args.dest)
+        result = extract(reader, args.dest, metadata=args.xattrs)
+        report_extract(result, args.xattrs)
         if args.json:
             emit_json({"image": args.image, "dest": args.dest,
-                       "volume_name": reader.volume_name})
+                       "volume_name": reader.volume_name, "metadata": result.to_json()})
     return 0
 
 
@@ -91,6 +93,20 @@ def listing_json(reader: "HFSReader", entries: list) -> dict:
             "total_blocks": reader.vh.totalBlocks,
             "free_blocks": reader.vh.freeBlocks,
             "entries": [e.to_json() for e in entries]}
+
+
+def add_xattrs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--xattrs", choices=("linux", "appledouble", "none"), default="linux",
+                   help="where extended attributes, Finder info and resource forks go: "
+                        "user.* attributes (default; AppleDouble ._name files where the "
+                        "destination refuses them), ._name files, or nowhere (counted)")
+
+
+def report_extract(result, mode: str) -> None:
+    """Say on stderr when metadata was left out: never silently."""
+    if result.dropped:
+        print(f"reprodmg: warning: the extended attributes, Finder info or resource forks "
+              f"of {result.dropped} item(s) were left out (--xattrs {mode})", file=sys.stderr)
 
 
 def warn_journal(reader: HFSReader, image: str) -> None:

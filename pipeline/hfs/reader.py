@@ -25,7 +25,8 @@ from . import unicode as hfsuni
 from .btree import (COMPARE_BINARY, BTreeReader, split_key)
 from .structs import (ATTR_FORK_DATA, ATTR_INLINE_DATA, ATTR_MAX_KEY_LENGTH,
                       CATALOG_MAX_KEY_LENGTH, CNID_ATTRIBUTES, CNID_CATALOG, CNID_EXTENTS,
-                      CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS, EXTENT_MAX_KEY_LENGTH,
+                      CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS, CREATOR_SYMLINK,
+                      EXTENT_MAX_KEY_LENGTH,
                       FILE_RECORD_SIZE, FORK_DATA_TYPE, FORK_RSRC_TYPE, REC_FILE, REC_FILE_THREAD,
                       REC_FOLDER, REC_FOLDER_THREAD, SIG_HFSX, TYPE_HARDLINK, TYPE_SYMLINK,
                       AttrInlineHead, ExtentKey, ExtentRecord, FileRecord, FolderRecord, ForkData,
@@ -128,6 +129,13 @@ class Entry:
     _rsrc_fork: ForkData | None = field(default=None, repr=False, compare=False)
     _fork_owner: int = field(default=0, repr=False, compare=False)
     _decmpfs: bytes | None = field(default=None, repr=False, compare=False)
+    # FileInfo/FolderInfo + extended info, as com.apple.FinderInfo shows them.
+    _finder_info: bytes = field(default=bytes(32), repr=False, compare=False)
+
+    @property
+    def finder_info(self) -> bytes:
+        """The 32 bytes of Finder info (com.apple.FinderInfo on macOS)."""
+        return self._finder_info
 
     def fork_record(self, fork: str = "data") -> ForkData | None:
         """The catalog's fork record ("data" or "rsrc"); None for folders and links' owners."""
@@ -361,7 +369,8 @@ class HFSReader:
                          unix_date(rec.accessDate), unix_date(rec.attributeModDate),
                          unix_date(rec.backupDate), rec.flags,
                          struct.unpack_from(">H", rec.userInfo, 8)[0],
-                         xattrs=self._xattrs(rec.folderID), valence=rec.valence)
+                         xattrs=self._xattrs(rec.folderID), valence=rec.valence,
+                         _finder_info=rec.userInfo + rec.finderInfo)
         assert isinstance(rec, FileRecord)
         data_rec = rec
         inode = None
@@ -391,6 +400,11 @@ class HFSReader:
         entry._data_fork = data_rec.dataFork
         entry._rsrc_fork = data_rec.resourceFork
         entry._fork_owner = data_rec.fileID
+        finder = data_rec.userInfo + data_rec.finderInfo
+        if is_link and finder[:8] == TYPE_SYMLINK + CREATOR_SYMLINK:
+            # slnk/rhap is how HFS+ marks a link, not Finder info of the user's.
+            finder = bytes(8) + finder[8:]
+        entry._finder_info = finder
         entry.bsd_flags = b.adminFlags << 16 | b.ownerFlags
         if b.ownerFlags & decmpfs.UF_COMPRESSED and decmpfs.XATTR_NAME in entry.xattrs \
                 and not is_link:

@@ -155,3 +155,40 @@ def test_text_listing_escapes_control_characters(tmp_path, capsys):
     assert not any(c in out for c in "\x1b\x07\x9b")
     assert "evil\\x0afake line" in out and "esc\\x1b]0;title\\x07 -> t\\x9b1m" in out
     assert "xattrs x\\x1b[2J" in out
+
+
+def test_extract_keeps_attributes_finder_info_and_resource_forks(tmp_path, capsys):
+    # Never dropped silently: user.* attributes where the destination takes
+    # them, AppleDouble ._name files on request, counted when left out.
+    import os
+    from pipeline.hfs import FinderInfo
+    from pipeline.hfs.appledouble import parse_appledouble
+    tree = Tree()
+    tree.add("doc.txt", File(data=FileData.from_bytes(b"text")))
+    tree.add("plain.txt", File(data=FileData.from_bytes(b"plain")))
+    finder = b"TEXTttxt\x40\x00" + bytes(22)
+    vol = build_volume(tree, volname="Meta", xattrs={"doc.txt": {"com.example.tag": b"red"}},
+                       finder_info={"doc.txt": FinderInfo(finder)},
+                       resource_forks={"doc.txt": b"RSRC" * 100})
+    image = tmp_path / "meta.hfs"
+    with open(image, "wb") as fh:
+        vol.write_to(fh)
+    linux = tmp_path / "linux"
+    assert main(["hfs", "extract", str(image), str(linux), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["metadata"] == {"linux_xattrs": 3, "appledouble_files": 0, "dropped": 0}
+    doc = str(linux / "doc.txt")
+    assert os.getxattr(doc, "user.com.example.tag") == b"red"
+    assert os.getxattr(doc, "user.com.apple.FinderInfo") == finder
+    assert os.getxattr(doc, "user.com.apple.ResourceFork") == b"RSRC" * 100
+    assert os.listxattr(str(linux / "plain.txt")) == []
+    double = tmp_path / "double"
+    assert main(["hfs", "extract", str(image), str(double), "--xattrs", "appledouble"]) == 0
+    assert sorted(p.name for p in double.iterdir()) == ["._doc.txt", "doc.txt", "plain.txt"]
+    assert parse_appledouble((double / "._doc.txt").read_bytes()) == (
+        finder, {"com.example.tag": b"red"}, b"RSRC" * 100)
+    capsys.readouterr()
+    assert main(["hfs", "extract", str(image), str(tmp_path / "none"), "--xattrs", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "1 item(s) were left out" in err
+    assert os.listxattr(str(tmp_path / "none" / "doc.txt")) == []
