@@ -117,9 +117,15 @@ def pack_tree(src_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     _write_entries(_walk_tree(Path(src_dir), prefix.strip("/")), out_path, mtime)
 
 
-def pack_members(members: Mapping[str, bytes | Path], out_path: str | os.PathLike, *,
-                 mtime: int = 0, executable: Iterable[str] = ()) -> None:
-    """Write a deterministic tarball of named byte strings or files.
+@dataclass(frozen=True)
+class SymlinkMember:
+    """A ``pack_members`` value stored as a symbolic link to ``target``."""
+    target: str
+
+
+def pack_members(members: Mapping[str, bytes | Path | SymlinkMember], out_path: str | os.PathLike,
+                 *, mtime: int = 0, executable: Iterable[str] = ()) -> None:
+    """Write a deterministic tarball of named byte strings, files or links.
 
     Parent folders are added implicitly so extraction recreates them.
     """
@@ -127,8 +133,12 @@ def pack_members(members: Mapping[str, bytes | Path], out_path: str | os.PathLik
     entries: dict[str, _Entry] = {}
     for name, source in members.items():
         clean = _check_name(name, str(out_path))
-        entries[clean] = _Entry(clean, "file", source if isinstance(source, bytes) else Path(source),
-                                executable=clean in execs)
+        if isinstance(source, SymlinkMember):
+            entries[clean] = _Entry(clean, "symlink", link_target=source.target)
+        else:
+            entries[clean] = _Entry(clean, "file",
+                                    source if isinstance(source, bytes) else Path(source),
+                                    executable=clean in execs)
         parent = posixpath.dirname(clean)
         while parent and parent not in entries:
             entries[parent] = _Entry(parent, "dir")

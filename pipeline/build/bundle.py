@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Iterator
 import jinja2
 
 from ..errors import InputError
+from .shipped import TEMPLATES_DIR
 
 if TYPE_CHECKING:
     from .config import ReleaseConfig
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = TEMPLATES_DIR
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ..epoch import MAX_EPOCH
 from ..hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type, without_signature
 
-__all__ = ["ReleaseConfig", "WindowConfig", "load", "parse", "without_signature"]
+__all__ = ["PrebuiltApp", "ReleaseConfig", "WindowConfig", "load", "parse", "without_signature"]
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
@@ -54,6 +54,18 @@ class Library:
     """A static library archived with llvm-ar and linked into the executable."""
     name: str
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrebuiltApp:
+    """``[app] prebuilt``: a bundle built elsewhere (a folder ``Name.app``, or a
+    tarball holding one, pinned by ``prebuilt_sha256``), fed to the back half."""
+    path: str
+    sha256: str | None = None     # tarballs only: checked before the tarball is read
+
+    @property
+    def is_tarball(self) -> bool:
+        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,7 @@ class ReleaseConfig:
     source_date_epoch: int | None
     signature: SignaturePin | None = None
     window: WindowConfig | None = None
+    prebuilt: PrebuiltApp | None = None
 
     @property
     def root(self) -> Path:
@@ -197,6 +210,7 @@ _ICON_SIZE_RANGE = (16, 512)
 _TEXT_SIZE_RANGE = (10, 16)
 _MAX_COORD = 16384
 _BACKGROUND_EXTS = (".png", ".tif", ".tiff")
+PREBUILT_TARBALL_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
 def _point(table: Table, key: str, value: Any, lo: int) -> tuple[int, int]:
@@ -246,6 +260,81 @@ def _window(win: Table, root: Path) -> WindowConfig:
                         show_toolbar=show_toolbar, show_sidebar=show_sidebar)
 
 
+def _prebuilt(app: Table, root: Path) -> PrebuiltApp | None:
+    """``[app] prebuilt`` (and, for a tarball, its ``prebuilt_sha256`` pin)."""
+    raw = app.get("prebuilt", str, default=None)
+    if raw is None:
+        if "prebuilt_sha256" in app.data:
+            raise app.error("prebuilt_sha256", "only with app.prebuilt (a tarball)")
+        return None
+    rel = _relative_path(app, "prebuilt", raw, root)
+    if (root / rel).is_dir():
+        if not rel.endswith(".app"):
+            raise app.error("prebuilt", f"{rel!r}: a folder must be an application bundle "
+                            "(Name.app)")
+        if "prebuilt_sha256" in app.data:
+            raise app.error("prebuilt_sha256", "only for a tarball; a folder is recorded "
+                            "file by file in the build manifest")
+        return PrebuiltApp(rel)
+    if not rel.endswith(PREBUILT_TARBALL_EXTS):
+        raise app.error("prebuilt", f"{rel!r}: expected Name.app or a tarball "
+                        f"({', '.join(PREBUILT_TARBALL_EXTS)})")
+    if "prebuilt_sha256" not in app.data:
+        raise app.error("prebuilt_sha256", "missing (required for a prebuilt tarball)")
+    return PrebuiltApp(rel, app.sha256("prebuilt_sha256"))
+
+
+def _refuse_with_prebuilt(top: Table, data: dict[str, Any]) -> None:
+    """A prebuilt bundle is not compiled: keys that configure compiling would
+    be silently ignored, so they are refused."""
+    build = data.get("build", {})
+    if isinstance(build, dict):
+        for key in sorted(build):
+            if key != "source_date_epoch":
+                raise top.error(f"build.{key}", "not used with app.prebuilt (the bundle is "
+                                "not compiled); only build.source_date_epoch applies")
+    for section in ("toolchain", "sdk"):
+        if section in data:
+            raise top.error(section, "not used with app.prebuilt (the bundle is not compiled)")
+
+
+def _dmg(top: Table, name: str, root: Path) -> dict[str, Any]:
+    """``[dmg]`` and ``[dmg.window]``, as ReleaseConfig's fields."""
+    dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
+    volume_name = dmg.get("volume_name", str, default=name)
+    # HFS+ counts a name in UTF-16 units after Apple's decomposition: 255
+    # "é" are 510 units.
+    units = len(decompose(volume_name).encode("utf-16-be")) // 2
+    if not 1 <= units <= 255 or "/" in volume_name or "\0" in volume_name:
+        raise dmg.error("volume_name", f"{volume_name[:80]!r}: 1-255 UTF-16 units once "
+                        f"decomposed as HFS+ stores it ({units}), no '/'")
+    dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
+    layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
+    window = _window(dmg.table("window", _WINDOW_KEYS), root) if "window" in dmg.data else None
+    dmg.finish()
+    return {"volume_name": volume_name, "dmg_format": dmg_format, "dmg_layout": layout,
+            "window": window}
+
+
+def _signature(top: Table, data: dict[str, Any], root: Path) -> SignaturePin | None:
+    if "signature" not in data:
+        return None
+    sig = top.table("signature", ("path", "sha256"))
+    # Need not exist yet: the signer sends it after the unsigned build.
+    sig_path = _relative_path(sig, "path", sig.get("path", str), root, must_exist=False)
+    signature = SignaturePin(sig_path, sig.sha256("sha256"))
+    sig.finish()
+    return signature
+
+
+def _epoch(build: Table) -> int | None:
+    epoch = build.get("source_date_epoch", int, default=None)
+    if epoch is not None and not 0 <= epoch <= MAX_EPOCH:
+        raise build.error("source_date_epoch", f"{epoch} is outside 0..{MAX_EPOCH} "
+                          "(HFS+ dates end on 2040-02-06)")
+    return epoch
+
+
 def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     """Check a parsed TOML document against the schema."""
     cfg_path = Path(path)
@@ -253,7 +342,8 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     top = Table(data, "", os.fspath(path),
                  ("app", "build", "toolchain", "sdk", "dmg", "signature"))
 
-    app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon"))
+    app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon",
+                            "prebuilt", "prebuilt_sha256"))
     name = _pattern(app, "name", app.get("name", str), _NAME_RE, "a plain app name")
     bundle_id = _pattern(app, "bundle_id", app.get("bundle_id", str), _BUNDLE_ID_RE,
                          "a reverse-DNS bundle identifier")
@@ -267,7 +357,24 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         icon = _relative_path(app, "icon", icon, root)
         if not icon.endswith(".icns") or not (root / icon).is_file():
             raise app.error("icon", f"{icon!r}: expected an .icns file")
+    prebuilt = _prebuilt(app, root)
+    if prebuilt is not None and icon is not None:
+        raise app.error("icon", "not used with app.prebuilt (the bundle carries its own icon)")
     app.finish()
+    dmg_section = _dmg(top, name, root)
+    if prebuilt is not None:
+        _refuse_with_prebuilt(top, data)
+        build = top.table("build", ("source_date_epoch",), required=False)
+        epoch = _epoch(build)
+        build.finish()
+        signature = _signature(top, data, root)
+        top.finish()
+        return ReleaseConfig(
+            path=cfg_path, name=name, bundle_id=bundle_id, version=version,
+            build_number=build_number, executable=executable, sources=(), libraries=(),
+            include_dirs=(), cflags=(), targets=(), minimum_macos="", icon=None,
+            toolchain_provider="", toolchain_version=0, sdk_name="", sdk_sha256="",
+            **dmg_section, source_date_epoch=epoch, signature=signature, prebuilt=prebuilt)
 
     build = top.table("build", ("sources", "include_dirs", "cflags", "targets", "minimum_macos",
                                 "source_date_epoch", "libraries"))
@@ -292,10 +399,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
                        "a macOS version like 11.0")
     if int(minimum.split(".")[0]) < 11 and "arm64" in targets:
         raise build.error("minimum_macos", f"{minimum!r}: arm64 needs macOS 11.0 or later")
-    epoch = build.get("source_date_epoch", int, default=None)
-    if epoch is not None and not 0 <= epoch <= MAX_EPOCH:
-        raise build.error("source_date_epoch", f"{epoch} is outside 0..{MAX_EPOCH} "
-                          "(HFS+ dates end on 2040-02-06)")
+    epoch = _epoch(build)
 
     libraries = []
     raw_libs = build.get("libraries", list, default=[])
@@ -331,26 +435,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk_sha = sdk.sha256("sha256")
     sdk.finish()
 
-    dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
-    volume_name = dmg.get("volume_name", str, default=name)
-    # HFS+ counts a name in UTF-16 units after Apple's decomposition: 255
-    # "é" are 510 units.
-    units = len(decompose(volume_name).encode("utf-16-be")) // 2
-    if not 1 <= units <= 255 or "/" in volume_name or "\0" in volume_name:
-        raise dmg.error("volume_name", f"{volume_name[:80]!r}: 1-255 UTF-16 units once "
-                        f"decomposed as HFS+ stores it ({units}), no '/'")
-    dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
-    layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
-    window = _window(dmg.table("window", _WINDOW_KEYS), root) if "window" in dmg.data else None
-    dmg.finish()
-
-    signature = None
-    if "signature" in data:
-        sig = top.table("signature", ("path", "sha256"))
-        # Need not exist yet: the signer sends it after the unsigned build.
-        sig_path = _relative_path(sig, "path", sig.get("path", str), root, must_exist=False)
-        signature = SignaturePin(sig_path, sig.sha256("sha256"))
-        sig.finish()
+    signature = _signature(top, data, root)
     top.finish()
 
     return ReleaseConfig(
@@ -359,9 +444,8 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         libraries=tuple(libraries), include_dirs=include_dirs, cflags=cflags,
         targets=targets, minimum_macos=minimum, icon=icon,
         toolchain_provider=provider, toolchain_version=tc_version,
-        sdk_name=sdk_name, sdk_sha256=sdk_sha, volume_name=volume_name,
-        dmg_format=dmg_format, dmg_layout=layout, source_date_epoch=epoch,
-        signature=signature, window=window)
+        sdk_name=sdk_name, sdk_sha256=sdk_sha, **dmg_section, source_date_epoch=epoch,
+        signature=signature)
 
 
 def load(path: str | os.PathLike) -> ReleaseConfig:

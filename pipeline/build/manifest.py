@@ -82,6 +82,8 @@ def project_inputs(cfg: "ReleaseConfig") -> list[str]:
     """
     root = cfg.root
     found = {cfg.path.name, *cfg.all_sources()}
+    if cfg.prebuilt is not None and cfg.prebuilt.is_tarball:
+        found.add(cfg.prebuilt.path)
     if cfg.icon:
         found.add(cfg.icon)
     folders = set(cfg.include_dirs) | {os.path.dirname(s) or "." for s in cfg.all_sources()}
@@ -95,28 +97,41 @@ def project_inputs(cfg: "ReleaseConfig") -> list[str]:
     return sorted(found)
 
 
-def app_manifest(cfg: "ReleaseConfig", *, epoch: int, toolchain: Mapping[str, Any],
-                 sdk: Mapping[str, Any], app_dir: str | os.PathLike,
-                 templates: Mapping[str, str | os.PathLike]) -> dict[str, Any]:
-    """What the unsigned app is a function of, and the app's files."""
+def app_manifest(cfg: "ReleaseConfig", *, epoch: int, app_dir: str | os.PathLike,
+                 toolchain: Mapping[str, Any] | None = None, sdk: Mapping[str, Any] | None = None,
+                 templates: Mapping[str, str | os.PathLike] | None = None,
+                 imported: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the unsigned app is a function of, and the app's files.
 
-
+    A compiled app records its toolchain, SDK and templates; a prebuilt one
+    (``imported``: the import report) records where it came from and what
+    the import normalised instead."""
     app = Path(app_dir)
     inputs = file_hashes(cfg.root, project_inputs(cfg))
     # The configuration as the unsigned tarball carries it (no signature pin).
     inputs[cfg.path.name] = hashlib.sha256(without_signature(cfg.path)).hexdigest()
+    release: dict[str, Any] = {
+        "name": cfg.name, "bundle_id": cfg.bundle_id, "version": cfg.version,
+        "build": cfg.build_number,
+    }
+    made: dict[str, Any]
+    if imported is not None:
+        made = {"prebuilt": {k: imported[k] for k in ("source", "sha256", "normalised")
+                             if k in imported}}
+    else:
+        release.update({"executable": cfg.executable, "targets": list(cfg.targets), "minimum_macos": cfg.minimum_macos,
+                        "cflags": list(cfg.cflags)})
+        made = {
+            "templates": {name: sha256_file(path) for name, path in sorted((templates or {}).items())},
+            "toolchain": dict(toolchain or {}),
+            "sdk": dict(sdk or {}),
+        }
+    release["source_date_epoch"] = epoch
     return {
         "manifest_version": MANIFEST_VERSION,
-        "release": {
-            "name": cfg.name, "bundle_id": cfg.bundle_id, "version": cfg.version,
-            "build": cfg.build_number, "executable": cfg.executable,
-            "targets": list(cfg.targets), "minimum_macos": cfg.minimum_macos,
-            "cflags": list(cfg.cflags), "source_date_epoch": epoch,
-        },
+        "release": release,
         "inputs": inputs,
-        "templates": {name: sha256_file(path) for name, path in sorted(templates.items())},
-        "toolchain": dict(toolchain),
-        "sdk": dict(sdk),
+        **made,
         "app": [{**e, "path": f"{app.name}/{e['path']}"} for e in tree_entries(app)],
     }
 

@@ -66,6 +66,11 @@ class BuildPaths:
         return files
 
     @property
+    def import_report(self) -> Path:
+        """A prebuilt bundle's import: what was normalised, and the files imported."""
+        return self.out / "import.json"
+
+    @property
     def toolchain_json(self) -> Path:
         return self.out / "toolchain.json"
 

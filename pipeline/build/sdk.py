@@ -25,6 +25,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .. import tarball
 from ..errors import CorruptError, InputError, VerificationError
@@ -110,11 +111,19 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
     return SdkPin(name, sha, root, sdk_version, description, recipe, wheel, Path(path))
 
 
-def find_pin(pins_dir: str | os.PathLike, name: str, sha256: str | None = None) -> SdkPin:
-    """The pin ``pins_dir/<name>.toml``; with ``sha256``, it must agree with the caller."""
+def find_pin(pins_dirs: Sequence[str | os.PathLike], name: str,
+             sha256: str | None = None) -> SdkPin:
+    """The pin ``<name>.toml`` in the first of ``pins_dirs`` that has one (a
+    project's own ``sdk/`` before the shipped pins); with ``sha256``, it must
+    agree with the caller."""
     if not _NAME_RE.match(name):
         raise InputError(f"SDK name {name!r} is not a plain file name")
-    pin = load_pin(Path(pins_dir) / f"{name}.toml")
+    candidates = [Path(d) / f"{name}.toml" for d in pins_dirs]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise InputError(f"SDK {name}: no pin file; looked for "
+                         + ", ".join(os.fspath(c) for c in candidates))
+    pin = load_pin(found)
     if pin.name != name:
         raise InputError(f"{pin.path}: name: {pin.name!r} does not match the file name")
     if sha256 is not None and sha256 != pin.sha256:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from .. import tarball
-from ..errors import InputError
 from .tomlfile import without_signature
 
 if TYPE_CHECKING:
@@ -22,17 +21,22 @@ def pack_app_tarball(app_dir: str | os.PathLike, *, config_path: str | os.PathLi
     (as ``release.toml``, without its ``[signature]`` pin, which is added only
     after signing) and the app manifest (as ``build-manifest.json``)."""
     app = Path(app_dir)
-    members: dict[str, Path | bytes] = {"release.toml": without_signature(config_path),
-                                        "build-manifest.json": Path(manifest_path)}
+    members: dict[str, Path | bytes | tarball.SymlinkMember] = {
+        "release.toml": without_signature(config_path),
+        "build-manifest.json": Path(manifest_path)}
     executables = []
     for dirpath, dirnames, filenames in os.walk(app):
         dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                raise InputError(f"{path}: symbolic links in the app are not supported "
-                                 "in the unsigned tarball")
+        here = Path(dirpath)
+        # os.walk lists a link to a folder among the folders and does not enter it.
+        for name in sorted(dirnames + filenames):
+            path = here / name
             rel = f"{app.name}/{path.relative_to(app).as_posix()}"
+            if path.is_symlink():
+                members[rel] = tarball.SymlinkMember(os.readlink(path))
+                continue
+            if path.is_dir():
+                continue
             members[rel] = path
             if os.stat(path).st_mode & 0o111:
                 executables.append(rel)
@@ -44,8 +48,13 @@ def write_unsigned_release(cfg: "ReleaseConfig", paths: "BuildPaths", *, epoch: 
     """The app manifest (what the app is a function of) and the unsigned tarball."""
     from ..jsonfile import read_json, write_json
     from .manifest import app_manifest
-    data = app_manifest(cfg, epoch=epoch, toolchain=read_json(paths.toolchain_json),
-                        sdk=read_json(paths.sdk_stamp), app_dir=paths.app, templates=templates)
+    if cfg.prebuilt is not None:
+        data = app_manifest(cfg, epoch=epoch, app_dir=paths.app,
+                            imported=read_json(paths.import_report))
+    else:
+        data = app_manifest(cfg, epoch=epoch, toolchain=read_json(paths.toolchain_json),
+                            sdk=read_json(paths.sdk_stamp), app_dir=paths.app,
+                            templates=templates)
     write_json(paths.app_manifest, data)
     pack_app_tarball(paths.app, config_path=cfg.path, manifest_path=paths.app_manifest,
                      out_path=paths.app_tar, epoch=epoch)

@@ -215,7 +215,9 @@ def test_pin_file_errors_name_the_key(tmp_path):
     with pytest.raises(InputError, match="roott: unknown key"):
         sdk.load_pin(bad)
     with pytest.raises(VerificationError, match="pins sha256"):
-        sdk.find_pin(REPO / "sdk", "MacOSX-zig-0.17.1", "00" * 32)
+        sdk.find_pin([REPO / "sdk"], "MacOSX-zig-0.17.1", "00" * 32)
+    with pytest.raises(InputError, match="no pin file; looked for .*/elsewhere/NoSuch.toml"):
+        sdk.find_pin([tmp_path / "elsewhere", REPO / "sdk"], "NoSuch")
 
 
 def test_wheel_with_wrong_hash_is_refused(pin, wheel, tmp_path):

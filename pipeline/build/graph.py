@@ -1,0 +1,352 @@
+"""The doit task graph of one release: toolchain -> sdk -> compile ->
+archive/link -> lipo -> bundle (or, for a prebuilt bundle, import) ->
+unsigned tarball -> image -> SHA256SUMS + build manifest.
+
+Tasks only wire; every action is a plain function of ``pipeline.build``.
+Each task declares its file inputs (file_dep), its targets, and the options
+that shape its output (``config_changed``), so a second run with nothing
+changed runs nothing and an edited source reruns only its own chain.
+
+The same graph serves the project's ``dodo.py`` (``doit -f dodo.py``) and
+``reprodmg build release.toml`` (doit's API, for a user's own repository).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from doit.dependency import FileChangedChecker
+from doit.exceptions import TaskFailed
+from doit.tools import config_changed
+
+from ..epoch import source_date_epoch
+from ..errors import ReprodmgError
+from . import bundle, compiler, config, image, manifest, prebuilt, sdk, toolchain
+from . import signature as signature_stage, unsigned_tarball
+from .code_inputs import code_files
+from .paths import BuildPaths
+from .shipped import SDK_PINS_DIR
+
+
+class ContentChecker(FileChangedChecker):
+    """A file changed when its size or SHA-256 changed; modification times are ignored.
+
+    doit's default checker trusts an unchanged mtime, but every file of the
+    bundle carries SOURCE_DATE_EPOCH as its mtime, so an edited source that
+    yields a same-size executable would look unchanged to the image task.
+    """
+
+    def check_modified(self, file_path, file_stat, state):
+        size, digest = state
+        return file_stat.st_size != size or manifest.sha256_file(file_path) != digest
+
+    def get_state(self, dep, current_state):
+        state = [os.path.getsize(dep), manifest.sha256_file(dep)]
+        return None if current_state is not None and list(current_state) == state else state
+
+
+def guarded(fn: Callable) -> Callable:
+    """Run a pipeline function as a doit action; our errors, and the file
+    system's (a full disk, a file where the build needs a folder), become
+    one-line failures naming the file instead of tracebacks."""
+    def action(*args, **kwargs):
+        try:
+            fn(*args, **kwargs)
+        except ReprodmgError as exc:
+            return TaskFailed(f"reprodmg: error: {exc}")
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else fn.__name__
+            return TaskFailed(f"reprodmg: error: {where}: {exc.strerror or exc}")
+        return None
+    action.__name__ = getattr(fn, "__name__", "action")
+    action.__doc__ = fn.__doc__
+    return action
+
+
+# The code of each stage is an input of its tasks too: a changed flag in the
+# compiler stage or a changed tarball writer must rebuild, never leave a
+# stale output that looks up to date.  Derived from the stage modules'
+# imports (pipeline.build.code_inputs), through the imported package, so a
+# checkout outside the project folder is tracked as well.
+TOOLCHAIN_CODE = code_files("pipeline.build.toolchain")
+SDK_CODE = code_files("pipeline.build.sdk")
+COMPILE_CODE = code_files("pipeline.build.compiler")
+BUNDLE_CODE = code_files("pipeline.build.bundle")
+IMPORT_CODE = code_files("pipeline.build.prebuilt")
+TARBALL_CODE = code_files("pipeline.build.unsigned_tarball", "pipeline.build.manifest")
+CHECKSUMS_CODE = code_files("pipeline.build.manifest")
+# An upgraded HFS+/UDIF or signing library must rebuild the DMG.
+IMAGE_CODE = code_files("pipeline.build.image")
+SIGNED_IMAGE_CODE = code_files("pipeline.build.image", "pipeline.build.signature")
+
+COMPILED_TASKS = ("toolchain", "sdk", "compile", "archive", "link", "lipo", "bundle")
+PREBUILT_TASKS = ("import_app",)
+BACK_HALF_TASKS = ("app_tarball", "image", "signed_image", "checksums")
+
+
+class ReleaseGraph:
+    """The tasks of one release configuration, building under ``build``."""
+
+    def __init__(self, release: str | os.PathLike, *, build: str | os.PathLike,
+                 cache: str | os.PathLike | None = None,
+                 pins_dirs: Sequence[str | os.PathLike] = ()) -> None:
+        self.cfg = config.load(release)
+        self.epoch = source_date_epoch(self.cfg.source_date_epoch)
+        self.build = Path(build)
+        self.cache = Path(cache) if cache else self.build / "cache"
+        # A project's own pins first (sdk/ beside the configuration), then the shipped ones.
+        dirs = [*map(Path, pins_dirs), self.cfg.root / "sdk", SDK_PINS_DIR]
+        self.pin = (None if self.cfg.prebuilt else
+                    sdk.find_pin(list(dict.fromkeys(dirs)), self.cfg.sdk_name,
+                                 self.cfg.sdk_sha256))
+        self.paths = BuildPaths.for_release(self.build, self.cfg, self.pin)
+        self.inputs = manifest.project_inputs(self.cfg)
+        self.templates = ({} if self.cfg.prebuilt else
+                          {f"templates/{n}": bundle.TEMPLATES / n
+                           for n in ("Info.plist.j2", "PkgInfo.j2")})
+        window = self.cfg.window
+        self.background = ([self.cfg.root / window.background]
+                           if window and window.background else [])
+
+    def doit_config(self) -> dict[str, Any]:
+        return {
+            "dep_file": os.fspath(self.build / ".doit.db"),
+            "backend": "json",
+            "check_file_uptodate": ContentChecker,
+            "default_tasks": ["checksums"],
+            "verbosity": 1,
+        }
+
+    def namespace(self) -> dict[str, Any]:
+        """What doit loads tasks from: DOIT_CONFIG and the task creators of this release."""
+        front = PREBUILT_TASKS if self.cfg.prebuilt else COMPILED_TASKS
+        names = (*front, *BACK_HALF_TASKS)
+        return {"DOIT_CONFIG": self.doit_config(),
+                **{f"task_{name}": getattr(self, f"task_{name}") for name in names}}
+
+    # ------------------------------------------------------------------
+    # The app, compiled here
+
+    def _tools(self) -> dict[str, str]:
+        return toolchain.locate(self.cfg.toolchain_provider, self.cfg.toolchain_version)
+
+    @property
+    def _headers(self) -> list[Path]:
+        return [self.cfg.root / p for p in self.inputs if p.endswith(".h")]
+
+    def task_toolchain(self):
+        """Resolve the LLVM tools and record versions and hashes."""
+        cfg, P = self.cfg, self.paths
+        try:
+            deps = [str(p) for p in toolchain.tool_paths(cfg.toolchain_provider,
+                                                         cfg.toolchain_version)]
+        except ReprodmgError:
+            deps = []      # the action reports what to install
+        return {
+            "actions": [(guarded(toolchain.write_manifest),
+                         [P.toolchain_json, cfg.toolchain_provider, cfg.toolchain_version])],
+            "file_dep": [*deps, *TOOLCHAIN_CODE],
+            "targets": [P.toolchain_json],
+            "uptodate": [config_changed({"provider": cfg.toolchain_provider,
+                                         "major": cfg.toolchain_version})],
+            "clean": True,
+        }
+
+    def task_sdk(self):
+        """Check the pinned SDK tarball's hash, then extract it safely."""
+        return {
+            "actions": [(guarded(sdk.prepare), [self.pin, self.cache, self.paths.sdk_dir])],
+            "file_dep": [self.pin.path, *SDK_CODE],
+            "targets": [self.paths.sdk_stamp],
+            "uptodate": [config_changed({"sha256": self.pin.sha256, "root": self.pin.root})],
+            "clean": True,
+        }
+
+    def _compile_options(self, arch: str) -> dict:
+        cfg = self.cfg
+        return {"arch": arch, "minimum_macos": cfg.minimum_macos, "cflags": list(cfg.cflags),
+                "include_dirs": list(cfg.include_dirs), "epoch": self.epoch}
+
+    def task_compile(self):
+        """clang -c, one task per (architecture, source)."""
+        cfg, P = self.cfg, self.paths
+        for arch in cfg.targets:
+            for source in cfg.all_sources():
+                def run(arch=arch, source=source):
+                    compiler.compile_object(
+                        self._tools(), source=source, source_root=cfg.root,
+                        out=P.obj(arch, source), arch=arch, minimum_macos=cfg.minimum_macos,
+                        sdk_root=P.sdk_root, build_root=self.build,
+                        include_dirs=cfg.include_dirs, cflags=cfg.cflags, epoch=self.epoch,
+                        declared_inputs=self.inputs)
+                yield {
+                    "name": f"{arch}:{source}",
+                    "actions": [guarded(run)],
+                    "file_dep": [cfg.root / source, *self._headers, P.sdk_stamp,
+                                 P.toolchain_json, *COMPILE_CODE],
+                    "targets": [P.obj(arch, source)],
+                    "uptodate": [config_changed(self._compile_options(arch))],
+                    "clean": True,
+                }
+
+    def task_archive(self):
+        """llvm-ar (deterministic) for each static library and architecture."""
+        cfg, P = self.cfg, self.paths
+        for arch in cfg.targets:
+            for lib in cfg.libraries:
+                objects = [P.obj(arch, s) for s in lib.sources]
+
+                def run(arch=arch, lib=lib, objects=objects):
+                    compiler.archive(self._tools(), objects=objects, out=P.lib(arch, lib.name),
+                                     epoch=self.epoch)
+                yield {
+                    "name": f"{arch}:{lib.name}",
+                    "actions": [guarded(run)],
+                    "file_dep": [*objects, P.toolchain_json, *COMPILE_CODE],
+                    "targets": [P.lib(arch, lib.name)],
+                    "clean": True,
+                }
+
+    def task_link(self):
+        """ld64.lld, one executable per architecture (arm64: lld's ad-hoc signature)."""
+        cfg, P = self.cfg, self.paths
+        for arch in cfg.targets:
+            objects = [P.obj(arch, s) for s in cfg.sources]
+            libs = [P.lib(arch, lib.name) for lib in cfg.libraries]
+
+            def run(arch=arch, objects=objects, libs=libs):
+                compiler.link(self._tools(), objects=objects, libraries=libs, out=P.exe(arch),
+                              arch=arch, minimum_macos=cfg.minimum_macos, sdk_root=P.sdk_root,
+                              epoch=self.epoch)
+            yield {
+                "name": arch,
+                "actions": [guarded(run)],
+                "file_dep": [*objects, *libs, P.sdk_stamp, P.toolchain_json, *COMPILE_CODE],
+                "targets": [P.exe(arch)],
+                "uptodate": [config_changed({"minimum_macos": cfg.minimum_macos,
+                                             "epoch": self.epoch})],
+                "clean": True,
+            }
+
+    def task_lipo(self):
+        """llvm-lipo: one universal executable."""
+        P = self.paths
+        slices = {arch: P.exe(arch) for arch in self.cfg.targets}
+
+        def run():
+            compiler.lipo(self._tools(), slices=slices, out=P.universal, epoch=self.epoch)
+        return {
+            "actions": [guarded(run)],
+            "file_dep": [*slices.values(), P.toolchain_json, *COMPILE_CODE],
+            "targets": [P.universal],
+            "clean": True,
+        }
+
+    def task_bundle(self):
+        """Name.app from templates/ (Info.plist, PkgInfo, executable, icon)."""
+        cfg, P = self.cfg, self.paths
+        icon = cfg.root / cfg.icon if cfg.icon else None
+        info = bundle.bundle_info(cfg)
+        return {
+            "actions": [(guarded(bundle.build_app), [info],
+                         {"executable": P.universal, "out_dir": P.out, "icon": icon,
+                          "epoch": self.epoch})],
+            "file_dep": [P.universal, *self.templates.values(), *([icon] if icon else []),
+                         *BUNDLE_CODE],
+            "targets": P.app_files,
+            # jinja2 renders the templates: another version may lay them out differently.
+            "uptodate": [config_changed({"info": repr(info), "epoch": self.epoch,
+                                         "jinja2": importlib.metadata.version("jinja2")})],
+            "clean": [(guarded(shutil.rmtree), [P.app], {"ignore_errors": True})],
+        }
+
+    # ------------------------------------------------------------------
+    # The app, built elsewhere
+
+    def task_import_app(self):
+        """A prebuilt bundle, copied in without the build host's noise."""
+        cfg, P = self.cfg, self.paths
+        source = cfg.root / cfg.prebuilt.path
+        return {
+            "actions": [(guarded(prebuilt.import_release_app), [cfg, P.out, P.import_report],
+                         {"epoch": self.epoch})],
+            "file_dep": [*prebuilt.source_files(source), *IMPORT_CODE],
+            "targets": [P.import_report],
+            "uptodate": [config_changed({"prebuilt": repr(cfg.prebuilt),
+                                         "links": prebuilt.source_links(source),
+                                         "name": cfg.name, "bundle_id": cfg.bundle_id,
+                                         "version": cfg.version, "epoch": self.epoch})],
+            "clean": [(guarded(shutil.rmtree), [P.app], {"ignore_errors": True})],
+        }
+
+    # ------------------------------------------------------------------
+    # The back half: the same for both
+
+    def _app_deps(self) -> list[Path]:
+        """The files that change when the app does: the bundle's files as the
+        bundle task writes them, or the import report (which lists every
+        imported file with its hash)."""
+        return [self.paths.import_report] if self.cfg.prebuilt else self.paths.app_files
+
+    def task_app_tarball(self):
+        """The unsigned tarball for the signer: the .app, release.toml, build manifest."""
+        cfg, P = self.cfg, self.paths
+        made_by = ([] if cfg.prebuilt else
+                   [P.toolchain_json, P.sdk_stamp, *self.templates.values()])
+        return {
+            "actions": [(guarded(unsigned_tarball.write_unsigned_release), [cfg, P],
+                         {"epoch": self.epoch, "templates": self.templates})],
+            "file_dep": [*self._app_deps(), *(cfg.root / p for p in self.inputs), *made_by,
+                         *TARBALL_CODE],
+            "targets": [P.app_manifest, P.app_tar],
+            "uptodate": [config_changed({"epoch": self.epoch})],
+            "clean": True,
+        }
+
+    def task_image(self):
+        """Stage (.app + Applications link) -> HFS+ (+ Finder layout) -> UDIF."""
+        cfg, P = self.cfg, self.paths
+        return {
+            "actions": [(guarded(image.make_image), [cfg, P.app, P.stage, P.dmg, P.image_info],
+                         {"epoch": self.epoch})],
+            "file_dep": [*self._app_deps(), *IMAGE_CODE, *self.background],
+            "targets": [P.dmg, P.image_info],
+            "uptodate": [config_changed(image.image_inputs(cfg, self.epoch))],
+            "clean": True,
+        }
+
+    def task_signed_image(self):
+        """Signed path (when the release pins a signature tarball): apply -> verify -> image."""
+        cfg, P = self.cfg, self.paths
+        if cfg.signature is None:
+            return {"actions": None, "doc": "no signature pinned in the release configuration",
+                    "uptodate": [True]}
+        sig_tar = cfg.root / cfg.signature.path
+        return {
+            "actions": [(guarded(signature_stage.apply_signature),
+                         [P.app, sig_tar, cfg.signature.sha256, P.signed_app],
+                         {"epoch": self.epoch}),
+                        (guarded(image.make_image),
+                         [cfg, P.signed_app, P.signed_stage, P.signed_dmg, P.signed_image_info],
+                         {"epoch": self.epoch})],
+            "file_dep": [*self._app_deps(), sig_tar, *SIGNED_IMAGE_CODE, *self.background],
+            "targets": [P.signed_dmg, P.signed_image_info],
+            "uptodate": [config_changed({**image.image_inputs(cfg, self.epoch),
+                                         "sig": cfg.signature.sha256})],
+            "clean": True,
+        }
+
+    def task_checksums(self):
+        """SHA256SUMS and the build manifest beside the DMG(s)."""
+        cfg, P = self.cfg, self.paths
+        outputs, images = manifest.release_outputs(cfg, P)
+        return {
+            "actions": [(guarded(manifest.write_checksums), [cfg, P])],
+            "file_dep": [P.app_manifest, *outputs.values(), *images.values(), *CHECKSUMS_CODE],
+            "targets": [P.release_manifest, P.sums],
+            "clean": True,
+        }
