@@ -12,12 +12,20 @@ import pytest
 # The helper modules (tests/support) are imported by name from every folder.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
-from helpers import CORPUS  # noqa: E402
+from helpers import CACHE, CORPUS, PIN  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def cache() -> Path:
+    """The pinned SDK tarball, made once from the pinned wheel and shared by every build."""
+    from pipeline.build import sdk
+    sdk.obtain_tarball(sdk.load_pin(PIN), CACHE)
+    return CACHE
 
 
 # CI runs the property tests derandomized: a landing gate must not depend on

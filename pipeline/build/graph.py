@@ -136,7 +136,7 @@ class ReleaseGraph:
 
     @property
     def _headers(self) -> list[Path]:
-        return [self.cfg.root / p for p in self.inputs if p.endswith(".h")]
+        return [self.cfg.root / p for p in self.inputs if p.endswith(manifest.HEADER_SUFFIXES)]
 
     def task_toolchain(self):
         """Resolve the LLVM tools and record versions and hashes."""

@@ -74,11 +74,19 @@ def write_sha256sums(out_path: str | os.PathLike, digests: Mapping[str, str]) ->
 # The release's manifests
 
 
+HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx")
+# The default output folder (``reprodmg build``: build/ beside the
+# configuration) is never an input, even under an include folder of ".".
+DEFAULT_BUILD_FOLDER = "build"
+
+
 def project_inputs(cfg: "ReleaseConfig") -> list[str]:
     """Files under the configuration's folder that shape the app, relative and sorted.
 
-    Sources, every header in the include folders and beside the sources
-    (the compile tasks depend on all of them), the icon, the configuration.
+    Sources, every header in the include folders (recursively) and beside
+    the sources (that folder only: a project keeping its sources beside
+    release.toml must not declare its whole tree, outputs included), the
+    icon, the configuration.
     """
     root = cfg.root
     found = {cfg.path.name, *cfg.all_sources()}
@@ -86,14 +94,21 @@ def project_inputs(cfg: "ReleaseConfig") -> list[str]:
         found.add(cfg.prebuilt.path)
     if cfg.icon:
         found.add(cfg.icon)
-    folders = set(cfg.include_dirs) | {os.path.dirname(s) or "." for s in cfg.all_sources()}
-    for folder in sorted(folders):
-        base = root / folder
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
+    skipped = {root / DEFAULT_BUILD_FOLDER}
+
+    def headers(folder: Path, recursive: bool) -> None:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if recursive and not d.startswith(".")
+                                 and here / d not in skipped)
             for name in filenames:
-                if name.endswith(".h"):
-                    found.add((Path(dirpath) / name).relative_to(root).as_posix())
+                if name.endswith(HEADER_SUFFIXES):
+                    found.add((here / name).relative_to(root).as_posix())
+
+    for folder in sorted(set(cfg.include_dirs)):
+        headers(root / folder, recursive=True)
+    for folder in sorted({os.path.dirname(s) or "." for s in cfg.all_sources()}):
+        headers(root / folder, recursive=False)
     return sorted(found)
 
 

@@ -13,10 +13,10 @@ import sys
 from typing import Sequence
 
 from ..errors import ReprodmgError
-from . import dmg, hfs, package, sdk, sig
+from . import build, dmg, hfs, package, sdk, sig
 from .output import BROKEN_PIPE_STATUS
 
-GROUPS = (hfs, dmg, sig, sdk, package)
+GROUPS = (build, package, hfs, dmg, sig, sdk)
 
 
 class _VersionAction(argparse.Action):

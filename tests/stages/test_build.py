@@ -23,14 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import require_tool
+from helpers import PIN, require_tool, run_doit
 from pipeline.build import config, sdk
 from pipeline.build.paths import BuildPaths
 from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")
-PIN = REPO / "sdk" / "MacOSX-zig-0.17.1.toml"
 VERSION = "1.0.0"
 # Where the build puts the example's outputs, relative to a project copy:
 # the same definition dodo.py uses.
@@ -58,22 +56,6 @@ def copy_project(dest: Path, *, with_pipeline: bool = False) -> Path:
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(REPO / "templates", dest / "templates")   # found beside the package
     return dest
-
-
-def run_doit(project: Path, *args: str, cache: Path, umask: int = 0o022, tz: str = "UTC",
-             lang: str = "C.UTF-8", path: str | None = None,
-             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": path if path is not None else os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/root"),
-        "TZ": tz, "LANG": lang, "LC_ALL": lang,
-        "REPRODMG_CACHE": str(cache),
-        "CI": "true",
-        **(extra_env or {}),
-    }
-    return subprocess.run([sys.executable, "-m", "doit", "-f", "dodo.py", *args], cwd=project,
-                          env=env, capture_output=True, text=True, timeout=900,
-                          preexec_fn=lambda: os.umask(umask))
 
 
 def executed(proc: subprocess.CompletedProcess) -> set[str]:

@@ -22,7 +22,8 @@ from pipeline import tarball
 from pipeline.cli import main as cli_main
 from pipeline.jsonfile import sha256_file
 from signing_identity import make_identity
-from test_build import APP_TAR, DMG, OUT, PATHS, VERSION, _ok, copy_project, run_doit
+from helpers import run_doit
+from test_build import APP_TAR, DMG, OUT, PATHS, VERSION, _ok, copy_project
 
 SIGNED_DMG = PATHS.signed_dmg
 PASSWORD = "test signer password"

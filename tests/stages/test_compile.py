@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import require_tool
+from helpers import CACHE, require_tool
 from pipeline.build import compiler as cc
 from pipeline.build import sdk, toolchain
 from pipeline.errors import InputError
 from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")
 
 SOURCE = r"""
 #include <assert.h>

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from helpers import CORPUS, require_tool
-from test_build import REPO, run_doit
+from helpers import REPO, run_doit
 from pipeline.build import config
 from pipeline.build.paths import BuildPaths
 from pipeline.errors import InputError

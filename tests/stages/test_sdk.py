@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import require_tool
+from helpers import CACHE, PIN, require_tool
 from pipeline.build import sdk
 from pipeline.cli import main as cli_main
 from pipeline.errors import InputError, VerificationError
 from pipeline.jsonfile import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
-PIN_PATH = REPO / "sdk" / "MacOSX-zig-0.17.1.toml"
-CACHE = Path(os.environ.get("REPRODMG_CACHE") or REPO / "build" / "cache")
+PIN_PATH = PIN
 
 
 @pytest.fixture(scope="module")
