@@ -33,7 +33,16 @@ class BundleParts:
 
 
 def bundle_parts(root: Path) -> BundleParts:
-    """Parts of the bundle at ``root`` (an ``.app`` folder or similar)."""
+    """Parts of the bundle at ``root``: an ``.app`` (or ``.bundle``, ``.xpc``...)
+    folder with ``Contents/``, a versioned framework (its current version,
+    ``Versions/<v>/``, is what codesign signs and seals), or a flat bundle."""
+    current = root / "Versions" / "Current"
+    if root.name.endswith(".framework") and current.is_symlink() and current.is_dir():
+        target = os.readlink(current)
+        # Current names a sibling version folder; anything else is not a framework layout.
+        if "/" not in target and target not in (".", "..") and \
+                not (root / "Versions" / target).is_symlink():
+            root = root / "Versions" / target
     contents = root / "Contents" if (root / "Contents").is_dir() else root
     info = contents / "Info.plist"
     if not info.is_file() and (contents / "Resources" / "Info.plist").is_file():

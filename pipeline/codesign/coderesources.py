@@ -52,7 +52,7 @@ DEFAULT_RULES2: dict = {
 }
 
 # Bundle folders that hold nested code and are sealed by cdhash.
-_BUNDLE_SUFFIXES = (".app", ".framework", ".xpc", ".appex", ".bundle", ".plugin", ".kext")
+BUNDLE_SUFFIXES = (".app", ".framework", ".xpc", ".appex", ".bundle", ".plugin", ".kext")
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def scan(contents: Path, rules: list[Rule], skip: set[str]) -> list[ResourceItem
                 rule = match_rule(rules, rel + "/")
                 if rule is not None and rule.exclude:
                     continue
-                if rule is not None and rule.nested and name.endswith(_BUNDLE_SUFFIXES):
+                if rule is not None and rule.nested and name.endswith(BUNDLE_SUFFIXES):
                     items.append(ResourceItem(rel, "nested", path, rule.optional))
                     continue
                 walk(path, rel + "/")

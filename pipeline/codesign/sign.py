@@ -8,12 +8,20 @@ over the CodeDirectory with contentType, signingTime, messageDigest and
 Apple's CDHashes attributes (see cms.py).  Room is made with the same
 rules as codesign_allocate (allocate.py).
 
+Without an identity the same shape is signed ad hoc (as ``codesign -s -``):
+the CodeDirectory flagged adhoc, an empty requirement set, an empty CMS
+wrapper; an outer seal then records nested code by ``cdhash H"..."``.
+
+Bundles are signed inside out (``nested.py``): nested frameworks, plug-ins,
+helpers and apps get their own CodeResources and sealed Info.plist before
+the bundle that holds them records their cdhash and designated requirement.
+
 Reproducible by construction: signingTime comes from SOURCE_DATE_EPOCH,
 RSA PKCS#1 v1.5 signatures are deterministic, and every walk is sorted - so
 signing the same app with the same key twice gives the same bytes.  (ECDSA
 keys work, but their signatures are randomised.)  Not done: timestamps from
 a TSA, SHA-1 alternate CodeDirectories for pre-10.11 systems, DER
-entitlements (slot -7), nested bundles with their own Info.plist.
+entitlements (slot -7), bundles without a main executable.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import datetime as _dt
 import os
 import plistlib
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from cryptography import x509 as cx509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -36,9 +46,10 @@ from ..errors import InputError
 from ..macho import MachOSlice, build_universal, read_macho
 from . import blobs
 from .allocate import allocate, default_dataoff, round_up
-from .bundle import bundle_parts, macho_files, read_info_plist
+from .bundle import read_info_plist
 from .cms import build_signed_data
 from .coderesources import build_code_resources
+from .nested import signing_order
 from .requirements import (AppleGenericAnchor, CertField, CertGenericExists, CertHash,
                            DESIGNATED_REQUIREMENT, Expr, Ident, SLOT_ROOT, all_of, oid_contents,
                            requirements_blob)
@@ -105,22 +116,28 @@ def signing_time(epoch: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
 
 
-def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
+def sign_slice(sl: MachOSlice, identity: Identity | None, identifier: str, *,
                info_plist: bytes | None = None, code_resources: bytes | None = None,
                entitlements: bytes | None = None, hardened_runtime: bool = False,
                epoch: int = 0) -> bytearray:
-    """The slice's bytes signed with ``identity``."""
+    """The slice's bytes signed with ``identity`` (None: ad hoc)."""
     text = sl.segment("__TEXT")
     if text is None:
         raise InputError(f"{sl.path}: {sl.arch}: no __TEXT segment")
     when = signing_time(epoch)
-    req = requirements_blob({DESIGNATED_REQUIREMENT: identity.designated_requirement(identifier)})
+    if identity is None:
+        req = blobs.EMPTY_REQUIREMENTS
+    else:
+        req = requirements_blob({DESIGNATED_REQUIREMENT:
+                                 identity.designated_requirement(identifier)})
     ent = blobs.entitlements_blob(entitlements) if entitlements is not None else None
     dataoff = default_dataoff(sl)
     version = 0x20500 if hardened_runtime else 0x20400
+    flags = (blobs.CS_RUNTIME if hardened_runtime else 0) | \
+        (blobs.CS_ADHOC if identity is None else 0)
     cd = blobs.CodeDirectory(
-        version=version, flags=blobs.CS_RUNTIME if hardened_runtime else 0, identifier=identifier,
-        team_id=identity.team_id, code_limit=dataoff, page_size_log2=12,
+        version=version, flags=flags, identifier=identifier,
+        team_id=identity.team_id if identity else None, code_limit=dataoff, page_size_log2=12,
         exec_seg_base=text.fileoff, exec_seg_limit=text.filesize,
         exec_seg_flags=blobs.CS_EXECSEG_MAIN_BINARY if sl.filetype == 0x2 else 0,
         runtime=(sl.build_version.sdk if sl.build_version else 0) if hardened_runtime else 0)
@@ -139,8 +156,9 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
         cd.code_hashes = cd.expected_code_hashes(code) if code is not None else \
             [bytes(cd.hash_size)] * -(-dataoff // cd.page_size)
         cd_blob = cd.pack()
-        cms_der = build_signed_data([(cd_blob, "sha256")], identity.der(identity.leaf),
-                                    [identity.der(c) for c in identity.chain], identity.key, when)
+        cms_der = b"" if identity is None else build_signed_data(
+            [(cd_blob, "sha256")], identity.der(identity.leaf),
+            [identity.der(c) for c in identity.chain], identity.key, when)
         entries = [(blobs.CSSLOT_CODEDIRECTORY, cd_blob), (blobs.CSSLOT_REQUIREMENTS, req)]
         if ent is not None:
             entries.append((blobs.CSSLOT_ENTITLEMENTS, ent))
@@ -150,7 +168,7 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
     estimate = len(superblob(None))
     # RSA signatures have a fixed length; an ECDSA signature's DER varies by
     # a few bytes, so leave room for that.
-    slack = 16 if isinstance(identity.key, ec.EllipticCurvePrivateKey) else 0
+    slack = 16 if identity and isinstance(identity.key, ec.EllipticCurvePrivateKey) else 0
     size = round_up(estimate + slack, 16)
     data = allocate(sl, size, dataoff)
     with memoryview(data) as view:
@@ -161,7 +179,7 @@ def sign_slice(sl: MachOSlice, identity: Identity, identifier: str, *,
     return data
 
 
-def sign_file(path: Path, identity: Identity, identifier: str, **options) -> bytes:
+def sign_file(path: Path, identity: Identity | None, identifier: str, **options) -> bytes:
     """Sign every slice of one Mach-O file in place; return the first
     slice's cdhash (what a CodeResources seal records for nested code)."""
     macho = read_macho(path)
@@ -176,59 +194,109 @@ def sign_file(path: Path, identity: Identity, identifier: str, **options) -> byt
     return blobs.CodeDirectory.parse(blobs.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
 
 
-def sign_app(app: Path, p12: Path, password: bytes | None, identifier: str | None = None,
-             hardened_runtime: bool = False, entitlements: Path | None = None,
-             epoch: int = 0) -> None:
-    """Sign ``app`` (a bundle folder, or one Mach-O file) in place; ``epoch``
-    (seconds since 1970) is the signing time."""
+@dataclass(frozen=True)
+class ItemOptions:
+    """How one piece of code is signed.  ``identifier`` None: the bundle's
+    CFBundleIdentifier, or a loose file's name without its extension."""
+    identifier: str | None = None
+    entitlements: bytes | None = None
+    hardened_runtime: bool = False
+
+
+def read_entitlements(path: Path) -> bytes:
+    """An entitlements plist's bytes, refused naming the file unless it is a dictionary."""
+    try:
+        data = Path(path).read_bytes()
+        if not isinstance(plistlib.loads(data), dict):
+            raise ValueError("top level is not a dictionary")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except Exception as exc:
+        raise InputError(f"{path}: not an entitlements plist ({exc})") from None
+    return data
+
+
+def _requirement_text(identity: Identity | None, identifier: str, cdhash: bytes) -> str:
+    """The designated requirement an outer seal records for nested code."""
+    if identity is None:
+        return f'cdhash H"{cdhash.hex()}"'
+    return identity.designated_requirement(identifier).text()
+
+
+def sign_tree(app: Path, identity: Identity | None, *, main: ItemOptions = ItemOptions(),
+              items: Mapping[str, ItemOptions] | None = None, epoch: int = 0) -> list[str]:
+    """Sign ``app`` (a bundle folder, or one Mach-O file) in place, nested code
+    first.  ``main`` applies to the outer bundle; ``items`` maps paths
+    relative to ``app`` (``Contents/Frameworks/Foo.framework``,
+    ``Contents/Helpers/tool``) to their own options; other nested code gets
+    the outer bundle's hardened-runtime choice and no entitlements.
+    Returns the signed paths (relative to ``app``) in the order signed."""
     app = Path(app)
-    identity = Identity.from_p12(p12, password)
-    ent_bytes = None
-    if entitlements is not None:
-        try:
-            ent_bytes = Path(entitlements).read_bytes()
-            if not isinstance(plistlib.loads(ent_bytes), dict):
-                raise ValueError("top level is not a dictionary")
-        except OSError as exc:
-            raise InputError(f"{entitlements}: cannot read: {exc.strerror}") from None
-        except Exception as exc:
-            raise InputError(f"{entitlements}: not an entitlements plist ({exc})") from None
+    items = dict(items or {})
     if app.is_file():
-        sign_file(app, identity, identifier or app.name, entitlements=ent_bytes,
-                  hardened_runtime=hardened_runtime, epoch=epoch)
-        return
+        sign_file(app, identity, main.identifier or app.name, entitlements=main.entitlements,
+                  hardened_runtime=main.hardened_runtime, epoch=epoch)
+        return [app.name]
     if not app.is_dir():
         raise InputError(f"{app}: no such file or folder")
-    parts = bundle_parts(app)
-    if parts.main_executable is None or parts.info_plist is None:
-        raise InputError(f"{app}: not a bundle: no Info.plist with a CFBundleExecutable that exists")
-    info = read_info_plist(parts.info_plist)
-    ident = identifier or info.get("CFBundleIdentifier") or parts.main_executable.name
-    if not isinstance(ident, str) or not ident:
-        raise InputError(f"{parts.info_plist}: CFBundleIdentifier is not a string")
+    order = signing_order(app)
+    if order[-1].parts.main_executable is None or order[-1].parts.info_plist is None:
+        raise InputError(f"{app}: not a bundle: no Info.plist with a CFBundleExecutable "
+                         "that exists")
+    known = {b.root.relative_to(app).as_posix() for b in order[:-1]} | \
+        {p.relative_to(app).as_posix() for b in order for p in b.loose}
+    for rel in sorted(set(items) - known):
+        raise InputError(f"signing options for {rel!r}: no nested bundle or Mach-O file "
+                         f"there in {app}")
+    nested_default = ItemOptions(hardened_runtime=main.hardened_runtime)
+    seals: dict[Path, tuple[bytes, str]] = {}
+    signed: list[str] = []
+    for bundle in order:
+        for path in bundle.loose:
+            rel = path.relative_to(app).as_posix()
+            opts = items.get(rel, nested_default)
+            ident = opts.identifier or (path.stem if "." in path.name else path.name)
+            cdhash = sign_file(path, identity, ident, entitlements=opts.entitlements,
+                               hardened_runtime=opts.hardened_runtime, epoch=epoch)
+            seals[path] = (cdhash, _requirement_text(identity, ident, cdhash))
+            signed.append(rel)
+        parts = bundle.parts
+        rel = bundle.root.relative_to(app).as_posix()
+        opts = main if bundle.root == app else items.get(rel, nested_default)
+        info = read_info_plist(parts.info_plist) if parts.info_plist else {}
+        ident = opts.identifier or info.get("CFBundleIdentifier") or parts.main_executable.name
+        if not isinstance(ident, str) or not ident:
+            raise InputError(f"{parts.info_plist}: CFBundleIdentifier is not a string")
 
-    nested_seals: dict[Path, tuple[bytes, str]] = {}
-    nested = [p for p in macho_files(app) if p != parts.main_executable]
-    # Innermost code first: a seal records the cdhash of code already signed.
-    for path in sorted(nested, key=lambda p: (-len(p.parts), p.as_posix())):
-        nested_ident = path.stem if "." in path.name else path.name
-        cdhash = sign_file(path, identity, nested_ident, hardened_runtime=hardened_runtime,
-                           epoch=epoch)
-        nested_seals[path] = (cdhash, identity.designated_requirement(nested_ident).text())
+        def nested_info(path: Path) -> tuple[bytes, str]:
+            if path not in seals:
+                raise InputError(f"{path}: nested code that could not be signed (a bundle "
+                                 "without a main executable?)")
+            return seals[path]
 
-    def nested_info(path: Path) -> tuple[bytes, str]:
-        if path not in nested_seals:
-            raise InputError(f"{path}: nested bundles are not supported by the portable signer")
-        return nested_seals[path]
+        sig_dir = parts.code_resources.parent
+        if sig_dir.exists():
+            shutil.rmtree(sig_dir)
+        resources = build_code_resources(parts.contents, parts.main_rel, nested_info)
+        sig_dir.mkdir()
+        os.chmod(sig_dir, 0o755)
+        atomic_write_bytes(parts.code_resources, resources)
+        os.chmod(parts.code_resources, 0o644)
+        cdhash = sign_file(parts.main_executable, identity, ident,
+                           info_plist=parts.info_plist.read_bytes() if parts.info_plist else None,
+                           code_resources=resources, entitlements=opts.entitlements,
+                           hardened_runtime=opts.hardened_runtime, epoch=epoch)
+        seals[bundle.root] = (cdhash, _requirement_text(identity, ident, cdhash))
+        signed.append(parts.main_executable.relative_to(app).as_posix())
+    return signed
 
-    sig_dir = parts.code_resources.parent
-    if sig_dir.exists():
-        shutil.rmtree(sig_dir)
-    resources = build_code_resources(parts.contents, parts.main_rel, nested_info)
-    sig_dir.mkdir()
-    os.chmod(sig_dir, 0o755)
-    atomic_write_bytes(parts.code_resources, resources)
-    os.chmod(parts.code_resources, 0o644)
-    sign_file(parts.main_executable, identity, ident,
-              info_plist=parts.info_plist.read_bytes(), code_resources=resources,
-              entitlements=ent_bytes, hardened_runtime=hardened_runtime, epoch=epoch)
+
+def sign_app(app: Path, p12: Path | None, password: bytes | None, identifier: str | None = None,
+             hardened_runtime: bool = False, entitlements: Path | None = None,
+             epoch: int = 0, items: Mapping[str, ItemOptions] | None = None) -> list[str]:
+    """Sign ``app`` in place with the identity in ``p12`` (None: ad hoc);
+    ``epoch`` (seconds since 1970) is the signing time."""
+    identity = Identity.from_p12(p12, password) if p12 is not None else None
+    main = ItemOptions(identifier, read_entitlements(entitlements) if entitlements else None,
+                       hardened_runtime)
+    return sign_tree(Path(app), identity, main=main, items=items, epoch=epoch)
