@@ -23,7 +23,7 @@ from ..epoch import MAX_EPOCH
 from ..hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type, without_signature
 
-__all__ = ["PrebuiltApp", "ReleaseConfig", "WindowConfig", "load", "parse", "without_signature"]
+__all__ = ["PrebuiltApp", "ReleaseConfig", "SigningConfig", "SigningItem", "WindowConfig", "load", "parse", "without_signature"]
 
 ARCHS = ("x86_64", "arm64")
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
@@ -66,6 +66,29 @@ class PrebuiltApp:
     @property
     def is_tarball(self) -> bool:
         return self.sha256 is not None
+
+
+@dataclass(frozen=True)
+class SigningItem:
+    """``[signing.items."<path in the app>"]``: how one nested item is signed."""
+    path: str                         # relative to the .app folder: Contents/Helpers/tool
+    identifier: str | None = None
+    entitlements: str | None = None   # relative to the configuration
+    hardened_runtime: bool | None = None   # None: as the app
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """``[signing]``: what the signer (``sig sign --config``) and the ad-hoc
+    bundle stage apply; entitlements files travel in the unsigned tarball."""
+    identifier: str | None = None
+    entitlements: str | None = None
+    hardened_runtime: bool = False
+    adhoc: bool = False               # ad-hoc sign the whole unsigned bundle, nested code first
+    items: tuple[SigningItem, ...] = ()
+
+    def files(self) -> list[str]:
+        return sorted({f for f in [self.entitlements, *(i.entitlements for i in self.items)] if f})
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,7 @@ class ReleaseConfig:
     signature: SignaturePin | None = None
     window: WindowConfig | None = None
     prebuilt: PrebuiltApp | None = None
+    signing: SigningConfig = SigningConfig()
 
     @property
     def root(self) -> Path:
@@ -316,6 +340,50 @@ def _dmg(top: Table, name: str, root: Path) -> dict[str, Any]:
             "window": window}
 
 
+_ITEM_PATH_RE = re.compile(r"^Contents/[^\0]+$")
+
+
+def _entitlements(table: Table, root: Path) -> str | None:
+    raw = table.get("entitlements", str, default=None)
+    if raw is None:
+        return None
+    rel = _relative_path(table, "entitlements", raw, root)
+    if not (root / rel).is_file():
+        raise table.error("entitlements", f"{rel!r}: not a file")
+    return rel
+
+
+def _signing(top: Table, root: Path) -> SigningConfig:
+    """``[signing]`` and its ``[signing.items."<path>"]`` tables."""
+    sig = top.table("signing", ("identifier", "entitlements", "hardened_runtime", "adhoc",
+                                "items"), required=False)
+    identifier = sig.get("identifier", str, default=None)
+    if identifier is not None:
+        _pattern(sig, "identifier", identifier, _BUNDLE_ID_RE, "a code identifier")
+    entitlements = _entitlements(sig, root)
+    hardened = sig.get("hardened_runtime", bool, default=False)
+    adhoc = sig.get("adhoc", bool, default=False)
+    items = []
+    raw_items = sig.get("items", dict, default={})
+    for path in sorted(raw_items):
+        norm = posixpath.normpath(path)
+        if not _ITEM_PATH_RE.match(path) or norm != path or "/../" in f"/{path}/":
+            raise sig.error(f"items.{path!r}", "must be a path inside the app, like "
+                            "Contents/Helpers/tool")
+        if not isinstance(raw_items[path], dict):
+            raise sig.error(f"items.{path!r}", f"expected a table, got {toml_type(raw_items[path])}")
+        item = Table(raw_items[path], f"signing.items.{path!r}.", top.origin,
+                     ("identifier", "entitlements", "hardened_runtime"))
+        ident = item.get("identifier", str, default=None)
+        if ident is not None:
+            _pattern(item, "identifier", ident, _BUNDLE_ID_RE, "a code identifier")
+        items.append(SigningItem(path, ident, _entitlements(item, root),
+                                 item.get("hardened_runtime", bool, default=None)))
+        item.finish()
+    sig.finish()
+    return SigningConfig(identifier, entitlements, hardened, adhoc, tuple(items))
+
+
 def _signature(top: Table, data: dict[str, Any], root: Path) -> SignaturePin | None:
     if "signature" not in data:
         return None
@@ -340,7 +408,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     cfg_path = Path(path)
     root = cfg_path.parent
     top = Table(data, "", os.fspath(path),
-                 ("app", "build", "toolchain", "sdk", "dmg", "signature"))
+                 ("app", "build", "toolchain", "sdk", "dmg", "signature", "signing"))
 
     app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon",
                             "prebuilt", "prebuilt_sha256"))
@@ -368,13 +436,15 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         epoch = _epoch(build)
         build.finish()
         signature = _signature(top, data, root)
+        signing = _signing(top, root)
         top.finish()
         return ReleaseConfig(
             path=cfg_path, name=name, bundle_id=bundle_id, version=version,
             build_number=build_number, executable=executable, sources=(), libraries=(),
             include_dirs=(), cflags=(), targets=(), minimum_macos="", icon=None,
             toolchain_provider="", toolchain_version=0, sdk_name="", sdk_sha256="",
-            **dmg_section, source_date_epoch=epoch, signature=signature, prebuilt=prebuilt)
+            **dmg_section, source_date_epoch=epoch, signature=signature, prebuilt=prebuilt,
+            signing=signing)
 
     build = top.table("build", ("sources", "include_dirs", "cflags", "targets", "minimum_macos",
                                 "source_date_epoch", "libraries"))
@@ -436,6 +506,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk.finish()
 
     signature = _signature(top, data, root)
+    signing = _signing(top, root)
     top.finish()
 
     return ReleaseConfig(
@@ -445,9 +516,18 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         targets=targets, minimum_macos=minimum, icon=icon,
         toolchain_provider=provider, toolchain_version=tc_version,
         sdk_name=sdk_name, sdk_sha256=sdk_sha, **dmg_section, source_date_epoch=epoch,
-        signature=signature)
+        signature=signature, signing=signing)
 
 
 def load(path: str | os.PathLike) -> ReleaseConfig:
     """Read and check a release configuration file."""
     return parse(read_toml(path, "release configuration"), path)
+
+
+def load_signing(path: str | os.PathLike) -> SigningConfig:
+    """Only the ``[signing]`` table, checked (entitlements must exist): what
+    the signer reads from the unsigned tarball's release.toml, where the
+    sources and prebuilt bundle the rest of the file names are absent."""
+    data = read_toml(path, "release configuration")
+    top = Table(data, "", os.fspath(path))
+    return _signing(top, Path(path).parent)

@@ -77,6 +77,7 @@ SDK_CODE = code_files("pipeline.build.sdk")
 COMPILE_CODE = code_files("pipeline.build.compiler")
 BUNDLE_CODE = code_files("pipeline.build.bundle")
 IMPORT_CODE = code_files("pipeline.build.prebuilt")
+ADHOC_CODE = code_files("pipeline.build.signature")
 TARBALL_CODE = code_files("pipeline.build.unsigned_tarball", "pipeline.build.manifest")
 CHECKSUMS_CODE = code_files("pipeline.build.manifest")
 # An upgraded HFS+/UDIF or signing library must rebuild the DMG.
@@ -254,13 +255,14 @@ class ReleaseGraph:
         return {
             "actions": [(guarded(bundle.build_app), [info],
                          {"executable": P.universal, "out_dir": P.out, "icon": icon,
-                          "epoch": self.epoch})],
+                          "epoch": self.epoch}), *self._finish_app()],
             "file_dep": [P.universal, *self.templates.values(), *([icon] if icon else []),
-                         *BUNDLE_CODE],
-            "targets": P.app_files,
+                         *BUNDLE_CODE, *self._signing_deps()],
+            "targets": [*P.app_files, P.app_stamp],
             # jinja2 renders the templates: another version may lay them out differently.
             "uptodate": [config_changed({"info": repr(info), "epoch": self.epoch,
-                                         "jinja2": importlib.metadata.version("jinja2")})],
+                                         "jinja2": importlib.metadata.version("jinja2"),
+                                         "signing": repr(self.cfg.signing)})],
             "clean": [(guarded(shutil.rmtree), [P.app], {"ignore_errors": True})],
         }
 
@@ -273,10 +275,11 @@ class ReleaseGraph:
         source = cfg.root / cfg.prebuilt.path
         return {
             "actions": [(guarded(prebuilt.import_release_app), [cfg, P.out, P.import_report],
-                         {"epoch": self.epoch})],
-            "file_dep": [*prebuilt.source_files(source), *IMPORT_CODE],
-            "targets": [P.import_report],
+                         {"epoch": self.epoch}), *self._finish_app()],
+            "file_dep": [*prebuilt.source_files(source), *IMPORT_CODE, *self._signing_deps()],
+            "targets": [P.import_report, P.app_stamp],
             "uptodate": [config_changed({"prebuilt": repr(cfg.prebuilt),
+                                         "signing": repr(cfg.signing),
                                          "links": prebuilt.source_links(source),
                                          "name": cfg.name, "bundle_id": cfg.bundle_id,
                                          "version": cfg.version, "epoch": self.epoch})],
@@ -286,11 +289,21 @@ class ReleaseGraph:
     # ------------------------------------------------------------------
     # The back half: the same for both
 
+    def _finish_app(self) -> list:
+        """The last actions of the bundle and import tasks: the optional
+        ad-hoc signature of the whole tree, then the app's listing."""
+        cfg, P = self.cfg, self.paths
+        sign = [(guarded(signature_stage.adhoc_sign), [P.app, cfg.signing, cfg.root],
+                 {"epoch": self.epoch})] if cfg.signing.adhoc else []
+        return [*sign, (guarded(manifest.write_app_stamp), [P.app, P.app_stamp])]
+
+    def _signing_deps(self) -> list[Path]:
+        deps = [self.cfg.root / f for f in self.cfg.signing.files()]
+        return [*deps, *ADHOC_CODE] if self.cfg.signing.adhoc else deps
+
     def _app_deps(self) -> list[Path]:
-        """The files that change when the app does: the bundle's files as the
-        bundle task writes them, or the import report (which lists every
-        imported file with its hash)."""
-        return [self.paths.import_report] if self.cfg.prebuilt else self.paths.app_files
+        """The file that changes when the app does: the finished bundle's listing."""
+        return [self.paths.app_stamp]
 
     def task_app_tarball(self):
         """The unsigned tarball for the signer: the .app, release.toml, build manifest."""

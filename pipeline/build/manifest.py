@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 MANIFEST_VERSION = 1
 
 
+def write_app_stamp(app_dir: str | os.PathLike, out_path: str | os.PathLike) -> None:
+    """The finished bundle's listing with hashes: the one file later tasks
+    depend on, whether the bundle was assembled, imported or ad-hoc signed."""
+    write_json(out_path, tree_entries(app_dir))
+
+
 def tree_entries(root: str | os.PathLike) -> list[dict[str, Any]]:
     """Every file, folder and link under ``root``, sorted, with hashes and modes."""
     base = Path(root)
@@ -94,6 +100,7 @@ def project_inputs(cfg: "ReleaseConfig") -> list[str]:
         found.add(cfg.prebuilt.path)
     if cfg.icon:
         found.add(cfg.icon)
+    found.update(cfg.signing.files())
     skipped = {root / DEFAULT_BUILD_FOLDER}
 
     def headers(folder: Path, recursive: bool) -> None:

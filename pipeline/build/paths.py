@@ -66,6 +66,11 @@ class BuildPaths:
         return files
 
     @property
+    def app_stamp(self) -> Path:
+        """The finished bundle's file listing (later tasks depend on it)."""
+        return self.out / "app.json"
+
+    @property
     def import_report(self) -> Path:
         """A prebuilt bundle's import: what was normalised, and the files imported."""
         return self.out / "import.json"

@@ -1,6 +1,8 @@
-"""The signed path's first stage: a pinned detached-signature tarball is
-checked, applied to the unsigned app and verified before the image stage
-makes the signed DMG from the result."""
+"""Signatures in the build: the release's ``[signing]`` options as the signer
+applies them, the optional ad-hoc signing of the unsigned bundle, and the
+signed path's first stage (a pinned detached-signature tarball is checked,
+applied to the unsigned app and verified before the image stage makes the
+signed DMG from the result)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,44 @@ import os
 import shutil
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from ..codesign.apply import apply
+from ..codesign.sign import ItemOptions, read_entitlements, sign_tree
 from ..codesign.verify import verify_path
 from ..errors import VerificationError
 from .bundle import normalise_tree
 from ..jsonfile import sha256_file
+
+if TYPE_CHECKING:
+    from .config import SigningConfig
+
+
+def signing_options(signing: "SigningConfig", root: str | os.PathLike
+                    ) -> tuple[ItemOptions, dict[str, ItemOptions]]:
+    """``[signing]`` as the signer's options: the app's, and each listed
+    item's (entitlements read relative to ``root``, the configuration's folder)."""
+    root = Path(root)
+
+    def ent(rel: str | None) -> bytes | None:
+        return read_entitlements(root / rel) if rel else None
+
+    main = ItemOptions(signing.identifier, ent(signing.entitlements), signing.hardened_runtime)
+    items = {i.path: ItemOptions(i.identifier, ent(i.entitlements),
+                                 signing.hardened_runtime if i.hardened_runtime is None
+                                 else i.hardened_runtime)
+             for i in signing.items}
+    return main, items
+
+
+def adhoc_sign(app: str | os.PathLike, signing: "SigningConfig", root: str | os.PathLike, *,
+               epoch: int) -> None:
+    """Ad-hoc sign the unsigned bundle, nested code first (``[signing] adhoc``),
+    so that an arm64 app with frameworks runs without a Developer ID."""
+    main, items = signing_options(signing, root)
+    sign_tree(Path(app), None, main=main, items=items, epoch=epoch)
+    verify_path(app).raise_for_failure()
+    normalise_tree(Path(app), epoch)
 
 
 def apply_signature(unsigned_app: str | os.PathLike, sig_tar: str | os.PathLike,

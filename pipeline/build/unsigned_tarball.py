@@ -16,14 +16,16 @@ if TYPE_CHECKING:
 
 def pack_app_tarball(app_dir: str | os.PathLike, *, config_path: str | os.PathLike,
                      manifest_path: str | os.PathLike, out_path: str | os.PathLike,
-                     epoch: int = 0) -> None:
+                     epoch: int = 0, extra: Mapping[str, Path] | None = None) -> None:
     """The unsigned tarball for the signer: ``Name.app/...``, the release configuration
     (as ``release.toml``, without its ``[signature]`` pin, which is added only
-    after signing) and the app manifest (as ``build-manifest.json``)."""
+    after signing), the app manifest (as ``build-manifest.json``) and
+    ``extra`` files the signer needs (entitlements), at their paths
+    relative to the configuration."""
     app = Path(app_dir)
     members: dict[str, Path | bytes | tarball.SymlinkMember] = {
         "release.toml": without_signature(config_path),
-        "build-manifest.json": Path(manifest_path)}
+        "build-manifest.json": Path(manifest_path), **(extra or {})}
     executables = []
     for dirpath, dirnames, filenames in os.walk(app):
         dirnames.sort()
@@ -57,4 +59,5 @@ def write_unsigned_release(cfg: "ReleaseConfig", paths: "BuildPaths", *, epoch: 
                             templates=templates)
     write_json(paths.app_manifest, data)
     pack_app_tarball(paths.app, config_path=cfg.path, manifest_path=paths.app_manifest,
-                     out_path=paths.app_tar, epoch=epoch)
+                     out_path=paths.app_tar, epoch=epoch,
+                     extra={rel: cfg.root / rel for rel in cfg.signing.files()})

@@ -39,10 +39,21 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=_verify)
 
-    p = commands.add_parser("sign", help="sign an app in place with a PKCS#12 identity "
-                                         "(portable Developer-ID-shaped signer)")
+    p = commands.add_parser("sign", help="sign an app in place, nested code first, with a "
+                                         "PKCS#12 identity or ad hoc (portable signer)",
+                            description="Sign APP in place: nested frameworks, plug-ins, helpers "
+                                        "and dylibs first, then the app. Options for the app "
+                                        "and for each nested item come from the release "
+                                        "configuration's [signing] table (--config); the "
+                                        "flags below override the app's.")
     p.add_argument("app", type=Path, metavar="APP")
-    p.add_argument("--p12", type=Path, required=True, metavar="KEY.p12")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--p12", type=Path, metavar="KEY.p12", help="the signing identity")
+    who.add_argument("--adhoc", action="store_true",
+                     help="ad-hoc signatures (no identity), as codesign -s -")
+    p.add_argument("--config", type=Path, metavar="release.toml",
+                   help="release configuration whose [signing] table to apply (the unsigned "
+                        "tarball carries it, with the entitlements it names)")
     p.add_argument("--password-env", default=P12_PASSWORD_ENV, metavar="VAR",
                    help=f"environment variable holding the p12 password (default {P12_PASSWORD_ENV}; "
                         "unset means no password)")
@@ -117,7 +128,7 @@ def _read_certificate(path: Path) -> bytes:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from ..codesign.sign import sign_app
+    from ..codesign.sign import Identity, ItemOptions, read_entitlements, sign_tree
     from ..codesign.verify import verify_path
     from ..epoch import source_date_epoch
     # Never a password on the command line: it would show in `ps` and shell history.
@@ -128,7 +139,16 @@ def _sign(args: argparse.Namespace) -> int:
             raise InputError(f"{args.password_file}: cannot read a password line ({exc})") from None
     else:
         password = os.environ.get(args.password_env)
-    sign_app(args.app, args.p12, password.encode() if password is not None else None,
-             identifier=args.identifier, hardened_runtime=args.hardened_runtime,
-             entitlements=args.entitlements, epoch=source_date_epoch())
+    main, items = ItemOptions(), {}
+    if args.config is not None:
+        from ..build.config import load_signing
+        from ..build.signature import signing_options
+        main, items = signing_options(load_signing(args.config), args.config.parent)
+    main = ItemOptions(args.identifier or main.identifier,
+                       read_entitlements(args.entitlements) if args.entitlements
+                       else main.entitlements,
+                       args.hardened_runtime or main.hardened_runtime)
+    identity = None if args.adhoc else Identity.from_p12(
+        args.p12, password.encode() if password is not None else None)
+    sign_tree(args.app, identity, main=main, items=items, epoch=source_date_epoch())
     return _print_report(verify_path(args.app), args.json)
