@@ -131,12 +131,40 @@ def _undeclared_reads(dep_text: str, *, root: Path, allowed_dirs: Sequence[Path]
     return sorted(set(out))
 
 
+_CXX_SUFFIXES = (".cpp", ".cc", ".cxx", ".mm")
+_OBJC_SUFFIXES = (".m", ".mm")
+
+
+def language_flags(source: str, *, cxx_standard: str | None = None,
+                   objc_arc: bool = False) -> list[str]:
+    """The flags a source's language takes from the release configuration
+    (clang picks the language itself from the suffix)."""
+    flags = []
+    if source.endswith(_CXX_SUFFIXES) and cxx_standard:
+        flags.append(f"-std={cxx_standard}")
+    if source.endswith(_OBJC_SUFFIXES) and objc_arc:
+        flags.append("-fobjc-arc")
+    return flags
+
+
+def runtime_libraries(sources: Sequence[str]) -> list[str]:
+    """The language runtimes a product's sources need at link time."""
+    libs = []
+    if any(s.endswith(_CXX_SUFFIXES) for s in sources):
+        libs.append("-lc++")
+    if any(s.endswith(_OBJC_SUFFIXES) for s in sources):
+        libs.append("-lobjc")
+    return libs
+
+
 def compile_object(tools: Mapping[str, str], *, source: str, source_root: str | os.PathLike,
                    out: str | os.PathLike, arch: str, minimum_macos: str,
                    sdk_root: str | os.PathLike, build_root: str | os.PathLike,
                    include_dirs: Sequence[str] = (), cflags: Sequence[str] = (),
-                   epoch: int = 0, declared_inputs: Collection[str] | None = None) -> None:
-    """clang -c one C or Objective-C ``source`` (relative to ``source_root``) for one arch.
+                   epoch: int = 0, declared_inputs: Collection[str] | None = None,
+                   cxx_standard: str | None = None, objc_arc: bool = False) -> None:
+    """clang -c one C, C++, Objective-C or Objective-C++ ``source`` (relative
+    to ``source_root``) for one arch.
 
     With ``declared_inputs`` (paths relative to ``source_root``), a source
     that reads any other file outside the SDK and the compiler's own
@@ -157,6 +185,7 @@ def compile_object(tools: Mapping[str, str], *, source: str, source_root: str | 
            # producer string; dSYMs are out of scope for the demo build.
            "-g0", "-Werror=date-time",
            *[f"-I{d}" for d in include_dirs], *cflags,
+           *language_flags(source, cxx_standard=cxx_standard, objc_arc=objc_arc),
            # What the compiler read, for the declared-inputs check (the
            # object file does not change).
            "-MD", "-MT", "object", "-MF", str(depfile.resolve()),
@@ -194,20 +223,33 @@ def archive(tools: Mapping[str, str], *, objects: Sequence[str | os.PathLike],
         tmp.unlink(missing_ok=True)
 
 
+LINK_KINDS = ("executable", "dylib", "bundle")
+
+
 def link(tools: Mapping[str, str], *, objects: Sequence[str | os.PathLike],
          libraries: Sequence[str | os.PathLike] = (), out: str | os.PathLike, arch: str,
-         minimum_macos: str, sdk_root: str | os.PathLike, epoch: int = 0) -> None:
-    """Link one architecture's executable with ld64.lld (arm64: ad-hoc signed by lld)."""
+         minimum_macos: str, sdk_root: str | os.PathLike, epoch: int = 0,
+         kind: str = "executable", install_name: str | None = None,
+         rpaths: Sequence[str] = (), runtime: Sequence[str] = ()) -> None:
+    """Link one architecture's executable, dylib or loadable bundle with
+    ld64.lld (arm64: ad-hoc signed by lld).  ``libraries`` are static
+    archives or other products' dylibs (their install names are recorded);
+    ``runtime`` the language runtimes (``-lc++``, ``-lobjc``)."""
+    if kind not in LINK_KINDS:
+        raise ValueError(f"link kind {kind!r}")
     final = Path(out)
     final.parent.mkdir(parents=True, exist_ok=True)
     sdk = Path(sdk_root).resolve()
+    shape = {"executable": [], "bundle": ["-bundle"],
+             "dylib": ["-dynamiclib", "-install_name", install_name or f"@rpath/{final.name}"]}
     with tempfile.TemporaryDirectory(prefix=".link-", dir=final.parent) as private:
         tmp = Path(private) / final.name
         cmd = [tools["clang"], "-target", target_triple(arch, minimum_macos),
                "-isysroot", str(sdk), f"-mmacosx-version-min={minimum_macos}",
-               "-fuse-ld=lld", f"--ld-path={tools['ld64.lld']}",
+               "-fuse-ld=lld", f"--ld-path={tools['ld64.lld']}", *shape[kind],
+               *[f"-Wl,-rpath,{r}" for r in rpaths],
                *[str(Path(o).resolve()) for o in objects],
-               *[str(Path(lib).resolve()) for lib in libraries],
+               *[str(Path(lib).resolve()) for lib in libraries], *runtime,
                "-o", str(tmp.resolve())]
         _run(cmd, cwd=private, epoch=epoch, what=f"link {final.name} ({arch})")
         os.chmod(tmp, 0o755)

@@ -23,9 +23,22 @@ from ..epoch import MAX_EPOCH
 from ..hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type, without_signature
 
-__all__ = ["PrebuiltApp", "ReleaseConfig", "SigningConfig", "SigningItem", "WindowConfig", "load", "parse", "without_signature"]
+__all__ = ["PrebuiltApp", "Product", "ReleaseConfig", "SigningConfig", "SigningItem", "WindowConfig", "load", "parse", "without_signature"]
 
 ARCHS = ("x86_64", "arm64")
+C_SUFFIXES = (".c",)
+CXX_SUFFIXES = (".cpp", ".cc", ".cxx")
+OBJC_SUFFIXES = (".m",)
+OBJCXX_SUFFIXES = (".mm",)
+SOURCE_SUFFIXES = (*C_SUFFIXES, *CXX_SUFFIXES, *OBJC_SUFFIXES, *OBJCXX_SUFFIXES)
+PRODUCT_KINDS = ("framework", "dylib", "helper", "plugin")
+CXX_STANDARDS = ("c++11", "c++14", "c++17", "c++20", "c++23")
+# Info.plist keys the templates write: [app] info_plist may not override them.
+TEMPLATE_INFO_KEYS = frozenset({
+    "CFBundleDevelopmentRegion", "CFBundleExecutable", "CFBundleIconFile", "CFBundleIdentifier",
+    "CFBundleInfoDictionaryVersion", "CFBundleName", "CFBundlePackageType",
+    "CFBundleShortVersionString", "CFBundleSupportedPlatforms", "CFBundleVersion",
+    "LSMinimumSystemVersion"})
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
 DMG_LAYOUTS = ("none", "gpt")
 TOOLCHAIN_PROVIDERS = ("llvm",)
@@ -54,6 +67,31 @@ class Library:
     """A static library archived with llvm-ar and linked into the executable."""
     name: str
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Product:
+    """``[[build.products]]``: code the app carries besides its main executable.
+
+    framework -> Contents/Frameworks/<name>.framework (Versions/A), install name
+    ``@rpath/<name>.framework/Versions/A/<name>``; dylib ->
+    Contents/Frameworks/lib<name>.dylib, ``@rpath/lib<name>.dylib``; helper ->
+    Contents/Helpers/<name>; plugin -> Contents/PlugIns/<name>.bundle.
+    ``links`` names frameworks and dylibs it links against."""
+    kind: str
+    name: str
+    sources: tuple[str, ...]
+    bundle_id: str | None = None          # framework and plugin bundles
+    links: tuple[str, ...] = ()
+
+    @property
+    def binary(self) -> str:
+        """The Mach-O file's name (lld names its ad-hoc signature after it)."""
+        return f"lib{self.name}.dylib" if self.kind == "dylib" else self.name
+
+    @property
+    def is_library(self) -> bool:
+        return self.kind in ("framework", "dylib")
 
 
 @dataclass(frozen=True)
@@ -152,6 +190,12 @@ class ReleaseConfig:
     window: WindowConfig | None = None
     prebuilt: PrebuiltApp | None = None
     signing: SigningConfig = SigningConfig()
+    products: tuple[Product, ...] = ()
+    links: tuple[str, ...] = ()               # products the main executable links against
+    cxx_standard: str | None = None
+    objc_arc: bool = False
+    resources: tuple[str, ...] = ()           # files and folders copied into Contents/Resources
+    info_plist: tuple[tuple[str, Any], ...] = ()   # extra Info.plist keys, sorted
 
     @property
     def root(self) -> Path:
@@ -164,7 +208,11 @@ class ReleaseConfig:
         return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
     def all_sources(self) -> tuple[str, ...]:
-        return self.sources + tuple(s for lib in self.libraries for s in lib.sources)
+        return (self.sources + tuple(s for lib in self.libraries for s in lib.sources)
+                + tuple(s for p in self.products for s in p.sources))
+
+    def product(self, name: str) -> Product:
+        return next(p for p in self.products if p.name == name)
 
 
 # --------------------------------------------------------------------------
@@ -217,9 +265,9 @@ def _sources(table: Table, key: str, root: Path) -> tuple[str, ...]:
     out = []
     for i, src in enumerate(sources):
         rel = _relative_path(table, f"{key}[{i}]", src, root)
-        if not rel.endswith((".c", ".m")) or not (root / rel).is_file():
-            raise table.error(f"{key}[{i}]", f"{src!r}: only C (.c) and Objective-C (.m) "
-                              "source files")
+        if not rel.endswith(SOURCE_SUFFIXES) or not (root / rel).is_file():
+            raise table.error(f"{key}[{i}]", f"{src!r}: not a C (.c), C++ (.cpp, .cc, .cxx), "
+                              "Objective-C (.m) or Objective-C++ (.mm) source file")
         out.append(rel)
     if len(set(out)) != len(out):
         raise table.error(key, "names the same file twice")
@@ -282,6 +330,99 @@ def _window(win: Table, root: Path) -> WindowConfig:
     return WindowConfig(origin=origin, size=size, icon_size=icon_size, text_size=text_size,
                         positions=tuple(positions), background=background,
                         show_toolbar=show_toolbar, show_sidebar=show_sidebar)
+
+
+_PRODUCT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+
+
+def _links(table: Table, key: str, products: list[Product] | tuple[Product, ...],
+           *, of: str | None = None) -> tuple[str, ...]:
+    """Names of framework or dylib products (never ``of`` itself)."""
+    names = table.strings(key, default=())
+    libraries = {p.name for p in products if p.is_library}
+    for i, name in enumerate(names):
+        if name not in libraries or name == of:
+            raise table.error(f"{key}[{i}]", f"{name!r}: not a framework or dylib product "
+                              f"(have: {', '.join(sorted(libraries - {of})) or 'none'})")
+    if len(set(names)) != len(names):
+        raise table.error(key, "names the same product twice")
+    return tuple(names)
+
+
+def _products(build: Table, root: Path, app_bundle_id: str) -> tuple[Product, ...]:
+    """``[[build.products]]``; links are checked once all are known, and may not loop."""
+    raw = build.get("products", list, default=[])
+    tables, products = [], []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise build.error(f"products[{i}]", f"expected a table, got {toml_type(item)}")
+        t = Table(item, f"build.products[{i}].", build.origin,
+                  ("kind", "name", "sources", "bundle_id", "links"))
+        kind = _choice(t, "kind", t.get("kind", str), PRODUCT_KINDS)
+        name = _pattern(t, "name", t.get("name", str), _PRODUCT_NAME_RE,
+                        "a product name ([A-Za-z][A-Za-z0-9_-]*)")
+        if any(p.name == name for p in products):
+            raise t.error("name", f"{name!r}: two products with this name")
+        bundle_id = None
+        if kind in ("framework", "plugin"):
+            bundle_id = _pattern(t, "bundle_id",
+                                 t.get("bundle_id", str, default=f"{app_bundle_id}.{name}"),
+                                 _BUNDLE_ID_RE, "a reverse-DNS bundle identifier")
+        elif "bundle_id" in item:
+            raise t.error("bundle_id", f"only frameworks and plugins are bundles, not a {kind}")
+        products.append(Product(kind, name, _sources(t, "sources", root), bundle_id))
+        tables.append(t)
+    linked = []
+    for t, product in zip(tables, products):
+        links = _links(t, "links", products, of=product.name)
+        t.finish()
+        linked.append(Product(product.kind, product.name, product.sources, product.bundle_id,
+                              links))
+    # A library may only link libraries defined before it: no loops, and a
+    # link order every builder agrees on.
+    for i, product in enumerate(linked):
+        earlier = {p.name for p in linked[:i]}
+        for name in product.links:
+            if name not in earlier:
+                raise tables[i].error("links", f"{name!r}: list a product before the products "
+                                      "that link it (no loops)")
+    return tuple(linked)
+
+
+def _resources(app: Table, root: Path) -> tuple[str, ...]:
+    """``[app] resources``: files and folders copied into Contents/Resources by base name."""
+    out = []
+    for i, raw in enumerate(app.strings("resources", default=())):
+        rel = _relative_path(app, f"resources[{i}]", raw, root)
+        if rel == ".":
+            raise app.error(f"resources[{i}]", "the configuration's whole folder")
+        out.append(rel)
+    names = [posixpath.basename(r) for r in out]
+    if len(set(names)) != len(names):
+        raise app.error("resources", "two resources with the same name")
+    return tuple(out)
+
+
+def _plist_value(app: Table, key: str, value: Any) -> Any:
+    if isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, list):
+        return [_plist_value(app, f"{key}[{i}]", v) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _plist_value(app, f"{key}.{k}", v) for k, v in value.items()}
+    raise app.error(key, f"{toml_type(value)}: Info.plist values are strings, booleans, "
+                    "integers, arrays and tables")
+
+
+def _info_plist(app: Table) -> tuple[tuple[str, Any], ...]:
+    """``[app] info_plist``: extra Info.plist keys (not those the template writes)."""
+    raw = app.get("info_plist", dict, default={})
+    out = []
+    for key in sorted(raw):
+        if key in TEMPLATE_INFO_KEYS:
+            raise app.error(f"info_plist.{key}", "set by the bundle stage from [app] and [build]")
+        out.append((key, _plist_value(app, f"info_plist.{key}", raw[key])))
+    return tuple(out)
 
 
 def _prebuilt(app: Table, root: Path) -> PrebuiltApp | None:
@@ -411,7 +552,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
                  ("app", "build", "toolchain", "sdk", "dmg", "signature", "signing"))
 
     app = top.table("app", ("name", "bundle_id", "version", "build", "executable", "icon",
-                            "prebuilt", "prebuilt_sha256"))
+                            "prebuilt", "prebuilt_sha256", "resources", "info_plist"))
     name = _pattern(app, "name", app.get("name", str), _NAME_RE, "a plain app name")
     bundle_id = _pattern(app, "bundle_id", app.get("bundle_id", str), _BUNDLE_ID_RE,
                          "a reverse-DNS bundle identifier")
@@ -426,8 +567,12 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         if not icon.endswith(".icns") or not (root / icon).is_file():
             raise app.error("icon", f"{icon!r}: expected an .icns file")
     prebuilt = _prebuilt(app, root)
-    if prebuilt is not None and icon is not None:
-        raise app.error("icon", "not used with app.prebuilt (the bundle carries its own icon)")
+    resources = _resources(app, root)
+    info_extra = _info_plist(app)
+    if prebuilt is not None:
+        for key, used in (("icon", icon), ("resources", resources), ("info_plist", info_extra)):
+            if used:
+                raise app.error(key, "not used with app.prebuilt (the bundle carries its own)")
     app.finish()
     dmg_section = _dmg(top, name, root)
     if prebuilt is not None:
@@ -447,7 +592,8 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
             signing=signing)
 
     build = top.table("build", ("sources", "include_dirs", "cflags", "targets", "minimum_macos",
-                                "source_date_epoch", "libraries"))
+                                "source_date_epoch", "libraries", "products", "links",
+                                "cxx_standard", "objc_arc"))
     sources = _sources(build, "sources", root)
     include_dirs = tuple(_relative_path(build, f"include_dirs[{i}]", d, root)
                          for i, d in enumerate(build.strings("include_dirs", default=())))
@@ -485,10 +631,17 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         seen_libs.add(lib_name)
         libraries.append(Library(lib_name, _sources(lib, "sources", root)))
         lib.finish()
+    products = _products(build, root, bundle_id)
+    links = _links(build, "links", products)
+    cxx_standard = build.get("cxx_standard", str, default=None)
+    if cxx_standard is not None:
+        _choice(build, "cxx_standard", cxx_standard, CXX_STANDARDS)
+    objc_arc = build.get("objc_arc", bool, default=False)
     build.finish()
-    all_sources = list(sources) + [s for lib in libraries for s in lib.sources]
+    all_sources = (list(sources) + [s for lib in libraries for s in lib.sources]
+                   + [s for p in products for s in p.sources])
     if len(set(all_sources)) != len(all_sources):
-        raise top.error("build", "a source file is listed twice (sources and libraries)")
+        raise top.error("build", "a source file is listed twice (sources, libraries, products)")
     stems = [posixpath.splitext(s)[0] for s in all_sources]
     if len(set(stems)) != len(stems):
         raise top.error("build", "two sources differ only in extension (their objects would collide)")
@@ -516,7 +669,9 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         targets=targets, minimum_macos=minimum, icon=icon,
         toolchain_provider=provider, toolchain_version=tc_version,
         sdk_name=sdk_name, sdk_sha256=sdk_sha, **dmg_section, source_date_epoch=epoch,
-        signature=signature, signing=signing)
+        signature=signature, signing=signing, products=products, links=links,
+        cxx_standard=cxx_standard, objc_arc=objc_arc, resources=resources,
+        info_plist=info_extra)
 
 
 def load(path: str | os.PathLike) -> ReleaseConfig:

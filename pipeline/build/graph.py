@@ -26,6 +26,7 @@ from doit.tools import config_changed
 from ..epoch import source_date_epoch
 from ..errors import ReprodmgError
 from . import bundle, compiler, config, image, manifest, prebuilt, sdk, toolchain
+from . import products as products_layout
 from . import signature as signature_stage, unsigned_tarball
 from .code_inputs import code_files
 from .paths import BuildPaths
@@ -106,9 +107,11 @@ class ReleaseGraph:
                                  self.cfg.sdk_sha256))
         self.paths = BuildPaths.for_release(self.build, self.cfg, self.pin)
         self.inputs = manifest.project_inputs(self.cfg)
+        names = ["Info.plist.j2", "PkgInfo.j2"]
+        if any(p.kind in ("framework", "plugin") for p in self.cfg.products):
+            names.append("Bundle-Info.plist.j2")
         self.templates = ({} if self.cfg.prebuilt else
-                          {f"templates/{n}": bundle.TEMPLATES / n
-                           for n in ("Info.plist.j2", "PkgInfo.j2")})
+                          {f"templates/{n}": bundle.TEMPLATES / n for n in names})
         window = self.cfg.window
         self.background = ([self.cfg.root / window.background]
                            if window and window.background else [])
@@ -125,6 +128,8 @@ class ReleaseGraph:
     def namespace(self) -> dict[str, Any]:
         """What doit loads tasks from: DOIT_CONFIG and the task creators of this release."""
         front = PREBUILT_TASKS if self.cfg.prebuilt else COMPILED_TASKS
+        if self.cfg.products:
+            front = (*front, "lipo_products")
         names = (*front, *BACK_HALF_TASKS)
         return {"DOIT_CONFIG": self.doit_config(),
                 **{f"task_{name}": getattr(self, f"task_{name}") for name in names}}
@@ -167,10 +172,13 @@ class ReleaseGraph:
             "clean": True,
         }
 
-    def _compile_options(self, arch: str) -> dict:
+    def _compile_options(self, arch: str, source: str) -> dict:
         cfg = self.cfg
-        return {"arch": arch, "minimum_macos": cfg.minimum_macos, "cflags": list(cfg.cflags),
-                "include_dirs": list(cfg.include_dirs), "epoch": self.epoch}
+        options = {"arch": arch, "minimum_macos": cfg.minimum_macos, "cflags": list(cfg.cflags),
+                   "include_dirs": list(cfg.include_dirs), "epoch": self.epoch}
+        language = compiler.language_flags(source, cxx_standard=cfg.cxx_standard,
+                                           objc_arc=cfg.objc_arc)
+        return {**options, "language": language} if language else options
 
     def task_compile(self):
         """clang -c, one task per (architecture, source)."""
@@ -183,14 +191,15 @@ class ReleaseGraph:
                         out=P.obj(arch, source), arch=arch, minimum_macos=cfg.minimum_macos,
                         sdk_root=P.sdk_root, build_root=self.build,
                         include_dirs=cfg.include_dirs, cflags=cfg.cflags, epoch=self.epoch,
-                        declared_inputs=self.inputs)
+                        declared_inputs=self.inputs, cxx_standard=cfg.cxx_standard,
+                        objc_arc=cfg.objc_arc)
                 yield {
                     "name": f"{arch}:{source}",
                     "actions": [guarded(run)],
                     "file_dep": [cfg.root / source, *self._headers, P.sdk_stamp,
                                  P.toolchain_json, *COMPILE_CODE],
                     "targets": [P.obj(arch, source)],
-                    "uptodate": [config_changed(self._compile_options(arch))],
+                    "uptodate": [config_changed(self._compile_options(arch, source))],
                     "clean": True,
                 }
 
@@ -213,25 +222,58 @@ class ReleaseGraph:
                 }
 
     def task_link(self):
-        """ld64.lld, one executable per architecture (arm64: lld's ad-hoc signature)."""
+        """ld64.lld, per architecture: the executable and each product (arm64: lld's
+        ad-hoc signature)."""
         cfg, P = self.cfg, self.paths
         for arch in cfg.targets:
             objects = [P.obj(arch, s) for s in cfg.sources]
-            libs = [P.lib(arch, lib.name) for lib in cfg.libraries]
+            libs = [*(P.lib(arch, lib.name) for lib in cfg.libraries),
+                    *(P.product_exe(arch, cfg.product(n)) for n in cfg.links)]
+            runtime = compiler.runtime_libraries(
+                [*cfg.sources, *(s for lib in cfg.libraries for s in lib.sources)])
+            rpaths = products_layout.rpaths(None, cfg.links)
 
-            def run(arch=arch, objects=objects, libs=libs):
+            def run(arch=arch, objects=objects, libs=libs, runtime=runtime, rpaths=rpaths):
                 compiler.link(self._tools(), objects=objects, libraries=libs, out=P.exe(arch),
                               arch=arch, minimum_macos=cfg.minimum_macos, sdk_root=P.sdk_root,
-                              epoch=self.epoch)
+                              epoch=self.epoch, rpaths=rpaths, runtime=runtime)
             yield {
                 "name": arch,
                 "actions": [guarded(run)],
                 "file_dep": [*objects, *libs, P.sdk_stamp, P.toolchain_json, *COMPILE_CODE],
                 "targets": [P.exe(arch)],
                 "uptodate": [config_changed({"minimum_macos": cfg.minimum_macos,
-                                             "epoch": self.epoch})],
+                                             "epoch": self.epoch,
+                                             **({"rpaths": rpaths, "runtime": runtime}
+                                                if rpaths or runtime else {})})],
                 "clean": True,
             }
+            for product in cfg.products:
+                yield self._link_product(arch, product)
+
+    def _link_product(self, arch: str, product: "config.Product") -> dict:
+        cfg, P = self.cfg, self.paths
+        objects = [P.obj(arch, s) for s in product.sources]
+        libs = [P.product_exe(arch, cfg.product(n)) for n in product.links]
+        options = {"kind": products_layout.LINK_KIND[product.kind],
+                   "install_name": products_layout.install_name(product),
+                   "rpaths": products_layout.rpaths(product, product.links),
+                   "runtime": compiler.runtime_libraries(product.sources)}
+
+        def run():
+            compiler.link(self._tools(), objects=objects, libraries=libs,
+                          out=P.product_exe(arch, product), arch=arch,
+                          minimum_macos=cfg.minimum_macos, sdk_root=P.sdk_root,
+                          epoch=self.epoch, **options)
+        return {
+            "name": f"{arch}:{product.name}",
+            "actions": [guarded(run)],
+            "file_dep": [*objects, *libs, P.sdk_stamp, P.toolchain_json, *COMPILE_CODE],
+            "targets": [P.product_exe(arch, product)],
+            "uptodate": [config_changed({**options, "minimum_macos": cfg.minimum_macos,
+                                         "epoch": self.epoch})],
+            "clean": True,
+        }
 
     def task_lipo(self):
         """llvm-lipo: one universal executable."""
@@ -247,22 +289,54 @@ class ReleaseGraph:
             "clean": True,
         }
 
+    def task_lipo_products(self):
+        """llvm-lipo: one universal binary per product."""
+        P = self.paths
+        for product in self.cfg.products:
+            slices = {arch: P.product_exe(arch, product) for arch in self.cfg.targets}
+
+            def run(product=product, slices=slices):
+                compiler.lipo(self._tools(), slices=slices, out=P.product_universal(product),
+                              epoch=self.epoch)
+            yield {
+                "name": product.name,
+                "actions": [guarded(run)],
+                "file_dep": [*slices.values(), P.toolchain_json, *COMPILE_CODE],
+                "targets": [P.product_universal(product)],
+                "clean": True,
+            }
+
+    def _resource_files(self) -> list[Path]:
+        found = []
+        for rel in self.cfg.resources:
+            path = self.cfg.root / rel
+            found += [path] if path.is_file() else prebuilt.source_files(path)
+        return found
+
     def task_bundle(self):
-        """Name.app from templates/ (Info.plist, PkgInfo, executable, icon)."""
+        """Name.app from templates/ (Info.plist, PkgInfo, executable, icon,
+        resources, products)."""
         cfg, P = self.cfg, self.paths
         icon = cfg.root / cfg.icon if cfg.icon else None
         info = bundle.bundle_info(cfg)
+        products = [(p, P.product_universal(p)) for p in cfg.products]
+        extra = {}
+        if cfg.products or cfg.resources:
+            extra = {"products": repr(cfg.products), "resources": list(cfg.resources)}
         return {
             "actions": [(guarded(bundle.build_app), [info],
                          {"executable": P.universal, "out_dir": P.out, "icon": icon,
-                          "epoch": self.epoch}), *self._finish_app()],
+                          "epoch": self.epoch, "products": products,
+                          "resources": [cfg.root / r for r in cfg.resources]}),
+                        *self._finish_app()],
             "file_dep": [P.universal, *self.templates.values(), *([icon] if icon else []),
+                         *(b for _p, b in products), *self._resource_files(),
                          *BUNDLE_CODE, *self._signing_deps()],
             "targets": [*P.app_files, P.app_stamp],
             # jinja2 renders the templates: another version may lay them out differently.
             "uptodate": [config_changed({"info": repr(info), "epoch": self.epoch,
                                          "jinja2": importlib.metadata.version("jinja2"),
-                                         "signing": repr(self.cfg.signing)})],
+                                         "signing": repr(self.cfg.signing), **extra})],
             "clean": [(guarded(shutil.rmtree), [P.app], {"ignore_errors": True})],
         }
 

@@ -101,6 +101,13 @@ def project_inputs(cfg: "ReleaseConfig") -> list[str]:
     if cfg.icon:
         found.add(cfg.icon)
     found.update(cfg.signing.files())
+    for rel in cfg.resources:
+        if (root / rel).is_file():
+            found.add(rel)
+            continue
+        for dirpath, dirnames, filenames in os.walk(root / rel):
+            dirnames.sort()
+            found.update((Path(dirpath) / n).relative_to(root).as_posix() for n in filenames)
     skipped = {root / DEFAULT_BUILD_FOLDER}
 
     def headers(folder: Path, recursive: bool) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import ReleaseConfig
+    from .config import Product, ReleaseConfig
     from .sdk import SdkPin
 
 
@@ -48,6 +48,12 @@ class BuildPaths:
 
     def exe(self, arch: str) -> Path:
         return self.out / arch / self.executable
+
+    def product_exe(self, arch: str, product: "Product") -> Path:
+        return self.out / arch / f"{product.kind}-{product.name}" / product.binary
+
+    def product_universal(self, product: "Product") -> Path:
+        return self.out / "universal" / f"{product.kind}-{product.name}" / product.binary
 
     @property
     def universal(self) -> Path:

@@ -190,7 +190,7 @@ def test_icon_must_be_a_file(project: Path):
 
 def test_sources_are_files_and_include_dirs_are_folders(project: Path):
     (project / "src" / "folder.c").mkdir()
-    with pytest.raises(InputError, match=r"build\.sources\[0\]: 'src/folder.c': only C"):
+    with pytest.raises(InputError, match=r"build\.sources\[0\]: 'src/folder.c': not a C "):
         config.load(_write(project, BASE.replace('"src/main.c"', '"src/folder.c"', 1)))
     with pytest.raises(InputError, match=r"build\.include_dirs\[0\]: 'src/main.c': not a folder"):
         config.load(_write(project, BASE.replace("[build]", "[build]\ninclude_dirs = ['src/main.c']", 1)))
