@@ -2,7 +2,7 @@
 toolchain -> sdk -> compile -> archive/link -> lipo -> bundle -> unsigned
 tarball -> image -> SHA256SUMS + build manifest.
 
-    .venv/bin/doit -f dodo.py                        # examples/hello/release.toml
+    .venv/bin/doit -f dodo.py                        # examples/hello and examples/multi
     .venv/bin/doit -f dodo.py release=path/to/release.toml
 
 Outputs go to ``build/<app>/``; the extracted SDK to ``build/sdk/<name>/``;
@@ -18,20 +18,23 @@ from pathlib import Path
 
 from doit import get_var
 
-from pipeline.build.graph import ReleaseGraph
+from pipeline.build.graph import ReleaseGraph, combined_namespace
 from pipeline.errors import ReprodmgError
 
 ROOT = Path(__file__).resolve().parent
 BUILD = ROOT / "build"
 BUILD.mkdir(exist_ok=True)      # doit keeps its state file here, even when the first task fails
 
-_release = Path(get_var("release", os.environ.get("REPRODMG_RELEASE",
-                                                  "examples/hello/release.toml")))
+# With no release=..., the main command builds every example the project
+# publishes hashes for; release=path/to/release.toml builds that one only.
+EXAMPLES = ["examples/hello/release.toml", "examples/multi/release.toml"]
+_chosen = get_var("release", os.environ.get("REPRODMG_RELEASE"))
 try:
-    GRAPH = ReleaseGraph(_release if _release.is_absolute() else ROOT / _release, build=BUILD,
-                         cache=os.environ.get("REPRODMG_CACHE") or None,
-                         pins_dirs=[ROOT / "sdk"])
+    GRAPHS = [ReleaseGraph(path if path.is_absolute() else ROOT / path, build=BUILD,
+                           cache=os.environ.get("REPRODMG_CACHE") or None,
+                           pins_dirs=[ROOT / "sdk"])
+              for path in map(Path, [_chosen] if _chosen else EXAMPLES)]
 except ReprodmgError as _exc:
     raise SystemExit(f"reprodmg: error: {_exc}") from None
 
-globals().update(GRAPH.namespace())
+globals().update(combined_namespace(GRAPHS))

@@ -116,23 +116,29 @@ class ReleaseGraph:
         self.background = ([self.cfg.root / window.background]
                            if window and window.background else [])
 
-    def doit_config(self) -> dict[str, Any]:
+    def doit_config(self, default_tasks: Sequence[str] = ("checksums",)) -> dict[str, Any]:
         return {
             "dep_file": os.fspath(self.build / ".doit.db"),
             "backend": "json",
             "check_file_uptodate": ContentChecker,
-            "default_tasks": ["checksums"],
+            "default_tasks": list(default_tasks),
             "verbosity": 1,
         }
 
-    def namespace(self) -> dict[str, Any]:
-        """What doit loads tasks from: DOIT_CONFIG and the task creators of this release."""
+    def task_creators(self, prefix: str = "", *, without: Sequence[str] = ()) -> dict[str, Any]:
+        """``task_<prefix><name>`` for each task of this release (doit names a
+        task after its key), leaving out ``without`` (another release's graph
+        already makes the shared SDK)."""
         front = PREBUILT_TASKS if self.cfg.prebuilt else COMPILED_TASKS
         if self.cfg.products:
             front = (*front, "lipo_products")
-        names = (*front, *BACK_HALF_TASKS)
-        return {"DOIT_CONFIG": self.doit_config(),
-                **{f"task_{name}": getattr(self, f"task_{name}") for name in names}}
+        names = [n for n in (*front, *BACK_HALF_TASKS) if n not in without]
+        return {f"task_{prefix}{name}": getattr(self, f"task_{name}") for name in names}
+
+    def namespace(self) -> dict[str, Any]:
+        """What doit loads tasks from: DOIT_CONFIG and the task creators of this release."""
+        return {"DOIT_CONFIG": self.doit_config(), **self.task_creators()}
+
 
     # ------------------------------------------------------------------
     # The app, compiled here
@@ -437,3 +443,26 @@ class ReleaseGraph:
             "targets": [P.release_manifest, P.sums],
             "clean": True,
         }
+
+
+def combined_namespace(graphs: Sequence[ReleaseGraph]) -> dict[str, Any]:
+    """Several releases in one doit run: the first one's tasks keep their
+    names, the others' are prefixed ``<slug>_``; a release pinning the SDK
+    an earlier one extracts shares that extraction."""
+    if len({g.build for g in graphs}) != 1:
+        raise ValueError("releases built together share one build folder")
+    names: dict[str, Any] = {}
+    defaults = []
+    extracted: set[Path] = set()
+    for i, graph in enumerate(graphs):
+        prefix = "" if i == 0 else f"{graph.cfg.slug}_"
+        shared = ("sdk",) if graph.pin is not None and graph.paths.sdk_dir in extracted else ()
+        if graph.pin is not None:
+            extracted.add(graph.paths.sdk_dir)
+        creators = graph.task_creators(prefix, without=shared)
+        clash = set(creators) & set(names)
+        if clash:
+            raise ReprodmgError(f"{graph.cfg.path}: two releases named {graph.cfg.slug!r}")
+        names.update(creators)
+        defaults.append(f"{prefix}checksums")
+    return {"DOIT_CONFIG": graphs[0].doit_config(defaults), **names}

@@ -49,7 +49,8 @@ def copy_project(dest: Path, *, with_pipeline: bool = False) -> Path:
     library sources there (``python -m doit`` then imports that copy first)."""
     dest.mkdir(parents=True)
     shutil.copy2(REPO / "dodo.py", dest / "dodo.py")
-    shutil.copytree(REPO / "examples" / "hello", dest / "examples" / "hello")
+    for example in ("hello", "multi"):     # what dodo.py builds by default
+        shutil.copytree(REPO / "examples" / example, dest / "examples" / example)
     shutil.copytree(REPO / "sdk", dest / "sdk")
     if with_pipeline:
         shutil.copytree(REPO / "pipeline", dest / "pipeline",
@@ -58,14 +59,17 @@ def copy_project(dest: Path, *, with_pipeline: bool = False) -> Path:
     return dest
 
 
+HELLO_ONLY = "release=examples/hello/release.toml"
+
+
 def executed(proc: subprocess.CompletedProcess) -> set[str]:
     """Task names doit ran (``.  name``); up-to-date ones print ``-- name``."""
     return {line[1:].strip() for line in proc.stdout.splitlines() if line.startswith(".")}
 
 
-def out_of_date(project: Path, cache: Path) -> set[str]:
+def out_of_date(project: Path, cache: Path, *args: str) -> set[str]:
     """The tasks doit would run now (``doit list --status``: R), without running them."""
-    proc = _ok(run_doit(project, "list", "--all", "--status", cache=cache))
+    proc = _ok(run_doit(project, "list", "--all", "--status", *args, cache=cache))
     rows = [line.split()[:2] for line in proc.stdout.splitlines() if line[:2] in ("R ", "U ")]
     # Group tasks (compile, link...) have no action of their own.
     groups = {name.split(":")[0] for _, name in rows if ":" in name}
@@ -104,7 +108,6 @@ def test_two_builds_are_bit_identical(two_builds):
     assert differing == []
 
 
-PUBLISHED = REPO / "examples" / "hello"
 
 
 def _leaves(value, prefix: str = "") -> dict[str, object]:
@@ -121,32 +124,40 @@ def _leaves(value, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def test_build_reproduces_the_published_sums(two_builds):
+# Every example dodo.py builds by default, with the hashes the repository publishes.
+PUBLISHED_EXAMPLES = {"hello": PATHS.out, "multi": Path("build") / "multi"}
+
+
+@pytest.mark.parametrize("example", sorted(PUBLISHED_EXAMPLES))
+def test_build_reproduces_the_published_sums(two_builds, example):
     # The repository promises these bytes on every machine with the same
     # inputs (docs/reproducibility.md): a
     # different machine that agrees only with itself is not enough.
     import json
 
     a, _ = two_builds
-    built = (a / OUT / "SHA256SUMS").read_text()
-    published = (PUBLISHED / "SHA256SUMS").read_text()
+    out, published_dir = a / PUBLISHED_EXAMPLES[example], REPO / "examples" / example
+    built = (out / "SHA256SUMS").read_text()
+    published = (published_dir / "SHA256SUMS").read_text()
     if built == published:
         return
     # Say which input moved: the published build manifest against ours.
-    ours = _leaves(json.loads((a / OUT / "build-manifest.json").read_text()))
-    theirs = _leaves(json.loads((PUBLISHED / "build-manifest.json").read_text()))
+    ours = _leaves(json.loads((out / "build-manifest.json").read_text()))
+    theirs = _leaves(json.loads((published_dir / "build-manifest.json").read_text()))
     moved = [f"{key}: published {theirs.get(key)!r}, built {ours.get(key)!r}"
              for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)]
-    pytest.fail("the example's SHA256SUMS differs from examples/hello/SHA256SUMS\n"
+    pytest.fail(f"the example's SHA256SUMS differs from examples/{example}/SHA256SUMS\n"
                 f"built:\n{built}published:\n{published}first differences in the build "
                 "manifest:\n  " + "\n  ".join(moved[:25]))
 
 
-def test_published_manifest_matches_the_published_sums():
+@pytest.mark.parametrize("example", sorted(PUBLISHED_EXAMPLES))
+def test_published_manifest_matches_the_published_sums(example):
     # The two published files belong to one build.
+    published_dir = REPO / "examples" / example
     sums = dict(reversed(line.split("  ", 1)) for line in
-                (PUBLISHED / "SHA256SUMS").read_text().splitlines())
-    assert sums["build-manifest.json"] == sha256_file(PUBLISHED / "build-manifest.json")
+                (published_dir / "SHA256SUMS").read_text().splitlines())
+    assert sums["build-manifest.json"] == sha256_file(published_dir / "build-manifest.json")
 
 
 def _all_output_files(project: Path) -> list[Path]:
@@ -221,22 +232,24 @@ def test_dmg_volume_holds_app_and_applications_link(two_builds):
 
 
 def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path, cache):
+    # The hello example's chain alone (dodo.py builds the multi example too
+    # by default; its own test covers its chain).
     project = copy_project(tmp_path / "proj", with_pipeline=True)
-    first = _ok(run_doit(project, cache=cache))
+    first = _ok(run_doit(project, HELLO_ONLY, cache=cache))
     assert {"toolchain", "sdk", "compile:arm64:src/main.c", "image", "checksums"} <= executed(first)
-    again = _ok(run_doit(project, cache=cache))
+    again = _ok(run_doit(project, HELLO_ONLY, cache=cache))
     assert executed(again) == set(), again.stdout
     # Touching without a change reruns nothing either (doit compares content).
     os.utime(project / "examples/hello/src/main.c")
-    assert executed(_ok(run_doit(project, cache=cache))) == set()
+    assert executed(_ok(run_doit(project, HELLO_ONLY, cache=cache))) == set()
 
     source = project / "examples" / "hello" / "src" / "main.c"
     source.write_text(source.read_text().replace('"world"', '"there"'))
-    edited = _ok(run_doit(project, cache=cache))
+    edited = _ok(run_doit(project, HELLO_ONLY, cache=cache))
     assert executed(edited) == {
         "compile:arm64:src/main.c", "compile:x86_64:src/main.c", "link:arm64", "link:x86_64",
         "lipo", "bundle", "app_tarball", "image", "checksums"}, edited.stdout
-    assert executed(_ok(run_doit(project, cache=cache))) == set()
+    assert executed(_ok(run_doit(project, HELLO_ONLY, cache=cache))) == set()
 
     # A changed library or stage module makes exactly the tasks whose outputs
     # it shapes out of date (never a stale DMG or object that looks up to
@@ -257,14 +270,14 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
         path = project / "pipeline" / lib
         original = path.read_text()
         path.write_text(original + "\n# stage code changed\n")
-        assert out_of_date(project, cache) == chain, lib
+        assert out_of_date(project, cache, HELLO_ONLY) == chain, lib
         path.write_text(original)
-    assert out_of_date(project, cache) == set()
+    assert out_of_date(project, cache, HELLO_ONLY) == set()
     # Running after a comment-only edit gives the same bytes: the chain
     # stops where the outputs stay the same (doit compares content).
     path = project / "pipeline" / "build" / "compiler.py"
     path.write_text(path.read_text() + "\n# stage code changed\n")
-    assert executed(_ok(run_doit(project, cache=cache))) == compile_chain
+    assert executed(_ok(run_doit(project, HELLO_ONLY, cache=cache))) == compile_chain
 
     # Another version of a package that renders or compresses output
     # (jinja2, libdeflate) reruns the task it shapes, even when no file
@@ -277,9 +290,9 @@ def test_second_run_executes_nothing_and_an_edit_reruns_only_its_chain(tmp_path,
         "_real = m.version\n"
         "m.version = lambda name: '9.9.9' if name in ('jinja2', 'deflate') else _real(name)\n")
     upgraded = {"PYTHONPATH": str(shim)}
-    assert executed(_ok(run_doit(project, cache=cache, extra_env=upgraded))) == {
+    assert executed(_ok(run_doit(project, HELLO_ONLY, cache=cache, extra_env=upgraded))) == {
         "bundle", "image", "checksums"}
-    assert executed(_ok(run_doit(project, cache=cache, extra_env=upgraded))) == set()
+    assert executed(_ok(run_doit(project, HELLO_ONLY, cache=cache, extra_env=upgraded))) == set()
 
 
 def test_missing_toolchain_says_what_to_install(tmp_path, cache):
