@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, ReprodmgError
 from ..macho import read_macho
 from ..tarball import pack_members
 from .bundle import macho_files, relative_name
@@ -28,10 +28,17 @@ def signature_members(signed: Path) -> dict[str, bytes]:
     members: dict[str, bytes] = {}
     data_files = sealed_as_data(signed)
     for path in macho_files(signed):
-        if path in data_files:
-            continue              # sealed by its hash: nothing of it is a signature
         rel = relative_name(path, signed)
-        for sl in read_macho(path).slices:
+        try:
+            slices = read_macho(path).slices
+        except ReprodmgError:
+            if path in data_files:
+                continue          # sealed by its hash only (PowerPC, damaged): no signature to carry
+            raise
+        # Code a seal records by its hash (a helper app inside Resources) may
+        # still have been signed by the signer: its signature travels too, or
+        # the builders' copy would not match the hash the seal recorded.
+        for sl in slices:
             sig = sl.signature_bytes()
             if sig is None or not any(sig):
                 continue
