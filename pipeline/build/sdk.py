@@ -31,6 +31,8 @@ from .. import tarball
 from ..errors import CorruptError, InputError, VerificationError
 from ..jsonfile import canonical_json, sha256_file
 from ..progress import Progress
+from . import debsource
+from .debsource import SourceTarball
 from .tomlfile import Table, read_toml
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -60,6 +62,7 @@ class SdkPin:
     recipe: str | None         # "ziglang-wheel", or None for an SDK supplied by the user
     origin: WheelOrigin | None
     path: Path
+    libcxx: SourceTarball | None = None   # [origin.libcxx]: libc++ from LLVM's sources
 
     @property
     def tarball_name(self) -> str:
@@ -94,9 +97,10 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
     description = top.get("description", str, default="")
     recipe = None
     wheel = None
+    libcxx = None
     if "origin" in top.data:
         org = top.table("origin", ("recipe", "package", "version", "wheel", "platform",
-                                   "wheel_sha256"))
+                                   "wheel_sha256", "libcxx"))
         recipe = org.get("recipe", str)
         if recipe != "ziglang-wheel":
             raise org.error("recipe", f"{recipe!r}: only 'ziglang-wheel' is known")
@@ -106,9 +110,18 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
                             _plain(org, "wheel", "a wheel file name", ".whl"),
                             _plain(org, "platform", "a platform tag"),
                             wheel_sha)
+        if "libcxx" in org.data:
+            lib = org.table("libcxx", ("source_package", "source_version", "orig", "orig_sha256"))
+            version = lib.get("source_version", str)
+            if not re.match(r"^[0-9A-Za-z.+~:-]+$", version):
+                raise lib.error("source_version", f"{version!r}: not a Debian version")
+            libcxx = SourceTarball(_plain(lib, "source_package", "a source package name"),
+                                   version, _plain(lib, "orig", "a tarball file name"),
+                                   lib.sha256("orig_sha256"))
+            lib.finish()
         org.finish()
     top.finish()
-    return SdkPin(name, sha, root, sdk_version, description, recipe, wheel, Path(path))
+    return SdkPin(name, sha, root, sdk_version, description, recipe, wheel, Path(path), libcxx)
 
 
 def find_pin(pins_dirs: Sequence[str | os.PathLike], name: str,
@@ -274,13 +287,18 @@ def sdk_members_from_wheel(wheel_path: str | os.PathLike, root: str = "MacOSX.sd
 
 
 def build_from_wheel(wheel_path: str | os.PathLike, origin: WheelOrigin,
-                     out_path: str | os.PathLike, root: str = "MacOSX.sdk") -> str:
-    """The recipe: pinned wheel -> deterministic SDK tarball; returns its sha256."""
+                     out_path: str | os.PathLike, root: str = "MacOSX.sdk",
+                     libcxx_source: str | os.PathLike | None = None) -> str:
+    """The recipe: pinned wheel (and, with ``libcxx_source``, libc++ from the
+    LLVM source tarball) -> deterministic SDK tarball; returns its sha256."""
     actual = sha256_file(wheel_path)
     if actual != origin.sha256:
         raise VerificationError(f"{wheel_path}: wheel refused: expected sha256 {origin.sha256}, "
                                 f"actual sha256 {actual}")
     members, _version = sdk_members_from_wheel(wheel_path, root)
+    if libcxx_source is not None:
+        from .libcxx import sdk_members as libcxx_members
+        members.update(libcxx_members(libcxx_source, root))
     tarball.pack_members(members, out_path, mtime=0)
     return sha256_file(out_path)
 
@@ -331,6 +349,17 @@ def _pip_download(origin: WheelOrigin, dest: Path) -> Path:
     return downloaded
 
 
+def build_tarball(pin: SdkPin, cache_dir: str | os.PathLike, out_path: str | os.PathLike) -> str:
+    """Run the pin's recipe: fetch its pinned inputs into ``cache_dir`` (the
+    wheel with pip, the LLVM source with apt-get), write the tarball, return
+    its sha256 (the caller compares it with the pin)."""
+    if pin.origin is None:
+        raise InputError(f"{pin.path}: this SDK has no recipe (no [origin] table)")
+    wheel = fetch_wheel(pin.origin, cache_dir)
+    llvm_source = debsource.fetch(pin.libcxx, cache_dir) if pin.libcxx else None
+    return build_from_wheel(wheel, pin.origin, out_path, pin.root, llvm_source)
+
+
 def obtain_tarball(pin: SdkPin, cache_dir: str | os.PathLike) -> Path:
     """The pinned SDK tarball in ``cache_dir``: reused if its hash matches, else made by its recipe.
 
@@ -352,8 +381,7 @@ def obtain_tarball(pin: SdkPin, cache_dir: str | os.PathLike) -> Path:
         return tar_path
     if pin.recipe is None or pin.origin is None:
         raise InputError(f"{pin.path}: SDK {pin.name} has no recipe; put its tarball at {tar_path}")
-    wheel = fetch_wheel(pin.origin, cache)
-    build_from_wheel(wheel, pin.origin, tar_path, pin.root)
+    build_tarball(pin, cache, tar_path)
     try:
         verify_tarball(tar_path, pin.sha256)
     except VerificationError:

@@ -58,11 +58,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     pin = sdk_lib.load_pin(args.pin)
-    if pin.origin is None:
-        raise InputError(f"{args.pin}: this SDK has no recipe (no [origin] table)")
-    wheel = sdk_lib.fetch_wheel(pin.origin, args.cache)
     out = Path(args.output or f"{pin.name}.tar")
-    digest = sdk_lib.build_from_wheel(wheel, pin.origin, out, pin.root)
+    digest = sdk_lib.build_tarball(pin, args.cache, out)
     matches = digest == pin.sha256
     if args.json:
         emit_json({"output": os.fspath(out), "sha256": digest, "pinned_sha256": pin.sha256,

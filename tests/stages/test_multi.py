@@ -1,5 +1,5 @@
 """The multi-product example (issue 11 §2 acceptance): examples/multi builds
-an app with a framework, a helper and a plug-in, resources and extra
+an app with a framework, a C++ helper and a plug-in, resources and extra
 Info.plist keys, ad-hoc signed inside out; twice under different conditions
 to the same bytes; then the full signer loop.
 
@@ -88,6 +88,9 @@ def test_install_names_and_run_paths(two_builds):
             assert install in _otool("-L", "-arch", arch, str(app / rel)), rel
             commands = _otool("-l", "-arch", arch, str(app / rel))
             assert f"path {rpath} (offset" in commands, rel
+        # The C++ helper links the SDK's libc++; the C code does not.
+        assert "/usr/lib/libc++.1.dylib" in _otool("-L", "-arch", arch, str(app / HELPER))
+        assert "libc++" not in _otool("-L", "-arch", arch, str(app / MAIN))
         assert "LC_RPATH" not in _otool("-l", "-arch", arch, str(app / FRAMEWORK_BINARY))
         # Mach-O file types: 6 dylib, 8 bundle, 2 executable.
         for rel, filetype in ((FRAMEWORK_BINARY, 6), (PLUGIN, 8), (HELPER, 2), (MAIN, 2)):

@@ -2,7 +2,15 @@
 #ifndef GREETING_H
 #define GREETING_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 const char *greeting_text(void);
 int greeting_count(const char *who);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
