@@ -32,6 +32,7 @@ OBJC_SUFFIXES = (".m",)
 OBJCXX_SUFFIXES = (".mm",)
 SOURCE_SUFFIXES = (*C_SUFFIXES, *CXX_SUFFIXES, *OBJC_SUFFIXES, *OBJCXX_SUFFIXES)
 PRODUCT_KINDS = ("framework", "dylib", "helper", "plugin")
+HELPER_LOCATIONS = ("Helpers", "MacOS")
 CXX_STANDARDS = ("c++11", "c++14", "c++17", "c++20", "c++23")
 # Info.plist keys the templates write: [app] info_plist may not override them.
 TEMPLATE_INFO_KEYS = frozenset({
@@ -83,6 +84,7 @@ class Product:
     sources: tuple[str, ...]
     bundle_id: str | None = None          # framework and plugin bundles
     links: tuple[str, ...] = ()
+    location: str | None = None           # helpers: "Helpers" (default) or "MacOS"
 
     @property
     def binary(self) -> str:
@@ -357,7 +359,7 @@ def _products(build: Table, root: Path, app_bundle_id: str) -> tuple[Product, ..
         if not isinstance(item, dict):
             raise build.error(f"products[{i}]", f"expected a table, got {toml_type(item)}")
         t = Table(item, f"build.products[{i}].", build.origin,
-                  ("kind", "name", "sources", "bundle_id", "links"))
+                  ("kind", "name", "sources", "bundle_id", "links", "location"))
         kind = _choice(t, "kind", t.get("kind", str), PRODUCT_KINDS)
         name = _pattern(t, "name", t.get("name", str), _PRODUCT_NAME_RE,
                         "a product name ([A-Za-z][A-Za-z0-9_-]*)")
@@ -370,14 +372,21 @@ def _products(build: Table, root: Path, app_bundle_id: str) -> tuple[Product, ..
                                  _BUNDLE_ID_RE, "a reverse-DNS bundle identifier")
         elif "bundle_id" in item:
             raise t.error("bundle_id", f"only frameworks and plugins are bundles, not a {kind}")
-        products.append(Product(kind, name, _sources(t, "sources", root), bundle_id))
+        location = None
+        if kind == "helper":
+            location = _choice(t, "location", t.get("location", str, default="Helpers"),
+                               HELPER_LOCATIONS)
+        elif "location" in item:
+            raise t.error("location", f"only helpers choose their folder, not a {kind}")
+        products.append(Product(kind, name, _sources(t, "sources", root), bundle_id,
+                                location=location))
         tables.append(t)
     linked = []
     for t, product in zip(tables, products):
         links = _links(t, "links", products, of=product.name)
         t.finish()
         linked.append(Product(product.kind, product.name, product.sources, product.bundle_id,
-                              links))
+                              links, product.location))
     # A library may only link libraries defined before it: no loops, and a
     # link order every builder agrees on.
     for i, product in enumerate(linked):
@@ -494,8 +503,10 @@ def _entitlements(table: Table, root: Path) -> str | None:
     return rel
 
 
-def _signing(top: Table, root: Path) -> SigningConfig:
-    """``[signing]`` and its ``[signing.items."<path>"]`` tables."""
+def _signing(top: Table, root: Path, *, adhoc_default: bool = False) -> SigningConfig:
+    """``[signing]`` and its ``[signing.items."<path>"]`` tables.  ``adhoc``
+    defaults to true for an app with products: nested code is then sealed
+    inside out, as arm64 Macs require of every piece of code."""
     sig = top.table("signing", ("identifier", "entitlements", "hardened_runtime", "adhoc",
                                 "items"), required=False)
     identifier = sig.get("identifier", str, default=None)
@@ -503,7 +514,7 @@ def _signing(top: Table, root: Path) -> SigningConfig:
         _pattern(sig, "identifier", identifier, _BUNDLE_ID_RE, "a code identifier")
     entitlements = _entitlements(sig, root)
     hardened = sig.get("hardened_runtime", bool, default=False)
-    adhoc = sig.get("adhoc", bool, default=False)
+    adhoc = sig.get("adhoc", bool, default=adhoc_default)
     items = []
     raw_items = sig.get("items", dict, default={})
     for path in sorted(raw_items):
@@ -632,6 +643,10 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         libraries.append(Library(lib_name, _sources(lib, "sources", root)))
         lib.finish()
     products = _products(build, root, bundle_id)
+    for i, product in enumerate(products):
+        if product.location == "MacOS" and product.name == executable:
+            raise build.error(f"products[{i}].name", f"{product.name!r}: the app's executable "
+                              "is already Contents/MacOS/" + executable)
     links = _links(build, "links", products)
     cxx_standard = build.get("cxx_standard", str, default=None)
     if cxx_standard is not None:
@@ -659,7 +674,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
     sdk.finish()
 
     signature = _signature(top, data, root)
-    signing = _signing(top, root)
+    signing = _signing(top, root, adhoc_default=bool(products))
     top.finish()
 
     return ReleaseConfig(

@@ -3,7 +3,7 @@ the run-path entries that find the libraries from there.
 
     framework  Contents/Frameworks/<N>.framework/Versions/A/<N>   @rpath/<N>.framework/Versions/A/<N>
     dylib      Contents/Frameworks/lib<N>.dylib                   @rpath/lib<N>.dylib
-    helper     Contents/Helpers/<N>
+    helper     Contents/Helpers/<N> (or Contents/MacOS/<N>)
     plugin     Contents/PlugIns/<N>.bundle/Contents/MacOS/<N>
 
 Every library sits in Contents/Frameworks, so each run path is the way
@@ -49,7 +49,7 @@ def binary_path(product: "Product") -> str:
     if product.kind == "dylib":
         return f"Contents/Frameworks/{product.binary}"
     if product.kind == "helper":
-        return f"Contents/Helpers/{product.name}"
+        return f"Contents/{product.location or 'Helpers'}/{product.name}"
     return f"{bundle_root(product)}/Contents/MacOS/{product.name}"
 
 

@@ -215,3 +215,38 @@ def test_volume_name_length_is_counted_as_hfs_plus_stores_it(project: Path):
     long = BASE.replace("[dmg]", "[dmg]\nvolume_name = '" + "\u00e9" * 200 + "'", 1)
     with pytest.raises(InputError, match=r"dmg\.volume_name: .*\(400\)"):
         config.load(_write(project, long))
+
+
+def _with_products(tmp_path, products: str, extra_build: str = "") -> Path:
+    project = tmp_path / "multi"
+    shutil.copytree(REPO / "examples" / "multi", project)
+    text = (project / "release.toml").read_text()
+    head, _, _rest = text.partition("[[build.products]]")
+    tail = text[text.index("[sdk]"):]
+    (project / "release.toml").write_text(head.replace("links = [\"Greeting\"]\n", "")
+                                          + extra_build + products + "\n" + tail)
+    return project / "release.toml"
+
+
+def test_products_need_known_links_in_order(tmp_path):
+    products = ('[[build.products]]\nkind = "helper"\nname = "h"\n'
+                'sources = ["src/helper/helper.cpp"]\nlinks = ["Greeting"]\n'
+                '[[build.products]]\nkind = "framework"\nname = "Greeting"\n'
+                'sources = ["src/greeting/greeting.c"]\n')
+    with pytest.raises(InputError, match=r"products\[0\]\.links: 'Greeting': list a product "
+                                         r"before the products that link it"):
+        config.load(_with_products(tmp_path, products))
+
+
+def test_helper_location_and_adhoc_default(tmp_path):
+    products = ('[[build.products]]\nkind = "helper"\nname = "tool"\nlocation = "MacOS"\n'
+                'sources = ["src/helper/helper.cpp"]\n')
+    cfg = config.load(_with_products(tmp_path, products))
+    assert cfg.products[0].location == "MacOS"
+    # An app with products is ad-hoc signed inside out unless it says otherwise.
+    assert cfg.signing.adhoc is True
+    hello = config.load(REPO / "examples" / "hello" / "release.toml")
+    assert hello.signing.adhoc is False
+    clash = products.replace('name = "tool"', 'name = "Multi"')
+    with pytest.raises(InputError, match=r"products\[0\]\.name: 'Multi': the app's executable"):
+        config.load(_with_products(tmp_path / "x", clash))
