@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from .atomic import atomic_write_bytes
-from .errors import InputError
+from .errors import InputError, VerificationError
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -45,3 +45,12 @@ def sha256_file(path: str | os.PathLike) -> str:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     return digest.hexdigest()
+
+
+def require_sha256(path: str | os.PathLike, expected: str, what: str) -> None:
+    """Refuse ``path`` (VerificationError naming both hashes) unless its
+    SHA-256 is the pinned one; ``what`` says what was refused and why."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise VerificationError(f"{path}: {what}: expected sha256 {expected}, "
+                                f"actual sha256 {actual}")

@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, VerificationError
-from ..jsonfile import sha256_file
+from ..errors import InputError
+from ..jsonfile import require_sha256
 from ..progress import Progress
 
 ARCHIVE = "http://deb.debian.org/debian"
@@ -69,7 +69,7 @@ def fetch(source: SourceTarball, cache_dir: str | os.PathLike) -> Path:
     cache = Path(cache_dir)
     final = cache / source.filename
     if final.exists():
-        _check(final, source, "refused (delete it to download it again)")
+        require_sha256(final, source.sha256, "refused (delete it to download it again)")
         return final
     cache.mkdir(parents=True, exist_ok=True)
     state = (cache / "apt-source-state").resolve()   # apt runs in another folder
@@ -84,13 +84,7 @@ def fetch(source: SourceTarball, cache_dir: str | os.PathLike) -> Path:
         if not downloaded.is_file():
             raise InputError(f"apt-get source {source.package}={source.version} did not "
                              f"provide {source.filename}")
-        _check(downloaded, source, "downloaded file refused")
+        require_sha256(downloaded, source.sha256, "downloaded file refused")
         os.replace(downloaded, final)
     return final
 
-
-def _check(path: Path, source: SourceTarball, what: str) -> None:
-    actual = sha256_file(path)
-    if actual != source.sha256:
-        raise VerificationError(f"{path}: {what}: expected sha256 {source.sha256}, "
-                                f"actual sha256 {actual}")

@@ -29,7 +29,7 @@ from typing import Sequence
 
 from .. import tarball
 from ..errors import CorruptError, InputError, VerificationError
-from ..jsonfile import canonical_json, sha256_file
+from ..jsonfile import canonical_json, require_sha256, sha256_file
 from ..progress import Progress
 from . import debsource
 from .debsource import SourceTarball
@@ -317,18 +317,11 @@ def fetch_wheel(origin: WheelOrigin, cache_dir: str | os.PathLike) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as private:
             downloaded = _pip_download(origin, Path(private))
-            _check_wheel(downloaded, origin, "downloaded wheel refused")
+            require_sha256(downloaded, origin.sha256, "downloaded wheel refused")
             os.replace(downloaded, wheel)
         return wheel
-    _check_wheel(wheel, origin, "wheel refused (delete it to download it again)")
+    require_sha256(wheel, origin.sha256, "wheel refused (delete it to download it again)")
     return wheel
-
-
-def _check_wheel(path: Path, origin: WheelOrigin, what: str) -> None:
-    actual = sha256_file(path)
-    if actual != origin.sha256:
-        raise VerificationError(f"{path}: {what}: expected sha256 {origin.sha256}, "
-                                f"actual sha256 {actual}")
 
 
 def _pip_download(origin: WheelOrigin, dest: Path) -> Path:
