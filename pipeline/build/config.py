@@ -555,8 +555,12 @@ def _epoch(build: Table) -> int | None:
     return epoch
 
 
-def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
-    """Check a parsed TOML document against the schema."""
+def parse(data: dict[str, Any], path: str | os.PathLike, *,
+          packaging: bool = False) -> ReleaseConfig:
+    """Check a parsed TOML document against the schema.  ``packaging``: for
+    ``reprodmg package``, which brings its own bundle, a configuration
+    without ``[build]`` sources is complete (only [app], [dmg], [signing],
+    [signature] and the epoch apply)."""
     cfg_path = Path(path)
     root = cfg_path.parent
     top = Table(data, "", os.fspath(path),
@@ -586,7 +590,9 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
                 raise app.error(key, "not used with app.prebuilt (the bundle carries its own)")
     app.finish()
     dmg_section = _dmg(top, name, root)
-    if prebuilt is not None:
+    build_data = data.get("build")
+    bundle_only = packaging and not (isinstance(build_data, dict) and "sources" in build_data)
+    if prebuilt is not None or bundle_only:
         _refuse_with_prebuilt(top, data)
         build = top.table("build", ("source_date_epoch",), required=False)
         epoch = _epoch(build)
@@ -689,9 +695,9 @@ def parse(data: dict[str, Any], path: str | os.PathLike) -> ReleaseConfig:
         info_plist=info_extra)
 
 
-def load(path: str | os.PathLike) -> ReleaseConfig:
-    """Read and check a release configuration file."""
-    return parse(read_toml(path, "release configuration"), path)
+def load(path: str | os.PathLike, *, packaging: bool = False) -> ReleaseConfig:
+    """Read and check a release configuration file (``packaging``: see parse)."""
+    return parse(read_toml(path, "release configuration"), path, packaging=packaging)
 
 
 def load_signing(path: str | os.PathLike) -> SigningConfig:

@@ -37,7 +37,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     from ..build.signature import apply_signature
     from ..epoch import source_date_epoch
     from ..jsonfile import read_json
-    cfg = config.load(args.config)
+    cfg = config.load(args.config, packaging=True)
     epoch = source_date_epoch(cfg.source_date_epoch)
     if args.app is None and cfg.prebuilt is None:
         raise InputError(f"{args.config}: give APP, or name it in [app] prebuilt")

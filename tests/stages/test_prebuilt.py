@@ -281,3 +281,19 @@ def test_corrupt_compressed_tarball_is_a_clear_error(tmp_path):
                        extra=f'prebuilt_sha256 = "{sha256_file(bad)}"')
     assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
     assert "Signapple.tar.gz: compressed stream" in proc.stdout
+
+
+def test_package_needs_only_app_and_dmg(packaged, tmp_path):
+    """`reprodmg package` with a configuration of [app] and [dmg] alone (no
+    build, no prebuilt): the same DMG as through a prebuilt configuration."""
+    clean_copy(tmp_path / "In.app")
+    (tmp_path / "release.toml").write_text(
+        '[app]\nname = "Signapple"\nbundle_id = "com.achow101.signapple-test"\n'
+        'version = "1.0"\n\n[build]\nsource_date_epoch = 1735689600\n\n'
+        '[dmg]\nvolume_name = "Signapple"\nformat = "ULFO"\n')
+    proc = package("In.app", "--config", "release.toml", "-o", "out.dmg", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sha256_file(tmp_path / "out.dmg") == sha256_file(packaged["clean"])
+    # The doit graph still needs sources (or app.prebuilt) and says so.
+    with pytest.raises(InputError, match=r"build\.sources: missing"):
+        config.load(tmp_path / "release.toml")
