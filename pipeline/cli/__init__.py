@@ -13,10 +13,10 @@ import sys
 from typing import Sequence
 
 from ..errors import ReprodmgError
-from . import build, dmg, hfs, package, sdk, sig
+from . import build, dmg, hfs, package, sdk, sig, toolchain
 from .output import BROKEN_PIPE_STATUS
 
-GROUPS = (build, package, hfs, dmg, sig, sdk)
+GROUPS = (build, package, hfs, dmg, sig, sdk, toolchain)
 
 
 class _VersionAction(argparse.Action):

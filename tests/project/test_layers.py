@@ -11,7 +11,7 @@ from pipeline.build.code_inputs import PACKAGE_ROOT, ImportGraph
 
 FORMATS = ("hfs", "udif", "macho", "codesign")
 # Small modules every layer may use.
-SHARED = ("errors", "atomic", "imagesource", "codecs", "tarball", "textescape", "versions",
+SHARED = ("errors", "atomic", "imagesource", "codecs", "tarball", "patchfile", "textescape", "versions",
           "binstruct", "jsonfile", "safedest", "fsprobe")
 # What the edges (CLI, doit) resolve and hand down: never imported by a format.
 EDGE_ONLY = ("epoch", "progress")
