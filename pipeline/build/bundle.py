@@ -22,11 +22,11 @@ clock reaches the tarball or the volume.
 from __future__ import annotations
 
 import os
+import plistlib
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-import plistlib
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import jinja2
