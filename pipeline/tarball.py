@@ -12,14 +12,18 @@ duplicate names, and bounded member and total sizes.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import posixpath
 import stat
 import tarfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import IO, Iterable, Iterator, Mapping
 
 from .atomic import atomic_output
 from .safedest import SafeDestination
@@ -353,3 +357,39 @@ def read_members(tar_path: str | os.PathLike, *, max_member: int = 64 << 20,
                 raise CorruptError(archive, f"member {name!r}", "truncated data")
             out[name] = data
     return out
+
+
+# --------------------------------------------------------------------------
+# Compressed tarballs from other people, read once from start to end
+
+DECOMPRESSORS = {".tar.gz": gzip.open, ".tgz": gzip.open, ".tar.bz2": bz2.open,
+                 ".tar.xz": lzma.open, ".txz": lzma.open}
+
+
+def open_decompressed(path: str | os.PathLike) -> IO[bytes]:
+    """The decompressed bytes of ``path`` by its suffix (a plain file as is)."""
+    name = os.fspath(path)
+    opener = next((fn for ext, fn in DECOMPRESSORS.items() if name.endswith(ext)), None)
+    return opener(name, "rb") if opener else open(name, "rb")
+
+
+@contextmanager
+def stream_members(path: str | os.PathLike) -> Iterator[tarfile.TarFile]:
+    """A tarball read as a stream (members in order, no seeking), then
+    checked to its end: tarfile alone takes a compressed stream cut between
+    two members for a shorter archive, so the rest of the decompressed
+    stream is read and a missing end of stream is a CorruptError."""
+    archive = os.fspath(path)
+    try:
+        with open_decompressed(path) as raw:
+            with tarfile.open(fileobj=raw, mode="r|", encoding="utf-8") as tar:
+                yield tar
+            while raw.read(1 << 20):
+                pass
+    except (tarfile.TarError, EOFError, lzma.LZMAError, gzip.BadGzipFile, UnicodeError,
+            ValueError) as exc:
+        raise CorruptError(archive, "tar stream", str(exc) or type(exc).__name__) from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise CorruptError(archive, "compressed stream", str(exc)) from None

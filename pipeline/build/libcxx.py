@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import ast
 import os
-import tarfile
 from pathlib import Path
 
+from .. import tarball
 from ..errors import CorruptError
 
 _HEADERS = "libcxx/include/"
@@ -121,25 +121,20 @@ def sdk_members(orig_tarball: str | os.PathLike, root: str = "MacOSX.sdk") -> di
     headers: dict[str, bytes] = {}
     wanted: dict[str, bytes] = {}
     singles = {_CONFIG_SITE_IN, _ASSERTION_HANDLER_IN, *_ABILISTS.values()}
-    try:
-        with tarfile.open(archive, mode="r|*") as tar:
-            for info in tar:
-                top, _, rel = info.name.partition("/")
-                if not info.isfile() or not (rel in singles or rel.startswith(_HEADERS)):
-                    continue
-                if info.size > _MAX_MEMBER:
-                    raise CorruptError(archive, info.name, f"{info.size} bytes is implausible")
-                if ".." in rel.split("/"):
-                    raise CorruptError(archive, info.name, "member name leaves its folder")
-                data = tar.extractfile(info).read()
-                if rel in singles:
-                    wanted[rel] = data
-                elif not rel.endswith(".in") and Path(rel).name not in _SKIPPED_HEADERS:
-                    headers[rel[len(_HEADERS):]] = data
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise
-        raise CorruptError(archive, "tar stream", str(exc)) from None
+    with tarball.stream_members(orig_tarball) as tar:
+        for info in tar:
+            top, _, rel = info.name.partition("/")
+            if not info.isfile() or not (rel in singles or rel.startswith(_HEADERS)):
+                continue
+            if info.size > _MAX_MEMBER:
+                raise CorruptError(archive, info.name, f"{info.size} bytes is implausible")
+            if ".." in rel.split("/"):
+                raise CorruptError(archive, info.name, "member name leaves its folder")
+            data = tar.extractfile(info).read()
+            if rel in singles:
+                wanted[rel] = data
+            elif not rel.endswith(".in") and Path(rel).name not in _SKIPPED_HEADERS:
+                headers[rel[len(_HEADERS):]] = data
     missing = sorted(singles - set(wanted))
     if missing or "vector" not in headers:
         raise CorruptError(archive, "libcxx", f"missing {', '.join(missing) or 'headers'}")

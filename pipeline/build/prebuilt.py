@@ -10,8 +10,6 @@ writer stores 0:0 whatever they were); extended attributes (not copied).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import os
 import plistlib
@@ -176,19 +174,14 @@ def _single_app(folder: Path, archive: str) -> Path:
     return apps[0]
 
 
-_DECOMPRESSORS = {".tar.gz": gzip.open, ".tgz": gzip.open, ".tar.bz2": bz2.open,
-                  ".tar.xz": lzma.open}
-
-
 def _uncompressed(source: Path, scratch: Path) -> Path:
     """A compressed tarball, decompressed into ``scratch`` (bounded: a
     decompression bomb stops at the tarball reader's total limit)."""
-    opener = next((fn for ext, fn in _DECOMPRESSORS.items() if source.name.endswith(ext)), None)
-    if opener is None:
+    if not source.name.endswith(tuple(tarball.DECOMPRESSORS)):
         return source
     written = 0
     try:
-        with opener(source, "rb") as src, open(scratch, "wb") as dst:
+        with tarball.open_decompressed(source) as src, open(scratch, "wb") as dst:
             while chunk := src.read(1 << 20):
                 written += len(chunk)
                 if written > tarball.DEFAULT_MAX_TOTAL:

@@ -24,13 +24,12 @@ import posixpath
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import patchfile
+from .. import patchfile, tarball
 from ..errors import CorruptError, InputError
 from ..jsonfile import canonical_json, require_sha256, sha256_file, write_json
 from .compiler import scrubbed_env
@@ -162,38 +161,35 @@ def _extract(archive: Path, dest: Path, strip: int, wanted: tuple[str, ...]) -> 
     """Only the members under ``wanted`` (after dropping ``strip`` folders):
     files, folders and links that stay inside; returns the file count."""
     count = 0
-    try:
-        with tarfile.open(archive, mode="r|*") as tar:
-            for info in tar:
-                parts = info.name.split("/")[strip:]
-                rel = "/".join(p for p in parts if p)
-                if not rel or not any(rel == w.rstrip("/") or rel.startswith(w.rstrip("/") + "/")
-                                      for w in wanted):
-                    continue
-                if rel.startswith("/") or ".." in rel.split("/"):
-                    raise CorruptError(archive, info.name, "member name leaves the tree")
-                target = dest / rel
-                if info.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                elif info.isfile():
-                    if info.size > _MAX_MEMBER:
-                        raise CorruptError(archive, info.name, f"{info.size} bytes")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out)
-                    os.chmod(target, 0o755 if info.mode & 0o100 else 0o644)
-                    count += 1
-                elif info.issym():
-                    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel),
-                                                                 info.linkname))
-                    if info.linkname.startswith("/") or resolved.startswith(".."):
-                        raise CorruptError(archive, info.name, "link leaves the tree")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.symlink(info.linkname, target)
-                else:
-                    raise CorruptError(archive, info.name, "not a file, folder or link")
-    except (tarfile.TarError, EOFError) as exc:
-        raise CorruptError(archive, "tar stream", str(exc)) from None
+    with tarball.stream_members(archive) as tar:
+        for info in tar:
+            parts = info.name.split("/")[strip:]
+            rel = "/".join(p for p in parts if p)
+            if not rel or not any(rel == w.rstrip("/") or rel.startswith(w.rstrip("/") + "/")
+                                  for w in wanted):
+                continue
+            if rel.startswith("/") or ".." in rel.split("/"):
+                raise CorruptError(archive, info.name, "member name leaves the tree")
+            target = dest / rel
+            if info.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif info.isfile():
+                if info.size > _MAX_MEMBER:
+                    raise CorruptError(archive, info.name, f"{info.size} bytes")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                os.chmod(target, 0o755 if info.mode & 0o100 else 0o644)
+                count += 1
+            elif info.issym():
+                resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel),
+                                                             info.linkname))
+                if info.linkname.startswith("/") or resolved.startswith(".."):
+                    raise CorruptError(archive, info.name, "link leaves the tree")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(info.linkname, target)
+            else:
+                raise CorruptError(archive, info.name, "not a file, folder or link")
     if count == 0:
         raise CorruptError(archive, "extract.paths", f"nothing under {', '.join(wanted)}")
     return count

@@ -117,10 +117,13 @@ def test_source_tarball_without_the_abi_lists_is_refused(tmp_path):
         libcxx.sdk_members(_source_tarball(tmp_path / "src.tar.xz", files))
 
 
-def test_truncated_source_tarball_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("keep", [0.25, 0.5, 0.75, -12, -1])
+def test_truncated_source_tarball_is_a_clear_error(tmp_path, keep):
+    """Wherever the compressed stream is cut (between two members too, where
+    tarfile alone would see a shorter archive), the reader says so."""
     good = _source_tarball(tmp_path / "src.tar.xz", SOURCE_FILES).read_bytes()
     bad = tmp_path / "bad.tar.xz"
-    bad.write_bytes(good[: len(good) // 2])
+    bad.write_bytes(good[: int(len(good) * keep)] if keep > 0 else good[:keep])
     with pytest.raises(CorruptError, match="bad.tar.xz: tar stream"):
         libcxx.sdk_members(bad)
 
