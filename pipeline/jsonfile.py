@@ -47,10 +47,12 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def require_sha256(path: str | os.PathLike, expected: str, what: str) -> None:
+def require_sha256(path: str | os.PathLike, expected: str, what: str) -> str:
     """Refuse ``path`` (VerificationError naming both hashes) unless its
-    SHA-256 is the pinned one; ``what`` says what was refused and why."""
+    SHA-256 is the pinned one; ``what`` says what was refused and why.
+    Returns the hash."""
     actual = sha256_file(path)
     if actual != expected:
         raise VerificationError(f"{path}: {what}: expected sha256 {expected}, "
                                 f"actual sha256 {actual}")
+    return actual

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import tarball
-from ..errors import CorruptError, InputError, VerificationError
-from ..jsonfile import sha256_file, write_json
+from ..errors import CorruptError, InputError
+from ..jsonfile import require_sha256, write_json
 from .bundle import normalise_tree, replaced_folder
 from .manifest import tree_entries
 
@@ -207,12 +207,8 @@ def import_release_app(cfg: "ReleaseConfig", out_dir: str | os.PathLike,
     record: dict[str, Any] = {"source": spec.path}
     with tempfile.TemporaryDirectory(prefix=".import-", dir=out_dir) as work:
         if spec.is_tarball:
-            actual = sha256_file(source)
-            if actual != spec.sha256:
-                raise VerificationError(f"{spec.path}: prebuilt tarball refused before "
-                                        f"extraction: expected sha256 {spec.sha256} "
-                                        f"({cfg.path.name}), actual sha256 {actual}")
-            record["sha256"] = actual
+            record["sha256"] = require_sha256(source, spec.sha256,
+                                              "prebuilt tarball refused before extraction")
             tarball.safe_extract(_uncompressed(source, Path(work) / "plain.tar"),
                                  Path(work) / "x")
             src_app = _single_app(Path(work) / "x", spec.path)

@@ -151,11 +151,7 @@ def find_pin(pins_dirs: Sequence[str | os.PathLike], name: str,
 
 def verify_tarball(tar_path: str | os.PathLike, expected_sha256: str) -> str:
     """Hash the tarball; refuse it, naming both hashes, if it is not the pinned one."""
-    actual = sha256_file(tar_path)
-    if actual != expected_sha256:
-        raise VerificationError(f"{tar_path}: SDK tarball refused before extraction: "
-                                f"expected sha256 {expected_sha256}, actual sha256 {actual}")
-    return actual
+    return require_sha256(tar_path, expected_sha256, "SDK tarball refused before extraction")
 
 
 def extract(tar_path: str | os.PathLike, expected_sha256: str, dest: str | os.PathLike) -> Path:

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 from ..codesign.apply import apply
 from ..codesign.sign import ItemOptions, read_entitlements, sign_tree
 from ..codesign.verify import verify_path
-from ..errors import VerificationError
 from .bundle import normalise_tree
-from ..jsonfile import sha256_file
+from ..jsonfile import require_sha256
 
 if TYPE_CHECKING:
     from .config import SigningConfig
@@ -59,10 +58,7 @@ def apply_signature(unsigned_app: str | os.PathLike, sig_tar: str | os.PathLike,
     do not fit and verifies the result; the verification is repeated here
     on the final tree, which then gets the bundle's fixed modes and times.
     """
-    actual = sha256_file(sig_tar)
-    if actual != sig_sha256:
-        raise VerificationError(f"{sig_tar}: signature tarball refused: expected sha256 "
-                                f"{sig_sha256} (release configuration), actual sha256 {actual}")
+    require_sha256(sig_tar, sig_sha256, "signature tarball refused (pinned in [signature])")
     out = Path(out_app)
     if out.exists():
         shutil.rmtree(out)
