@@ -29,24 +29,25 @@ class BundleCode:
     loose: list[Path] = field(default_factory=list)   # Mach-O files that are not a main executable
 
 
-def nested_bundle_folders(root: Path) -> list[Path]:
-    """Folders under ``root`` (not ``root`` itself) that are bundles with code."""
+def _nested_bundles(root: Path) -> list[BundleCode]:
+    """Folders under ``root`` (not ``root`` itself) that are bundles with code,
+    each with its parts (read once)."""
     found = []
     for dirpath, dirnames, _files in os.walk(root):
         dirnames.sort()
         here = Path(dirpath)
         for name in dirnames:
             path = here / name
-            if name.endswith(BUNDLE_SUFFIXES) and not path.is_symlink() and \
-                    bundle_parts(path).main_executable is not None:
-                found.append(path)
+            if name.endswith(BUNDLE_SUFFIXES) and not path.is_symlink():
+                parts = bundle_parts(path)
+                if parts.main_executable is not None:
+                    found.append(BundleCode(path, parts))
     return found
 
 
 def signing_order(app: Path) -> list[BundleCode]:
     """Every bundle of ``app`` with its loose code, deepest first, ``app`` last."""
-    folders = [*nested_bundle_folders(app), app]
-    bundles = [BundleCode(f, bundle_parts(f)) for f in folders]
+    bundles = [*_nested_bundles(app), BundleCode(app, bundle_parts(app))]
     # Each Mach-O file belongs to the innermost bundle folder that holds it.
     by_depth = sorted(bundles, key=lambda b: len(b.root.parts), reverse=True)
     mains = {b.parts.main_executable for b in bundles if b.parts.main_executable}
