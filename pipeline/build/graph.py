@@ -313,11 +313,9 @@ class ReleaseGraph:
             }
 
     def _resource_files(self) -> list[Path]:
-        found = []
-        for rel in self.cfg.resources:
-            path = self.cfg.root / rel
-            found += [path] if path.is_file() else prebuilt.source_files(path)
-        return found
+        """The resources' files, as the project's inputs already list them."""
+        return [self.cfg.root / p for p in self.inputs
+                if any(p == r or p.startswith(f"{r}/") for r in self.cfg.resources)]
 
     def task_bundle(self):
         """Name.app from templates/ (Info.plist, PkgInfo, executable, icon,
