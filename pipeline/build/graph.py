@@ -350,15 +350,15 @@ class ReleaseGraph:
     def task_import_app(self):
         """A prebuilt bundle, copied in without the build host's noise."""
         cfg, P = self.cfg, self.paths
-        source = cfg.root / cfg.prebuilt.path
+        files, links = prebuilt.source_listing(cfg.root / cfg.prebuilt.path)
         return {
             "actions": [(guarded(prebuilt.import_release_app), [cfg, P.out, P.import_report],
                          {"epoch": self.epoch}), *self._finish_app()],
-            "file_dep": [*prebuilt.source_files(source), *IMPORT_CODE, *self._signing_deps()],
+            "file_dep": [*files, *IMPORT_CODE, *self._signing_deps()],
             "targets": [P.import_report, P.app_stamp],
             "uptodate": [config_changed({"prebuilt": repr(cfg.prebuilt),
                                          "signing": repr(cfg.signing),
-                                         "links": prebuilt.source_links(source),
+                                         "links": links,
                                          "name": cfg.name, "bundle_id": cfg.bundle_id,
                                          "version": cfg.version, "epoch": self.epoch})],
             "clean": [(guarded(shutil.rmtree), [P.app], {"ignore_errors": True})],

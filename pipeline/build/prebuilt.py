@@ -223,29 +223,18 @@ def import_release_app(cfg: "ReleaseConfig", out_dir: str | os.PathLike,
     return app
 
 
-def source_files(source: Path) -> list[Path]:
-    """The regular files a prebuilt source consists of (doit's file_dep)."""
+def source_listing(source: Path) -> tuple[list[Path], list[list[str]]]:
+    """A prebuilt source in one walk: its regular files (doit's file_dep) and
+    its symbolic links with their targets (links are no file_dep)."""
     if not source.is_dir():
-        return [source]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(source):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_file() and not path.is_symlink():
-                found.append(path)
-    return found
-
-
-def source_links(source: Path) -> list[list[str]]:
-    """A prebuilt folder's symbolic links and their targets (links are no file_dep)."""
-    if not source.is_dir():
-        return []
-    links = []
+        return [source], []
+    files, links = [], []
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames.sort()
         for name in sorted(dirnames + filenames):
             path = Path(dirpath) / name
             if path.is_symlink():
                 links.append([path.relative_to(source).as_posix(), os.readlink(path)])
-    return links
+            elif path.is_file():
+                files.append(path)
+    return files, links
