@@ -42,7 +42,10 @@ TEMPLATE_INFO_KEYS = frozenset({
     "LSMinimumSystemVersion"})
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
 DMG_LAYOUTS = ("none", "gpt")
-TOOLCHAIN_PROVIDERS = ("llvm",)
+TOOLCHAIN_PROVIDERS = ("llvm", "source")
+# What provider "source" builds unless [toolchain] recipes says otherwise:
+# patches/<name>/recipe.toml (the linker, then LLVM's Mach-O binutils).
+DEFAULT_SOURCE_RECIPES = ("lld", "binutils")
 
 _VERSION_RE = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 _BUNDLE_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -198,6 +201,7 @@ class ReleaseConfig:
     objc_arc: bool = False
     resources: tuple[str, ...] = ()           # files and folders copied into Contents/Resources
     info_plist: tuple[tuple[str, Any], ...] = ()   # extra Info.plist keys, sorted
+    toolchain_recipes: tuple[str, ...] = ()   # provider "source": patches/<name>/recipe.toml
 
     @property
     def root(self) -> Path:
@@ -667,10 +671,21 @@ def parse(data: dict[str, Any], path: str | os.PathLike, *,
     if len(set(stems)) != len(stems):
         raise top.error("build", "two sources differ only in extension (their objects would collide)")
 
-    toolchain = top.table("toolchain", ("provider", "version"), required=False)
+    toolchain = top.table("toolchain", ("provider", "version", "recipes"), required=False)
     provider = _choice(toolchain, "provider", toolchain.get("provider", str, default="llvm"),
                        TOOLCHAIN_PROVIDERS)
     tc_version = toolchain.get("version", int, default=19)
+    if provider == "source":
+        recipes = toolchain.strings("recipes", default=DEFAULT_SOURCE_RECIPES)
+        for i, recipe in enumerate(recipes):
+            _pattern(toolchain, f"recipes[{i}]", recipe, re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+                     "a recipe folder name (patches/<name>/recipe.toml)")
+        if not recipes or len(set(recipes)) != len(recipes):
+            raise toolchain.error("recipes", "expected distinct recipe names, at least one")
+    elif "recipes" in toolchain.data:
+        raise toolchain.error("recipes", "only provider 'source' builds from recipes")
+    else:
+        recipes = ()
     toolchain.finish()
 
     sdk = top.table("sdk", ("name", "sha256"))
@@ -692,7 +707,7 @@ def parse(data: dict[str, Any], path: str | os.PathLike, *,
         sdk_name=sdk_name, sdk_sha256=sdk_sha, **dmg_section, source_date_epoch=epoch,
         signature=signature, signing=signing, products=products, links=links,
         cxx_standard=cxx_standard, objc_arc=objc_arc, resources=resources,
-        info_plist=info_extra)
+        info_plist=info_extra, toolchain_recipes=tuple(recipes))
 
 
 def load(path: str | os.PathLike, *, packaging: bool = False) -> ReleaseConfig:

@@ -1,4 +1,4 @@
-"""The doit task graph of one release: toolchain -> sdk -> compile ->
+"""The doit task graph of one release: [toolchain_source ->] toolchain -> sdk -> compile ->
 archive/link -> lipo -> bundle (or, for a prebuilt bundle, import) ->
 unsigned tarball -> image -> SHA256SUMS + build manifest.
 
@@ -24,13 +24,13 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from ..epoch import source_date_epoch
-from ..errors import ReprodmgError
-from . import bundle, compiler, config, image, manifest, prebuilt, sdk, toolchain
+from ..errors import InputError, ReprodmgError
+from . import bundle, compiler, config, image, manifest, prebuilt, sdk, source_toolchain, toolchain
 from . import products as products_layout
 from . import signature as signature_stage, unsigned_tarball
 from .code_inputs import code_files
 from .paths import BuildPaths
-from .shipped import SDK_PINS_DIR
+from .shipped import PATCHES_DIR, SDK_PINS_DIR
 
 
 class ContentChecker(FileChangedChecker):
@@ -74,6 +74,7 @@ def guarded(fn: Callable) -> Callable:
 # imports (pipeline.build.code_inputs), through the imported package, so a
 # checkout outside the project folder is tracked as well.
 TOOLCHAIN_CODE = code_files("pipeline.build.toolchain")
+SOURCE_TOOLCHAIN_CODE = code_files("pipeline.build.source_toolchain")
 SDK_CODE = code_files("pipeline.build.sdk")
 COMPILE_CODE = code_files("pipeline.build.compiler")
 BUNDLE_CODE = code_files("pipeline.build.bundle")
@@ -88,6 +89,15 @@ SIGNED_IMAGE_CODE = code_files("pipeline.build.image", "pipeline.build.signature
 COMPILED_TASKS = ("toolchain", "sdk", "compile", "archive", "link", "lipo", "bundle")
 PREBUILT_TASKS = ("import_app",)
 BACK_HALF_TASKS = ("app_tarball", "image", "signed_image", "checksums")
+
+
+def find_recipe(name: str, dirs: Sequence[Path]) -> Path:
+    """``<dir>/<name>/recipe.toml`` in the first of ``dirs`` that has it."""
+    for folder in dirs:
+        if (folder / name / "recipe.toml").is_file():
+            return folder / name / "recipe.toml"
+    raise InputError(f"toolchain recipe {name!r}: no {name}/recipe.toml in "
+                            + " or ".join(str(d) for d in dict.fromkeys(dirs)))
 
 
 class ReleaseGraph:
@@ -106,6 +116,14 @@ class ReleaseGraph:
                     sdk.find_pin(list(dict.fromkeys(dirs)), self.cfg.sdk_name,
                                  self.cfg.sdk_sha256))
         self.paths = BuildPaths.for_release(self.build, self.cfg, self.pin)
+        # Provider "source": the recipes (a project's own patches/ first, then
+        # the shipped ones) and the trees they install for today's inputs.
+        self.recipes = [source_toolchain.load_recipe(
+                            find_recipe(name, [self.cfg.root / "patches", PATCHES_DIR]))
+                        for name in self.cfg.toolchain_recipes]
+        self.trees = [source_toolchain.planned_tree(r, self.cache) for r in self.recipes]
+        # Trees another release's tasks build in the same doit run (combined_namespace).
+        self.trees_built_elsewhere: set[Path] = set()
         self.inputs = manifest.project_inputs(self.cfg)
         names = ["Info.plist.j2", "PkgInfo.j2"]
         if any(p.kind in ("framework", "plugin") for p in self.cfg.products):
@@ -130,6 +148,8 @@ class ReleaseGraph:
         task after its key), leaving out ``without`` (another release's graph
         already makes the shared SDK)."""
         front = PREBUILT_TASKS if self.cfg.prebuilt else COMPILED_TASKS
+        if self.recipes:
+            front = ("toolchain_source", *front)
         if self.cfg.products:
             front = (*front, "lipo_products")
         names = [n for n in (*front, *BACK_HALF_TASKS) if n not in without]
@@ -144,27 +164,50 @@ class ReleaseGraph:
     # The app, compiled here
 
     def _tools(self) -> dict[str, str]:
-        return toolchain.locate(self.cfg.toolchain_provider, self.cfg.toolchain_version)
+        return toolchain.locate(self.cfg.toolchain_provider, self.cfg.toolchain_version,
+                                built=self.trees)
 
     @property
     def _headers(self) -> list[Path]:
         return [self.cfg.root / p for p in self.inputs if p.endswith(manifest.HEADER_SUFFIXES)]
+
+    def task_toolchain_source(self):
+        """Build the linker and binutils from pinned sources with the
+        project's patches (provider "source"); an installed key is reused."""
+        for recipe, tree in zip(self.recipes, self.trees):
+            if tree.path in self.trees_built_elsewhere:
+                continue
+            yield {
+                "name": recipe.name,
+                "actions": [(guarded(source_toolchain.provide), [recipe, self.cache])],
+                "file_dep": [recipe.path, *source_toolchain.patch_series(recipe),
+                             *(recipe.patches_dir / rel for rel in recipe.support),
+                             *SOURCE_TOOLCHAIN_CODE],
+                # The folder's name is the key of every input, so a tree that
+                # exists is the one today's inputs build.
+                "targets": [tree.path / source_toolchain.MANIFEST,
+                            *(tree.path / dest for dest in tree.installs)],
+                "verbosity": 2,
+            }
 
     def task_toolchain(self):
         """Resolve the LLVM tools and record versions and hashes."""
         cfg, P = self.cfg, self.paths
         try:
             deps = [str(p) for p in toolchain.tool_paths(cfg.toolchain_provider,
-                                                         cfg.toolchain_version)]
+                                                         cfg.toolchain_version, built=self.trees)]
         except ReprodmgError:
             deps = []      # the action reports what to install
+        built = [str(t.path / source_toolchain.MANIFEST) for t in self.trees]
         return {
             "actions": [(guarded(toolchain.write_manifest),
-                         [P.toolchain_json, cfg.toolchain_provider, cfg.toolchain_version])],
-            "file_dep": [*deps, *TOOLCHAIN_CODE],
+                         [P.toolchain_json, cfg.toolchain_provider, cfg.toolchain_version,
+                          self.trees])],
+            "file_dep": [*deps, *built, *TOOLCHAIN_CODE],
             "targets": [P.toolchain_json],
             "uptodate": [config_changed({"provider": cfg.toolchain_provider,
-                                         "major": cfg.toolchain_version})],
+                                         "major": cfg.toolchain_version,
+                                         "recipes": [t.path.name for t in self.trees]})],
             "clean": True,
         }
 
@@ -446,17 +489,25 @@ class ReleaseGraph:
 def combined_namespace(graphs: Sequence[ReleaseGraph]) -> dict[str, Any]:
     """Several releases in one doit run: the first one's tasks keep their
     names, the others' are prefixed ``<slug>_``; a release pinning the SDK
-    an earlier one extracts shares that extraction."""
+    an earlier one extracts shares that extraction, and one whose source
+    recipes an earlier one builds shares those builds."""
     if len({g.build for g in graphs}) != 1:
         raise ValueError("releases built together share one build folder")
     names: dict[str, Any] = {}
     defaults = []
     extracted: set[Path] = set()
+    built: set[Path] = set()
     for i, graph in enumerate(graphs):
         prefix = "" if i == 0 else f"{graph.cfg.slug}_"
-        shared = ("sdk",) if graph.pin is not None and graph.paths.sdk_dir in extracted else ()
+        shared: tuple[str, ...] = ()
+        if graph.pin is not None and graph.paths.sdk_dir in extracted:
+            shared += ("sdk",)
         if graph.pin is not None:
             extracted.add(graph.paths.sdk_dir)
+        graph.trees_built_elsewhere = {t.path for t in graph.trees} & built
+        built |= {t.path for t in graph.trees}
+        if graph.trees and all(t.path in graph.trees_built_elsewhere for t in graph.trees):
+            shared += ("toolchain_source",)
         creators = graph.task_creators(prefix, without=shared)
         clash = set(creators) & set(names)
         if clash:

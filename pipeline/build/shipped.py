@@ -1,8 +1,9 @@
-"""Files shipped beside the code: the bundle templates and the SDK pins.
+"""Files shipped beside the code: the bundle templates, the SDK pins and the
+toolchain recipes with their patches.
 
-In a checkout they are the project's ``templates/`` and ``sdk/`` folders; an
-installed wheel carries the same files as ``pipeline/resources/templates``
-and ``pipeline/resources/sdk`` (pyproject.toml maps the folders there), so
+In a checkout they are the project's ``templates/``, ``sdk/`` and
+``patches/`` folders; an installed wheel carries the same files as
+``pipeline/resources/<folder>`` (pyproject.toml maps the folders there), so
 ``reprodmg build`` works from a user's own repository.
 """
 
@@ -20,3 +21,4 @@ def _shipped(name: str) -> Path:
 
 TEMPLATES_DIR = _shipped("templates")
 SDK_PINS_DIR = _shipped("sdk")
+PATCHES_DIR = _shipped("patches")

@@ -36,6 +36,7 @@ from .compiler import scrubbed_env
 from .debsource import SourceTarball
 from . import debsource
 from .tomlfile import Table, read_toml
+from .toolchain import BuiltTree
 
 _PATCH_RE = re.compile(r"^[0-9]{4}-[A-Za-z0-9._-]+\.patch$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -60,6 +61,7 @@ class Recipe:
     host_tools: tuple[str, ...]
     steps: tuple[tuple[str, ...], ...]
     install: tuple[tuple[str, str], ...]   # (installed path, built path with placeholders)
+    support: tuple[str, ...] = ()   # files beside the recipe the steps read, as {support}/...
 
     @property
     def patches_dir(self) -> Path:
@@ -70,7 +72,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     """Read and check a recipe; unknown keys and bad values name the key."""
     where = os.fspath(path)
     top = Table(read_toml(path, "toolchain recipe"), "", where,
-                ("name", "sources", "extract", "host_tools", "steps", "install"))
+                ("name", "sources", "extract", "host_tools", "steps", "install", "support"))
     name = top.get("name", str)
     if not _NAME_RE.match(name):
         raise top.error("name", f"{name!r}: not a plain name")
@@ -111,9 +113,14 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     for dest, built in install.items():
         if not isinstance(built, str) or dest.startswith("/") or ".." in dest.split("/"):
             raise top.error(f"install.{dest}", "expected 'relative/path' = '{build}/...'")
+    support = top.strings("support", default=())
+    for i, rel in enumerate(support):
+        if rel.startswith("/") or ".." in rel.split("/") or rel.endswith(".patch") \
+                or not (Path(path).parent / rel).is_file():
+            raise top.error(f"support[{i}]", f"{rel!r}: not a file beside the recipe")
     top.finish()
     return Recipe(Path(path), name, tuple(sources), strip, tuple(paths), tuple(host_tools),
-                  tuple(steps), tuple(sorted(install.items())))
+                  tuple(steps), tuple(sorted(install.items())), tuple(sorted(support)))
 
 
 def patch_series(recipe: Recipe) -> list[Path]:
@@ -125,25 +132,53 @@ def patch_series(recipe: Recipe) -> list[Path]:
     return found
 
 
-def _host_tool(name: str) -> dict[str, str]:
+def _host_tool_path(name: str) -> str:
     path = shutil.which(name, path=scrubbed_env(0)["PATH"])
     if path is None:
         raise InputError(f"host tool {name!r} not found (run .ci/setup)")
-    real = os.path.realpath(path)
+    return path
+
+
+def _host_tool(name: str) -> dict[str, str]:
+    """What identifies a host tool: its file's hash and version line (not
+    its path, which says nothing about the code that runs)."""
+    path = _host_tool_path(name)
     proc = subprocess.run([path, "--version"], capture_output=True, text=True,
                           env=scrubbed_env(0), check=False)
     first = (proc.stdout or proc.stderr).strip().splitlines()[:1]
-    return {"path": path, "sha256": sha256_file(real), "version": first[0] if first else ""}
+    return {"sha256": sha256_file(os.path.realpath(path)), "version": first[0] if first else ""}
 
 
 def build_inputs(recipe: Recipe) -> dict[str, Any]:
     """Everything the installed tree is a function of (hashed into the key)."""
+    folder = recipe.patches_dir
     return {
         "recipe": {"name": recipe.name, "sha256": sha256_file(recipe.path)},
         "sources": {s.file: s.sha256 for s in recipe.sources},
         "patches": {p.name: sha256_file(p) for p in patch_series(recipe)},
+        "support": {rel: sha256_file(folder / rel) for rel in recipe.support},
         "host_tools": {t: _host_tool(t) for t in recipe.host_tools},
     }
+
+
+def install_dir(recipe: Recipe, cache_dir: str | os.PathLike) -> Path:
+    """Where ``provide`` installs (or has installed) the recipe's tree for
+    today's inputs; nothing is built."""
+    return _install_path(recipe, Path(cache_dir).resolve(), build_inputs(recipe))
+
+
+def planned_tree(recipe: Recipe, cache_dir: str | os.PathLike) -> BuiltTree:
+    """The tree ``provide`` installs for today's inputs, and what it holds
+    (for the toolchain stage, before anything is built)."""
+    return BuiltTree(install_dir(recipe, cache_dir), tuple(dest for dest, _ in recipe.install))
+
+
+def _key(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(inputs)).hexdigest()
+
+
+def _install_path(recipe: Recipe, cache: Path, inputs: dict[str, Any]) -> Path:
+    return cache / "toolchains" / f"{recipe.name}-{_key(inputs)[:16]}"
 
 
 def _fetch(source: Source, cache: Path) -> Path:
@@ -195,17 +230,19 @@ def _extract(archive: Path, dest: Path, strip: int, wanted: tuple[str, ...]) -> 
     return count
 
 
-def _expand(arg: str, src: Path, build: Path, jobs: int) -> str:
-    return arg.replace("{src}", os.fspath(src)).replace("{build}", os.fspath(build)) \
-        .replace("{jobs}", str(jobs))
+def _expand(arg: str, work: Path, jobs: int) -> str:
+    for name in ("src", "build", "support"):
+        arg = arg.replace("{" + name + "}", os.fspath(work / name))
+    return arg.replace("{jobs}", str(jobs))
 
 
 def provide(recipe: Recipe, cache_dir: str | os.PathLike, *, jobs: int | None = None) -> Path:
     """The recipe's installed tree in the cache (built now if its key is new)."""
-    cache = Path(cache_dir)
+    # Steps run in the build folder: every path handed to them must be absolute.
+    cache = Path(cache_dir).resolve()
     inputs = build_inputs(recipe)
-    key = hashlib.sha256(canonical_json(inputs)).hexdigest()
-    final = cache / "toolchains" / f"{recipe.name}-{key[:16]}"
+    key = _key(inputs)
+    final = _install_path(recipe, cache, inputs)
     if (final / MANIFEST).is_file():
         return final
     archive = _fetch(recipe.sources[0], cache)
@@ -219,19 +256,26 @@ def provide(recipe: Recipe, cache_dir: str | os.PathLike, *, jobs: int | None = 
         _extract(archive, src, recipe.strip, recipe.paths)
         for patch in patch_series(recipe):
             patchfile.apply_to_tree(patch, src)
+        for rel in recipe.support:
+            (work / "support" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recipe.patches_dir / rel, work / "support" / rel)
         env = scrubbed_env(0)
-        tools = {t: inputs["host_tools"][t]["path"] for t in recipe.host_tools}
+        tools = {t: _host_tool_path(t) for t in recipe.host_tools}
         for step in recipe.steps:
-            cmd = [tools[step[0]], *(_expand(a, src, build, jobs) for a in step[1:])]
+            cmd = [tools[step[0]], *(_expand(a, work, jobs) for a in step[1:])]
             proc = subprocess.run(cmd, cwd=build, env=env, capture_output=True, text=True,
                                   errors="replace", check=False)
             if proc.returncode != 0:
+                # The whole output outlives the work folder, for the reader.
+                log = final.parent / f"{final.name}.failed.log"
+                log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
                 raise InputError(f"{recipe.path}: step {' '.join(step)!r} failed "
-                                 f"(exit {proc.returncode}): " + " / ".join(tail))
+                                 f"(exit {proc.returncode}; whole output in {log}): "
+                                 + " / ".join(tail))
         installed = {}
         for dest, built in recipe.install:
-            source = Path(_expand(built, src, build, jobs))
+            source = Path(_expand(built, work, jobs))
             if not source.is_file():
                 raise InputError(f"{recipe.path}: install.{dest}: the build made no {built}")
             target = out / dest

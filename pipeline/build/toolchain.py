@@ -16,7 +16,13 @@ soname, wherever the loader finds them) and the resource headers, and the
 build treats them as inputs.  The system libraries the tools also load
 (libc, libstdc++, zlib...) are named in the manifest as left out.
 
-The cctools/ld64 provider (patches/README.md) is not implemented.
+The source provider (``provider = "source"``) takes the same Debian
+compiler and replaces the linker and binutils by the ones the project's
+recipes built from pinned sources (``patches/<component>/recipe.toml``,
+see ``source_toolchain``): each installed tree's ``bin/<role>`` stands in
+for that role, and the manifest adds each tree's own ``toolchain.json``
+(recipe, source, patch and host-tool hashes).  Apple's cctools/ld64 are
+not provided (their sources are not reachable here; patches/README.md).
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..errors import InputError, UnsupportedError
-from ..jsonfile import sha256_file
+from ..jsonfile import read_json, sha256_file
 
 # Probes of a located tool (it is run by absolute path) need no user PATH.
 _PATH_FOR_PROBES = "/usr/bin:/bin"
@@ -67,6 +73,7 @@ class Toolchain:
     libraries: Mapping[str, str] = field(default_factory=dict)   # soname -> sha256
     libraries_left_out: tuple[str, ...] = ()                     # system sonames
     resource_headers: Mapping[str, str] = field(default_factory=dict)   # relative path -> sha256
+    built: Mapping[str, dict] = field(default_factory=dict)   # recipe name -> its toolchain.json
 
     def __getitem__(self, role: str) -> str:
         """The path to run for ``role`` (e.g. ``toolchain["clang"]``)."""
@@ -84,6 +91,7 @@ class Toolchain:
                                    "sonames": list(self.libraries_left_out)},
             "resource_headers": {"files": len(self.resource_headers),
                                  "sha256": _listing_digest(self.resource_headers)},
+            **({"built_from_source": dict(sorted(self.built.items()))} if self.built else {}),
         }
 
 
@@ -201,12 +209,19 @@ def _missing_error(missing: list[tuple[str, str]]) -> InputError:
         + f"; install them with: apt-get install {' '.join(packages)} (or run .ci/setup)")
 
 
-def _find_llvm(major: int, search_path: str | None) -> dict[str, tuple[str, str]]:
-    """Role -> (command, path found on ``search_path``), or say what to install."""
+PROVIDERS = ("llvm", "source")
+
+
+def _find_llvm(major: int, search_path: str | None,
+               skip: frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
+    """Role -> (command, path found on ``search_path``), or say what to
+    install; roles in ``skip`` come from elsewhere."""
     path = search_path if search_path is not None else os.environ.get("PATH", "")
     found: dict[str, tuple[str, str]] = {}
     missing: list[tuple[str, str]] = []
     for role, (stem, package) in LLVM_TOOLS.items():
+        if role in skip:
+            continue
         command = f"{stem}-{major}"
         where = shutil.which(command, path=path)
         if where is None:
@@ -218,61 +233,115 @@ def _find_llvm(major: int, search_path: str | None) -> dict[str, tuple[str, str]
     return found
 
 
+@dataclass(frozen=True)
+class BuiltTree:
+    """A source recipe's installed tree, which may not be built yet: its
+    folder (named ``<recipe>-<key prefix>``) and what the recipe installs."""
+    path: Path
+    installs: tuple[str, ...]       # "bin/ld64.lld", ...
+
+
+def built_tools(trees: Sequence[BuiltTree]) -> dict[str, tuple[str, str]]:
+    """Role -> (command, path) for what the source recipes install: a
+    tree's ``bin/<role>`` stands in for that role."""
+    found: dict[str, tuple[str, str]] = {}
+    for tree in trees:
+        for dest in tree.installs:
+            folder, _, role = dest.rpartition("/")
+            if folder != "bin" or role not in LLVM_TOOLS:
+                continue
+            if role in found:
+                raise InputError(f"toolchain 'source': two recipes install {role} "
+                                 f"({found[role][0]} and {tree.path.name}/{dest})")
+            found[role] = (f"{tree.path.name}/{dest}", str(tree.path / dest))
+    return found
+
+
+def _select(provider: str, major: int, built: Sequence[BuiltTree],
+            search_path: str | None = None) -> dict[str, tuple[str, str]]:
+    if provider not in PROVIDERS:
+        raise UnsupportedError(f"toolchain provider {provider!r} is not implemented "
+                               f"(one of {', '.join(PROVIDERS)}; see patches/README.md)")
+    if provider == "llvm":
+        if built:
+            raise InputError("toolchain 'llvm' takes no recipes (they are for 'source')")
+        return _find_llvm(major, search_path)
+    if not built:
+        raise InputError("toolchain 'source' needs at least one recipe's installed tree")
+    own = built_tools(built)
+    if "clang" in own:
+        raise InputError("toolchain 'source': the compiler stays Debian's clang; "
+                         "a recipe may not install bin/clang")
+    return {**_find_llvm(major, search_path, frozenset(own)), **own}
+
+
 def resolve_llvm(major: int = 19, *, search_path: str | None = None) -> Toolchain:
     """Find every LLVM tool of one major version, or say what to install."""
+    return _resolve("llvm", major, (), search_path)
+
+
+def _resolve(provider: str, major: int, built: Sequence[BuiltTree],
+             search_path: str | None) -> Toolchain:
     env = {"PATH": search_path if search_path is not None else os.environ.get("PATH", ""),
            "LC_ALL": "C"}
+    selected = _select(provider, major, built, search_path)
+    missing = [where for _command, where in selected.values() if not os.path.isfile(where)]
+    if missing:
+        raise InputError(f"toolchain '{provider}': not built yet: {', '.join(missing)} "
+                         "(run `reprodmg toolchain build` or the doit graph)")
     tools = {role: Tool(role, command, where, _version_line(where, env),
                         sha256_file(os.path.realpath(where)))
-             for role, (command, where) in _find_llvm(major, search_path).items()}
+             for role, (command, where) in sorted(selected.items())}
     clang_version = tools["clang"].version
     if f"version {major}." not in clang_version:
-        raise InputError(f"toolchain 'llvm': {tools['clang'].command} reports {clang_version!r}, "
-                         f"expected major version {major}")
+        raise InputError(f"toolchain '{provider}': {tools['clang'].command} reports "
+                         f"{clang_version!r}, expected major version {major}")
     loaded = loaded_libraries([t.path for t in tools.values()])
     libraries = {soname: sha256_file(path) for soname, path in loaded.toolchain.items()}
     headers = {rel: sha256_file(path)
                for rel, path in _resource_headers(tools["clang"].path, env).items()}
-    return Toolchain("llvm", major, tools, libraries, loaded.left_out, headers)
+    recipes = {}
+    for tree in built:
+        record = read_json(tree.path / "toolchain.json")
+        recipes[record.get("recipe", {}).get("name", tree.path.name)] = record
+    return Toolchain(provider, major, tools, libraries, loaded.left_out, headers, recipes)
 
 
-def _check_provider(provider: str) -> None:
-    if provider != "llvm":
-        raise UnsupportedError(f"toolchain provider {provider!r} is not implemented "
-                               "(only 'llvm'; see patches/README.md for cctools/ld64)")
+def resolve(provider: str = "llvm", major: int = 19, *,
+            built: Sequence[BuiltTree] = ()) -> Toolchain:
+    """The toolchain with versions and hashes (the toolchain stage's manifest).
+    ``built``: the installed trees of the source recipes (provider "source")."""
+    return _resolve(provider, major, built, None)
 
 
-def resolve(provider: str = "llvm", major: int = 19) -> Toolchain:
-    """The toolchain with versions and hashes (the toolchain stage's manifest)."""
-    _check_provider(provider)
-    return resolve_llvm(major)
-
-
-def locate(provider: str = "llvm", major: int = 19) -> dict[str, str]:
+def locate(provider: str = "llvm", major: int = 19, *,
+           built: Sequence[BuiltTree] = ()) -> dict[str, str]:
     """Role -> path to run, without hashing (for the compile/link actions).
 
     Raises the same "what to install" error as ``resolve`` when a tool is missing.
     """
-    _check_provider(provider)
-    return {role: where for role, (_command, where) in _find_llvm(major, None).items()}
+    return {role: where for role, (_command, where) in _select(provider, major, built).items()}
 
 
-def tool_paths(provider: str = "llvm", major: int = 19) -> list[Path]:
+def tool_paths(provider: str = "llvm", major: int = 19, *,
+               built: Sequence[BuiltTree] = ()) -> list[Path]:
     """Every file of the toolchain that shapes an output, for doit's file_dep:
     the resolved executables, the LLVM libraries they load and clang's
     resource headers (see the module docstring)."""
-    tools = locate(provider, major)
+    tools = locate(provider, major, built=built)
     files = {Path(os.path.realpath(p)) for p in tools.values()}
-    files |= set(loaded_libraries(list(tools.values())).toolchain.values())
+    present = [p for p in tools.values() if os.path.isfile(p)]
+    files |= set(loaded_libraries(present).toolchain.values())
     files |= set(_resource_headers(tools["clang"], {"PATH": _PATH_FOR_PROBES,
                                                     "LC_ALL": "C"}).values())
     return sorted(files)
 
 
-def write_manifest(out_path: str | os.PathLike, provider: str = "llvm", major: int = 19) -> dict:
+def write_manifest(out_path: str | os.PathLike, provider: str = "llvm", major: int = 19,
+                   built: Sequence[BuiltTree] = ()) -> dict:
     """The toolchain stage: resolve the tools and write their manifest as JSON."""
     from ..jsonfile import write_json
 
-    data = resolve(provider, major).to_json()
+    data = resolve(provider, major, built=built).to_json()
     write_json(out_path, data)
     return data

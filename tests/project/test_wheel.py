@@ -44,6 +44,12 @@ def installed(tmp_path_factory, cache) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "pipeline/resources/templates/Info.plist.j2" in names
     assert "pipeline/resources/sdk/MacOSX-zig-0.17.1.toml" in names
+    # Every recipe with its patches and support files (provider "source").
+    shipped = {n.removeprefix("pipeline/resources/patches/") for n in names
+               if n.startswith("pipeline/resources/patches/")}
+    expected = {p.relative_to(REPO / "patches").as_posix() for p in (REPO / "patches").rglob("*")
+                if p.is_file() and p.name != "README.md"}
+    assert shipped == expected
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                     "--disable-pip-version-check", "--target", str(root / "site"), str(wheel)],
                    check=True, capture_output=True, timeout=600)

@@ -200,3 +200,44 @@ def test_command_line(tmp_path, capsys):
     assert cli_main(["toolchain", "build", "--recipe", str(recipe.path), "--cache",
                      str(cache)]) == 2
     assert "recipe.toml: surprise: unknown key" in capsys.readouterr().err
+
+
+def test_a_relative_cache_folder_works(tmp_path, monkeypatch):
+    # The steps run in the build folder: the paths they are given must not
+    # be relative to the caller's folder (`--cache build/cache` failed so).
+    recipe, _ = _setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    installed = source_toolchain.provide(recipe, Path("cache"))
+    assert installed.is_absolute() and (installed / "bin" / "hello").is_file()
+
+
+def test_support_files_reach_the_steps_and_the_key(tmp_path):
+    recipe, cache = _setup(tmp_path, patches=())
+    folder = recipe.patches_dir
+    (folder / "extra").mkdir()
+    (folder / "extra" / "greeting.h").write_text('#define GREETING "from support"\n')
+    text = recipe.path.read_text().replace(
+        'steps = [["clang-19", "-O2",',
+        'support = ["extra/greeting.h"]\nsteps = [["clang-19", "-O2", "-include", '
+        '"{support}/extra/greeting.h",')
+    recipe.path.write_text(text)
+    recipe = source_toolchain.load_recipe(recipe.path)
+    first = source_toolchain.provide(recipe, cache)
+    manifest = json.loads((first / "toolchain.json").read_text())
+    assert manifest["support"] == {"extra/greeting.h": sha256_file(folder / "extra/greeting.h")}
+    (folder / "extra" / "greeting.h").write_text('#define GREETING "changed"\n')
+    assert source_toolchain.provide(recipe, cache) != first
+    recipe.path.write_text(text.replace('"extra/greeting.h"]', '"extra/absent.h"]', 1))
+    with pytest.raises(InputError, match=r"support\[0\].*not a file beside the recipe"):
+        source_toolchain.load_recipe(recipe.path)
+
+
+def test_a_failing_step_keeps_its_whole_output(tmp_path):
+    recipe, cache = _setup(tmp_path, patches=())
+    recipe.path.write_text(recipe.path.read_text().replace("{src}/src/hello.c",
+                                                           "{src}/src/absent.c"))
+    with pytest.raises(InputError, match=r"failed \(exit 1; whole output in .*\.failed\.log\)"):
+        source_toolchain.provide(source_toolchain.load_recipe(recipe.path), cache)
+    log = next((cache / "toolchains").glob("hello-tool-*.failed.log")).read_text()
+    assert "absent.c" in log and "no such file" in log.lower()
+    assert not any(p.name.startswith(".") for p in (cache / "toolchains").iterdir())
