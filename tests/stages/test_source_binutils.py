@@ -1,6 +1,6 @@
 """LLVM's Mach-O binutils built from LLVM 19.1.7's sources by
-patches/binutils/recipe.toml (issue 12), with the project's patch; only
-with ``-m toolchain_source`` (see README for time and memory).
+patches/binutils/recipe.toml (issue 12), with the project's patch
+(marker ``toolchain_source``; patches/README.md gives time and memory).
 
 Oracles: Debian's binary tools of the same version.  The archive and the
 universal binary the build makes must come out the same from both, and

@@ -1,7 +1,7 @@
 """Issue 12 §3: both example apps built with ``provider = "source"`` (the
 linker and binutils from patches/lld and patches/binutils) against the
 published builds made with ``provider = "llvm"`` (Debian's binaries of the
-same version).  Only with ``-m toolchain_source``.
+same version).  Marker ``toolchain_source``.
 
 The DMGs must be byte-identical; ``reprodmg dmg diff`` is printed either
 way, so the test's output shows what was compared.  The unsigned tarballs

@@ -1,6 +1,7 @@
 """ld64.lld built from LLVM 19.1.7's sources by patches/lld/recipe.toml
-(issue 12): a long build (see README for its time and memory), so only run
-with ``-m toolchain_source``.
+(issue 12): the longest build of the suite (patches/README.md gives its time
+and memory); ``-m toolchain_source`` selects the tests of the toolchain
+built from source, ``-m 'not toolchain_source'`` leaves them out.
 
 Oracle: Debian's binary ld64.lld of the same version; both link the same
 objects (hello's, both architectures) and must give the same bytes.
@@ -35,6 +36,9 @@ def test_the_recipe_installs_ld64_lld_with_its_manifest(source_lld):
         "llvm-toolchain-19_19.1.7.orig.tar.xz":
             "ae498f3bc58ae2d9f64ef5f0c035c4240152bf015a5b7738b15c22e93bdc97ce"}
     assert set(manifest["host_tools"]) == {"cmake", "ninja", "clang-19", "clang++-19"}
+    assert manifest["patches"] == {} and manifest["support"] == {}
+    # No host path in the record: host tools are named by hash and version.
+    assert all(set(t) == {"sha256", "version"} for t in manifest["host_tools"].values())
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])

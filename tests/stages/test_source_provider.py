@@ -3,10 +3,10 @@ configuration selects recipes, the graph builds their trees before the
 toolchain stage, the built tools stand in for Debian's, and the manifests
 say which recipe built what.
 
-The real recipes take minutes (``-m toolchain_source``,
-tests/stages/test_source_lld.py); here a small recipe "builds" its linker by
-copying Debian's lld, so the graph's wiring runs in every CI run and the
-app's bytes must come out the same as the published build's.
+The real recipes take minutes (marker ``toolchain_source``,
+tests/stages/test_source_examples.py); here a small recipe "builds" its
+linker by copying Debian's lld, so the graph's wiring is checked in seconds
+and the app's bytes must come out the same as the published build's.
 """
 
 from __future__ import annotations
