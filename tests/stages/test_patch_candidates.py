@@ -39,16 +39,21 @@ def sdk_root(tmp_path_factory) -> Path:
     return sdk.prepare(pin, CACHE, tmp_path_factory.mktemp("sdk") / "x")
 
 
-@pytest.fixture(scope="module")
-def lld_bundle(tools, sdk_root, tmp_path_factory) -> Path:
-    """A bundle (MH_BUNDLE, like the ld64 sample) linked by Debian's ld64.lld."""
-    root = tmp_path_factory.mktemp("plugin")
+def _plugin_object(tools, sdk_root: Path, root: Path) -> Path:
     (root / "src").mkdir()
     (root / "src" / "plugin.c").write_text(PLUGIN_C)
     obj = root / "plugin.o"
     compiler.compile_object(tools, source="src/plugin.c", source_root=root, out=obj,
                             arch="arm64", minimum_macos="11.0", sdk_root=sdk_root,
                             build_root=root)
+    return obj
+
+
+@pytest.fixture(scope="module")
+def lld_bundle(tools, sdk_root, tmp_path_factory) -> Path:
+    """A bundle (MH_BUNDLE, like the ld64 sample) linked by Debian's ld64.lld."""
+    root = tmp_path_factory.mktemp("plugin")
+    obj = _plugin_object(tools, sdk_root, root)
     out = root / "out" / "Extra"
     compiler.link(tools, objects=[obj], out=out, arch="arm64", minimum_macos="11.0",
                   sdk_root=sdk_root, kind="bundle")
@@ -127,12 +132,7 @@ def test_archivers_are_deterministic_without_flags_or_zero_ar_date(tool, tools, 
     no D flag, no ZERO_AR_DATE, different object mtimes and modes give the
     same bytes."""
     exe = require_tool(tool)
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "plugin.c").write_text(PLUGIN_C)
-    obj = tmp_path / "plugin.o"
-    compiler.compile_object(tools, source="src/plugin.c", source_root=tmp_path, out=obj,
-                            arch="arm64", minimum_macos="11.0", sdk_root=sdk_root,
-                            build_root=tmp_path)
+    obj = _plugin_object(tools, sdk_root, tmp_path)
     outputs = []
     for i, (mtime, mode) in enumerate(((1_000_000_000, 0o644), (2_000_000_000, 0o600))):
         os.utime(obj, (mtime, mtime))

@@ -163,6 +163,10 @@ def test_source_provider_refusals(tmp_path):
         toolchain.resolve("source", 19, built=[unbuilt])
 
 
+def _sums_of(path: Path) -> dict[str, str]:
+    return dict(reversed(line.split("  ", 1)) for line in path.read_text().splitlines())
+
+
 def test_graph_builds_the_recipe_first_and_the_app_is_unchanged(tmp_path, cache):
     """The whole graph with provider "source": the recipe's task runs before
     the toolchain stage, the app and DMG are the published build's bytes
@@ -176,9 +180,8 @@ def test_graph_builds_the_recipe_first_and_the_app_is_unchanged(tmp_path, cache)
 
     paths = BuildPaths.for_release(project / "build",
                                    config.load(project / "examples/hello/release.toml"))
-    built = dict(reversed(line.split("  ", 1)) for line in paths.sums.read_text().splitlines())
-    published = dict(reversed(line.split("  ", 1)) for line in
-                     (REPO / "examples/hello/SHA256SUMS").read_text().splitlines())
+    built = _sums_of(paths.sums)
+    published = _sums_of(REPO / "examples/hello/SHA256SUMS")
     dmg = paths.dmg.name
     assert built[dmg] == published[dmg]
     record = json.loads(paths.toolchain_json.read_text())
@@ -189,6 +192,16 @@ def test_graph_builds_the_recipe_first_and_the_app_is_unchanged(tmp_path, cache)
     again = run_doit(project, HELLO_ONLY, cache=cache)
     assert again.returncode == 0, again.stdout + again.stderr
     assert executed(again) == set()
+
+    # A changed recipe (or patch) is a new key: its tree is built again and
+    # the toolchain record follows; the app's bytes do not move.
+    recipe = project / "examples/hello/patches/copied-lld/recipe.toml"
+    recipe.write_text(recipe.read_text() + "# changed\n")
+    third = run_doit(project, HELLO_ONLY, cache=cache)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert {"toolchain_source:copied-lld", "toolchain"} <= executed(third)
+    assert json.loads(paths.toolchain_json.read_text()) != record
+    assert _sums_of(paths.sums)[dmg] == published[dmg]
 
 
 def test_graph_names_a_missing_recipe(tmp_path):
