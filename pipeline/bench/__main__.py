@@ -4,7 +4,8 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = {"hfs": "pipeline.bench.hfs", "dmg": "pipeline.bench.dmg"}
+BENCHMARKS = {"hfs": "pipeline.bench.hfs", "dmg": "pipeline.bench.dmg",
+              "sdk": "pipeline.bench.sdk"}
 
 
 def main(argv: list[str] | None = None) -> int:

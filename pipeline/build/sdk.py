@@ -91,7 +91,9 @@ def load_pin(path: str | os.PathLike) -> SdkPin:
         raise top.error("name", f"{name!r} is not a plain file name")
     sha = top.sha256("sha256")
     root = top.get("root", str)
-    if not root.endswith(".sdk") or "/" in root or root.startswith("."):
+    # A folder name: MacOSX.sdk, or the extracted-SDK tarballs' own top
+    # folder (Xcode-15.0-15A240d-extracted-SDK-with-libcxx-headers).
+    if not root or "/" in root or root.startswith(".") or not _PLAIN_RE.match(root):
         raise top.error("root", f"{root!r} should be a folder name like MacOSX.sdk")
     sdk_version = top.get("sdk_version", str)
     description = top.get("description", str, default="")

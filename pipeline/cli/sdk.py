@@ -1,4 +1,5 @@
-"""`reprodmg sdk`: macOS SDK tarballs: pack, verify, build (demo SDK recipe)."""
+"""`reprodmg sdk`: macOS SDK tarballs: pack, verify, build (demo SDK recipe),
+extract (from Apple's downloads)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,32 @@ def _build(args: argparse.Namespace) -> int:
     return 0 if matches else 1
 
 
+def _extract(args: argparse.Namespace) -> int:
+    from ..build import sdk_extract
+    from ..progress import TerminalProgress
+    out = Path(args.output)
+    if args.list:
+        report = sdk_extract.list_sdks(args.input, out, progress=TerminalProgress())
+        if args.json:
+            emit_json(report)
+        else:
+            what = "Xcode" if report["kind"] == "xcode" else "Command Line Tools"
+            print(f"{args.input}: {what} {report['version']} {report['build']}".rstrip())
+            for sdk in report["sdks"]:
+                link = f" -> {sdk['link_to']}" if sdk["link_to"] else ""
+                print(f"  {sdk['name']}{link}  {sdk['version']} {sdk['build']}".rstrip())
+        return 0
+    report = sdk_extract.extract(args.input, out, sdk_name=args.sdk, progress=TerminalProgress())
+    if args.json:
+        emit_json({**report, "tarball": os.fspath(out / report["tarball"])})
+    else:
+        print(f"{report['sha256']}  {out / report['tarball']}")
+        print(f"\n# sdk/{report['tarball'].removesuffix('.tar')}.toml\n{report['pin']}", end="")
+    return 0
+
+
 def register(groups: argparse._SubParsersAction) -> None:
-    parser = groups.add_parser("sdk", help="macOS SDK tarballs: pack, verify, build")
+    parser = groups.add_parser("sdk", help="macOS SDK tarballs: pack, verify, build, extract")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     pack = commands.add_parser(
@@ -106,3 +131,18 @@ def register(groups: argparse._SubParsersAction) -> None:
                             "else build/cache)")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=_build)
+
+    extract = commands.add_parser(
+        "extract", help="the SDK tarball from an Xcode .xip, a .pkg or an Xcode.app folder",
+        description="Stream INPUT (Xcode .xip, Command Line Tools .pkg, or an extracted "
+                    "Xcode.app), keep only the SDK, and write "
+                    "Xcode-<version>-<build>-extracted-SDK-with-libcxx-headers.tar as Bitcoin "
+                    "Core's gen-sdk.py writes it; print its sha256 and an sdk/ pin.")
+    extract.add_argument("input", metavar="INPUT")
+    extract.add_argument("-o", "--output", default=".", metavar="DIR",
+                         help="folder for the tarball (default: the current folder)")
+    extract.add_argument("--sdk", metavar="NAME.sdk",
+                         help="which SDK of the input (default MacOSX.sdk; see --list)")
+    extract.add_argument("--list", action="store_true", help="list the SDKs found, write nothing")
+    extract.add_argument("--json", action="store_true", help="machine-readable output")
+    extract.set_defaults(handler=_extract)
