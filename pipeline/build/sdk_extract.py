@@ -1,8 +1,9 @@
 """The SDK tarball a release pins, made from Apple's download on Linux.
 
 Inputs: an Xcode ``.xip`` (xar -> pbzx -> cpio), a Command Line Tools or
-SDK ``.pkg`` (xar -> Payload: pbzx or gzip cpio), or an extracted
-``Xcode.app`` folder.  Archives are streamed: only the files the tarball
+SDK ``.pkg`` (xar -> Payload: pbzx or gzip cpio), a ``.dmg`` holding such
+packages (UDIF -> HFS+ -> .pkg; HFS+-compressed files are decompressed;
+an APFS volume is named and refused), or an extracted ``Xcode.app``.  Archives are streamed: only the files the tarball
 needs (the SDKs' ``usr/include``, ``usr/lib``, ``System/Library/Frameworks``,
 their version files, Xcode's ``version.plist`` and the toolchain's libc++
 headers) are written, into a private staging folder beside the output,
@@ -33,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import os
 import plistlib
 import posixpath
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable, Iterator
 
-from ..errors import CorruptError, InputError, UnsupportedError
+from ..errors import CorruptError, InputError
 from ..pkg import ChunkStream, decode_pbzx, is_pbzx, is_xar, read_cpio, XarArchive
 from ..safedest import SafeDestination
 
@@ -389,7 +391,7 @@ def _pkg_version(xar: XarArchive) -> str:
 @contextlib.contextmanager
 def open_source(input_path: str | os.PathLike, work_dir: str | os.PathLike,
                 progress: Progress | None = None) -> Iterator[Source]:
-    """The SDKs of ``input_path`` (a folder, .xip or .pkg), staged under
+    """The SDKs of ``input_path`` (a folder, .xip, .pkg or .dmg), staged under
     ``work_dir`` when it is an archive; the staging folder is removed when
     the context ends, whatever happens."""
     path = Path(input_path)
@@ -401,35 +403,63 @@ def open_source(input_path: str | os.PathLike, work_dir: str | os.PathLike,
             head = f.read(4)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file or folder") from None
-    if not is_xar(head):
-        if path.suffix.lower() == ".dmg" or _is_udif(path):
-            raise UnsupportedError(f"{path}: reading the SDK from a .dmg is not finished yet "
-                                   "(issue 13): mount-free extraction of the .pkg inside "
-                                   "comes next; extract the .pkg with `reprodmg dmg extract` "
-                                   "and pass it instead")
-        raise InputError(f"{path}: not a .xip or .pkg (xar) archive, nor a folder")
+    is_dmg = not is_xar(head) and _is_udif(path)
+    if not is_xar(head) and not is_dmg:
+        raise InputError(f"{path}: not a .xip, .pkg (xar) or .dmg (UDIF), nor a folder")
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".reprodmg-sdk-", dir=work_dir))
     try:
-        with open(path, "rb") as f:
-            xar = XarArchive(f, os.fspath(path))
-            dest = SafeDestination(staging / "tree", lambda rel: CorruptError(
-                path, f"entry {rel!r}", "leaves the extraction folder"))
-            with dest:
-                if any(m.path == "Content" for m in xar.members):
-                    _stage_xip(xar, dest, progress)
-                    source = folder_source(staging / "tree" / "Xcode.app", os.fspath(path))
-                else:
-                    _stage_pkg(xar, dest, progress)
-                    if not (staging / "tree" / "CLT" / CLT_SDKS).is_dir():
-                        raise InputError(f"{path}: no package in it installs "
-                                         f"{CLT_SDKS}/*.sdk")
-                    source = folder_source(staging / "tree" / "CLT", os.fspath(path))
-                    version = _pkg_version(xar)
-                    source.version = version if version != "unknown" else source.version
+        dest = SafeDestination(staging / "tree", lambda rel: CorruptError(
+            path, f"entry {rel!r}", "leaves the extraction folder"))
+        with dest:
+            if is_dmg:
+                version = _stage_dmg(path, dest, progress)
+                source = _clt_source(staging, path, version)
+            else:
+                with open(path, "rb") as f:
+                    xar = XarArchive(f, os.fspath(path))
+                    if any(m.path == "Content" for m in xar.members):
+                        _stage_xip(xar, dest, progress)
+                        source = folder_source(staging / "tree" / "Xcode.app", os.fspath(path))
+                    else:
+                        _stage_pkg(xar, dest, progress)
+                        source = _clt_source(staging, path, _pkg_version(xar))
         yield source
     finally:
         _remove(staging)
+
+
+def _clt_source(staging: Path, path: Path, version: str) -> Source:
+    if not (staging / "tree" / "CLT" / CLT_SDKS).is_dir():
+        raise InputError(f"{path}: no package in it installs {CLT_SDKS}/*.sdk")
+    source = folder_source(staging / "tree" / "CLT", os.fspath(path))
+    if version != "unknown":
+        source.version = version
+    return source
+
+
+def _stage_dmg(path: Path, dest: SafeDestination, progress: Progress | None) -> str:
+    """A Command Line Tools (or older Xcode) disk image: every .pkg at the
+    top of its HFS+ volume, read through the UDIF and HFS+ readers (files
+    stored with HFS+ compression are decompressed as they are read)."""
+    from ..hfs import HFSReader
+    from ..udif import open_udif
+    with open_udif(path) as image:
+        part = image.data_partition()
+        # An APFS volume is named as such by the reader (UnsupportedError).
+        reader = HFSReader(image.partition_source(part.index), f"{path}: {part.label}")
+        packages = [e for e in reader.entries() if e.kind == "file" and
+                    e.path.endswith(".pkg") and "/" not in e.path]
+        if not packages:
+            raise InputError(f"{path}: no .pkg at the top of the volume "
+                             f"{reader.volume_name!r}")
+        versions = []
+        for entry in packages:
+            with io.BufferedReader(reader.open(entry), 1 << 20) as stream:
+                xar = XarArchive(stream, f"{path}: {entry.path}")
+                if _stage_pkg(xar, dest, progress):
+                    versions.append(_pkg_version(xar))
+        return versions[0] if versions else "unknown"
 
 
 def _is_udif(path: Path) -> bool:

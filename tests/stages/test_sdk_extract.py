@@ -262,11 +262,43 @@ def _odc(name: str, link: str | None) -> bytes:
                       ino=1234) + data
 
 
-def test_dmg_input_is_named_as_not_finished(tmp_path):
-    dmg = tmp_path / "Command_Line_Tools.dmg"
-    dmg.write_bytes(b"\0" * 1024 + b"koly" + b"\0" * 508)
-    with pytest.raises(UnsupportedError, match="from a .dmg is not finished"):
+def _dmg_of(folder: Path, out: Path, *extra: str) -> Path:
+    subprocess.run([sys.executable, "-m", "pipeline", "dmg", "create", str(folder), "-o",
+                    str(out), "--format", "UDZO", *extra], check=True, cwd=REPO,
+                   env={**os.environ, "REPRODMG_PROGRESS": "0"}, capture_output=True)
+    return out
+
+
+def test_command_line_tools_dmg_gives_the_pkgs_sdk(tmp_path):
+    """A CLT-style disk image (our own writer) with the .pkg at its top."""
+    pkg = _clt_pkg(tmp_path, gzip_payload=False)
+    volume = tmp_path / "Command Line Developer Tools"
+    volume.mkdir()
+    shutil.copy(pkg, volume / "Command Line Tools.pkg")
+    dmg = _dmg_of(volume, tmp_path / "Command_Line_Tools.dmg")
+    from_pkg = sdk_extract.extract(pkg, tmp_path / "a")
+    from_dmg = sdk_extract.extract(dmg, tmp_path / "b")
+    assert from_dmg["sha256"] == from_pkg["sha256"]
+    assert from_dmg["tarball"] == from_pkg["tarball"] and from_dmg["kind"] == "clt"
+    assert os.listdir(tmp_path / "b") == [from_dmg["tarball"]]
+
+
+def test_a_dmg_without_packages_or_with_apfs_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty/readme.txt").write_text("nothing\n")
+    dmg = _dmg_of(tmp_path / "empty", tmp_path / "e.dmg")
+    with pytest.raises(InputError, match="no .pkg at the top of the volume 'empty'"):
         sdk_extract.extract(dmg, tmp_path / "out")
+    # An APFS container where the HFS+ volume would be: said, not misread.
+    raw = bytearray(1 << 20)
+    raw[32:36] = b"NXSB"
+    (tmp_path / "apfs.img").write_bytes(bytes(raw))
+    apfs = tmp_path / "apfs.dmg"
+    subprocess.run([sys.executable, "-m", "pipeline", "dmg", "convert", str(tmp_path / "apfs.img"),
+                    "-o", str(apfs), "--format", "UDZO"], check=True, cwd=REPO,
+                   capture_output=True)
+    with pytest.raises(UnsupportedError, match="APFS"):
+        sdk_extract.extract(apfs, tmp_path / "out2")
 
 
 def test_not_an_xcode_folder(tmp_path):
