@@ -60,6 +60,9 @@ def add_volume_options(p: argparse.ArgumentParser) -> None:
                    help="folder (relative to SRC) the Finder opens on mount")
     p.add_argument("--source-date-epoch", "--epoch", dest="epoch", type=int, default=None,
                    help="timestamp for every date (SOURCE_DATE_EPOCH in the environment wins)")
+    p.add_argument("--hfs-compression", choices=("zlib", "lzfse"), default=None,
+                   help="store files with HFS+ transparent compression (decmpfs), as "
+                        "`ditto --hfsCompression` does (default: none)")
 
 
 def volume_name(args: argparse.Namespace) -> str:
@@ -68,11 +71,16 @@ def volume_name(args: argparse.Namespace) -> str:
 
 def build_volume_from_args(args: argparse.Namespace) -> "HFSVolume":
     """The volume the options describe, authored from ``args.src``."""
+    from ..hfs import tree_from_directory
+    from ..hfs.compress import compress_tree
     from ..hfs.writer import build_volume
     if not os.path.isdir(args.src):
         raise InputError(f"{args.src}: not a folder")
     headroom_bytes, headroom_percent = args.headroom
-    return build_volume(args.src, volname=volume_name(args), case_sensitive=args.case_sensitive,
+    tree = tree_from_directory(args.src)
+    if args.hfs_compression:
+        compress_tree(tree, args.hfs_compression)
+    return build_volume(tree, volname=volume_name(args), case_sensitive=args.case_sensitive,
                         epoch=source_date_epoch(args.epoch), uid=args.uid, gid=args.gid,
                         keep_modes=args.keep_modes, size=args.size,
                         headroom_bytes=headroom_bytes, headroom_percent=headroom_percent,

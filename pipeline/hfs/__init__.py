@@ -13,6 +13,7 @@ Layers (pyelftools style), each module with one job:
 - ``reader``: ``HFSReader(source, name)``: entries, streams
 - ``extract``: ``extract(reader, dest)``: the tree into a host folder, safely
 - ``decmpfs``: HFS+ transparent compression (read side)
+- ``compress``: ``compress_tree(tree, "zlib" | "lzfse")``: the write side
 - ``blockmap``: which structure each byte of a volume belongs to
 - ``freespace``: ``free_byte_ranges`` (free blocks of an existing volume, for
   the UDIF writer's ignore chunks)
@@ -21,6 +22,7 @@ Layers (pyelftools style), each module with one job:
 Reference: Apple TN1150 "HFS Plus Volume Format"; docs/formats.md.
 """
 
+from .compress import compress_tree
 from .extract import extract
 from .freespace import free_byte_ranges
 from .listing import format_entries
@@ -31,5 +33,6 @@ from .output import HFSVolume
 from .writer import assign_cnids, build_volume
 
 __all__ = ["Entry", "File", "FileData", "FinderInfo", "Folder", "HFSReader", "HFSVolume",
+           "compress_tree",
            "Symlink", "Tree", "assign_cnids", "build_volume", "decompose", "extract", "format_entries",
            "free_byte_ranges", "tree_from_directory"]

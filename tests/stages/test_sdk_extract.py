@@ -163,7 +163,7 @@ def test_list_and_choosing_another_sdk(xcode, xip, tmp_path):
         sdk_extract.extract(xcode / "Xcode.app", tmp_path / "z", sdk_name="MacOSX9.sdk")
 
 
-def _clt_pkg(tmp_path: Path, *, gzip_payload: bool) -> Path:
+def _clt_pkg(tmp_path: Path, *, gzip_payload: bool, plain_payload: bool = False) -> Path:
     root = tmp_path / "clt"
     sdks = root / aa.CLT_SDKS
     aa.fake_sdk(sdks / "MacOSX14.sdk", libcxx=True)
@@ -171,8 +171,10 @@ def _clt_pkg(tmp_path: Path, *, gzip_payload: bool) -> Path:
     (root / "Library/Developer/CommandLineTools/usr/bin").mkdir(parents=True)
     (root / "Library/Developer/CommandLineTools/usr/bin/clang").write_bytes(b"\0" * 100)
     payload = aa.cpio_of(root, "Library")
-    payload = gzip.compress(payload, mtime=0) if gzip_payload else \
-        b"".join(aa.pbzx(aa.split(payload, 4096), 4096))
+    if gzip_payload:
+        payload = gzip.compress(payload, mtime=0)
+    elif not plain_payload:
+        payload = b"".join(aa.pbzx(aa.split(payload, 4096), 4096))
     info = (b'<pkg-info format-version="2" identifier="com.apple.pkg.CLTools_SDK_macOS14" '
             b'version="15.1.0.0.1.1700200546" install-location="/"/>')
     return aa.xar([("CLTools_SDK.pkg/PackageInfo", info), ("CLTools_SDK.pkg/Payload", payload),
@@ -225,7 +227,7 @@ def test_corrupt_xip_headers_and_checksums(xip, tmp_path):
     raw = xip.read_bytes()
     bad = tmp_path / "bad.xip"
     bad.write_bytes(b"xar?" + raw[4:])
-    _refused(bad, tmp_path / "o1", InputError, "not a .xip or .pkg")
+    _refused(bad, tmp_path / "o1", InputError, "not a .xip, .pkg")
     toc_end = 28 + int.from_bytes(raw[8:16], "big")
     bad.write_bytes(raw[:toc_end] + bytes([raw[toc_end] ^ 0xFF]) + raw[toc_end + 1:])
     _refused(bad, tmp_path / "o2", VerificationError, "xar toc checksum")
@@ -269,13 +271,22 @@ def _dmg_of(folder: Path, out: Path, *extra: str) -> Path:
     return out
 
 
-def test_command_line_tools_dmg_gives_the_pkgs_sdk(tmp_path):
-    """A CLT-style disk image (our own writer) with the .pkg at its top."""
-    pkg = _clt_pkg(tmp_path, gzip_payload=False)
+@pytest.mark.parametrize("compression", [None, "zlib", "lzfse"])
+def test_command_line_tools_dmg_gives_the_pkgs_sdk(tmp_path, compression):
+    """A CLT-style disk image (our own writer) with the .pkg at its top,
+    stored plainly or with HFS+ compression (as `ditto --hfsCompression`)."""
+    # An uncompressed cpio payload, so that HFS+ compression has work to do.
+    pkg = _clt_pkg(tmp_path, gzip_payload=False, plain_payload=True)
     volume = tmp_path / "Command Line Developer Tools"
     volume.mkdir()
     shutil.copy(pkg, volume / "Command Line Tools.pkg")
-    dmg = _dmg_of(volume, tmp_path / "Command_Line_Tools.dmg")
+    options = ("--hfs-compression", compression) if compression else ()
+    dmg = _dmg_of(volume, tmp_path / "Command_Line_Tools.dmg", *options)
+    if compression:
+        listing = subprocess.run([sys.executable, "-m", "pipeline", "dmg", "ls", "--json",
+                                  str(dmg)], check=True, capture_output=True, text=True,
+                                 cwd=REPO).stdout
+        assert f'"compression": "{compression}"' in listing
     from_pkg = sdk_extract.extract(pkg, tmp_path / "a")
     from_dmg = sdk_extract.extract(dmg, tmp_path / "b")
     assert from_dmg["sha256"] == from_pkg["sha256"]
