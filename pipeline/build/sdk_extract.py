@@ -414,7 +414,8 @@ def open_source(input_path: str | os.PathLike, work_dir: str | os.PathLike,
         with dest:
             if is_dmg:
                 version = _stage_dmg(path, dest, progress)
-                source = _clt_source(staging, path, version)
+                source = (folder_source(staging / "tree" / "Xcode.app", os.fspath(path))
+                          if version is None else _clt_source(staging, path, version))
             else:
                 with open(path, "rb") as f:
                     xar = XarArchive(f, os.fspath(path))
@@ -438,20 +439,29 @@ def _clt_source(staging: Path, path: Path, version: str) -> Source:
     return source
 
 
-def _stage_dmg(path: Path, dest: SafeDestination, progress: Progress | None) -> str:
-    """A Command Line Tools (or older Xcode) disk image: every .pkg at the
-    top of its HFS+ volume, read through the UDIF and HFS+ readers (files
-    stored with HFS+ compression are decompressed as they are read)."""
+def _stage_dmg(path: Path, dest: SafeDestination, progress: Progress | None) -> str | None:
+    """A Command Line Tools disk image (every .pkg at the top of its HFS+
+    volume) or an older Xcode's (an Xcode .app at the top), read through the
+    UDIF and HFS+ readers; files stored with HFS+ compression are
+    decompressed as they are read.  Returns the packages' version, or None
+    for an Xcode image (staged as Xcode.app)."""
     from ..hfs import HFSReader
     from ..udif import open_udif
     with open_udif(path) as image:
         part = image.data_partition()
         # An APFS volume is named as such by the reader (UnsupportedError).
         reader = HFSReader(image.partition_source(part.index), f"{path}: {part.label}")
-        packages = [e for e in reader.entries() if e.kind == "file" and
-                    e.path.endswith(".pkg") and "/" not in e.path]
+        entries = list(reader.entries())
+        apps = sorted(e.path for e in entries if e.kind == "dir" and e.path.endswith(".app")
+                      and "/" not in e.path and any(x.path == f"{e.path}/Contents/version.plist"
+                                                    for x in entries))
+        if apps:
+            _stage_volume_app(reader, entries, apps[0], dest)
+            return None
+        packages = [e for e in entries if e.kind == "file" and e.path.endswith(".pkg")
+                    and "/" not in e.path]
         if not packages:
-            raise InputError(f"{path}: no .pkg at the top of the volume "
+            raise InputError(f"{path}: no .pkg or Xcode .app at the top of the volume "
                              f"{reader.volume_name!r}")
         versions = []
         for entry in packages:
@@ -460,6 +470,39 @@ def _stage_dmg(path: Path, dest: SafeDestination, progress: Progress | None) -> 
                 if _stage_pkg(xar, dest, progress):
                     versions.append(_pkg_version(xar))
         return versions[0] if versions else "unknown"
+
+
+def _stage_volume_app(reader, entries, app: str, dest: SafeDestination) -> None:
+    """The SDK subset of ``app`` on an HFS+ volume, as Xcode.app in staging."""
+    first_of_inode: dict[int, str] = {}
+    for entry in entries:
+        if not entry.path.startswith(app + "/"):
+            continue
+        rest = entry.path[len(app) + 1:]
+        if not _wanted_xcode(rest):
+            continue
+        rel = f"Xcode.app/{rest}"
+        parent = posixpath.dirname(rel)
+        dest.makedirs(parent)
+        if entry.kind == "dir":
+            dest.mkdir(rel, 0o755, exist_ok=True)
+        elif entry.kind == "symlink":
+            target = entry.link_target or ""
+            resolved = posixpath.normpath(posixpath.join(parent, target))
+            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+                raise CorruptError(reader.name, f"catalog record {entry.path!r}",
+                                   f"symbolic link to {target!r} leaves the tree")
+            dest.symlink(rel, target)
+        else:
+            inode = entry.hardlink_inode
+            if inode is not None and inode in first_of_inode:
+                dest.hard_link(rel, dest.target(first_of_inode[inode]))
+                continue
+            with reader.open(entry) as src, dest.new_file(rel) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.chmod(dest.target(rel), stat.S_IMODE(entry.mode))
+            if inode is not None:
+                first_of_inode[inode] = rel
 
 
 def _is_udif(path: Path) -> bool:

@@ -294,11 +294,22 @@ def test_command_line_tools_dmg_gives_the_pkgs_sdk(tmp_path, compression):
     assert os.listdir(tmp_path / "b") == [from_dmg["tarball"]]
 
 
+@pytest.mark.parametrize("compression", [None, "lzfse"])
+def test_an_older_xcode_dmg_holding_the_app(xcode, tmp_path, compression):
+    """Xcode releases before the .xip came as a disk image with Xcode.app."""
+    options = ("--hfs-compression", compression) if compression else ()
+    dmg = _dmg_of(xcode, tmp_path / "Xcode_15.dmg", "--keep-modes", *options)
+    expected = sdk_extract.extract(xcode / "Xcode.app", tmp_path / "a")
+    got = sdk_extract.extract(dmg, tmp_path / "b")
+    assert (got["sha256"], got["tarball"], got["kind"]) == \
+        (expected["sha256"], expected["tarball"], "xcode")
+
+
 def test_a_dmg_without_packages_or_with_apfs_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty/readme.txt").write_text("nothing\n")
     dmg = _dmg_of(tmp_path / "empty", tmp_path / "e.dmg")
-    with pytest.raises(InputError, match="no .pkg at the top of the volume 'empty'"):
+    with pytest.raises(InputError, match="no .pkg or Xcode .app at the top of the volume 'empty'"):
         sdk_extract.extract(dmg, tmp_path / "out")
     # An APFS container where the HFS+ volume would be: said, not misread.
     raw = bytearray(1 << 20)
