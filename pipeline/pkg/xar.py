@@ -20,10 +20,11 @@ The TOC (``<xar><toc>``) names the checksum of the compressed TOC itself
 digest is stored) and a tree of ``<file>`` elements: ``<name>``, ``<type>``
 (file, directory, symlink, hardlink) and, for content, ``<data>`` with
 ``<offset>`` and ``<length>`` (in the heap), ``<size>`` (extracted),
-``<encoding style=...>`` (application/octet-stream, application/x-gzip
-(zlib), application/x-bzip2, application/x-xz / x-lzma) and the
-``<archived-checksum>`` / ``<extracted-checksum>`` of the stored and of
-the decoded bytes.  Both checksums are verified as the member is read.
+``<encoding style=...>`` (application/octet-stream, application/x-gzip or
+application/zlib (both zlib streams), application/x-bzip2,
+application/x-xz / x-lzma) and the ``<archived-checksum>`` and
+``<extracted-checksum>`` (Apple: ``<unarchived-checksum>``) of the stored
+and of the decoded bytes.  Both checksums are verified as the member is read.
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ class XarArchive:
             _int(data, "size", self.name),
             (encoding.get("style") if encoding is not None else None)
             or "application/octet-stream",
-            _checksum(data.find("archived-checksum")), _checksum(data.find("extracted-checksum")),
+            _checksum(data.find("archived-checksum")),
+            # Apple's xar writes the decoded bytes' digest as <unarchived-checksum>.
+            _checksum(data.find("extracted-checksum")) or _checksum(data.find("unarchived-checksum")),
             True)
 
     def member(self, path: str) -> XarMember:
@@ -273,7 +276,7 @@ def _decoder(encoding: str, name: str, where: str) -> Callable[[bytes | None], l
     """``decode(piece)`` -> output pieces; ``decode(None)`` flushes."""
     if encoding == "application/octet-stream":
         return lambda piece: [piece] if piece else []
-    if encoding == "application/x-gzip":
+    if encoding in ("application/x-gzip", "application/zlib"):
         obj = zlib.decompressobj()         # xar's "gzip" is a zlib stream
         errors: tuple[type[Exception], ...] = (zlib.error,)
     elif encoding == "application/x-bzip2":
