@@ -102,12 +102,14 @@ class Source:
 
 def _read_plist(path: Path, what: str) -> dict:
     try:
-        if path.stat().st_size > MAX_PLIST:
-            raise InputError(f"{path}: {what}: larger than {MAX_PLIST} bytes")
-        data = plistlib.loads(path.read_bytes())
+        size = path.stat().st_size
     except FileNotFoundError:
         raise InputError(f"{path}: {what}: not found") from None
-    except (plistlib.InvalidFileException, ValueError) as exc:
+    if size > MAX_PLIST:
+        raise InputError(f"{path}: {what}: larger than {MAX_PLIST} bytes")
+    try:
+        data = plistlib.loads(path.read_bytes())
+    except Exception as exc:      # plistlib raises expat's, struct's, ValueError...
         raise CorruptError(path, what, f"not a property list: {exc}") from None
     if not isinstance(data, dict):
         raise CorruptError(path, what, "not a dictionary")

@@ -350,3 +350,59 @@ def test_a_multi_gigabyte_xip_streams_in_bounded_memory(tmp_path):
         assert "Xcode-99.0-99A1-extracted-SDK-with-libcxx-headers/usr/include/stdio.h" in \
             tar.getnames()
     assert sorted(os.listdir(tmp_path / "out")) == [Path(report["tarball"]).name]
+
+
+def test_seeded_mutations_of_a_xip_give_only_our_errors(xip, tmp_path):
+    """Hostile input: 300 seeded byte mutations of the .xip (header, TOC,
+    heap, payload) either extract or stop with the project's own error, and
+    leave nothing behind."""
+    import random
+    from pipeline.errors import ReprodmgError
+    raw = xip.read_bytes()
+    rng = random.Random(13)
+    bad = tmp_path / "m.xip"
+    outcomes = {"ok": 0, "refused": 0}
+    for i in range(300):
+        data = bytearray(raw)
+        for _ in range(rng.choice((1, 2, 8))):
+            at = rng.randrange(len(data)) if rng.random() < 0.5 else rng.randrange(min(600, len(data)))
+            data[at] = rng.randrange(256)
+        if rng.random() < 0.1:
+            data = data[:rng.randrange(len(data))]
+        bad.write_bytes(bytes(data))
+        out = tmp_path / f"o{i}"
+        try:
+            sdk_extract.extract(bad, out)
+            outcomes["ok"] += 1
+            shutil.rmtree(out)
+        except ReprodmgError:
+            outcomes["refused"] += 1
+            assert not out.exists() or os.listdir(out) == [], i
+    assert outcomes["refused"] > 100, outcomes
+
+
+def test_seeded_mutations_of_the_payload_behind_valid_checksums(xcode, tmp_path):
+    """The same, one layer down: the cpio payload is mutated and wrapped
+    again, so that every checksum holds and the cpio reader and the staging
+    rules face the damage."""
+    import random
+    from pipeline.errors import ReprodmgError
+    payload = aa.cpio_of(xcode, "Xcode.app")
+    rng = random.Random(31)
+    refused = 0
+    for i in range(150):
+        data = bytearray(payload)
+        for _ in range(rng.choice((1, 3))):
+            data[rng.randrange(len(data))] = rng.choice(b"0178/.\x00 x\xff")
+        if rng.random() < 0.1:
+            data = data[:rng.randrange(len(data))]
+        path = aa.xar([("Content", b"".join(aa.pbzx([bytes(data)], len(data) or 1)))],
+                      tmp_path / f"p{i}.xip")
+        out = tmp_path / f"o{i}"
+        try:
+            sdk_extract.extract(path, out)
+            shutil.rmtree(out)
+        except ReprodmgError:
+            refused += 1
+            assert not out.exists() or os.listdir(out) == [], i
+    assert refused > 20
