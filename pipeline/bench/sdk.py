@@ -80,9 +80,10 @@ start = time.perf_counter()
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
 out = proc.stdout.read()
 _pid, status, usage = os.wait4(proc.pid, 0)
-sys.stdout.write("%d %d %.6f\\n" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss,
-                                     time.perf_counter() - start))
-sys.stdout.buffer.write(out)
+# One binary stream, status line first (text and binary layers flush apart).
+sys.stdout.buffer.write(b"%d %d %.6f\\n" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss,
+                                           time.perf_counter() - start) + out)
+sys.stdout.buffer.flush()
 """
 
 
@@ -91,7 +92,11 @@ def measure_command(cmd: list[str], env: dict[str, str] | None = None) -> tuple[
     proc = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *cmd], capture_output=True,
                           env=env, check=False)
     first, _, out = proc.stdout.partition(b"\n")
-    status, rss, seconds = first.split()
+    fields = first.split()
+    if len(fields) != 3:
+        raise RuntimeError(f"measuring {cmd[:3]}: no status line (stderr: "
+                           f"{proc.stderr.decode(errors='replace')[-500:]})")
+    status, rss, seconds = fields
     return int(status), float(seconds), int(rss), out.decode()
 
 
