@@ -21,7 +21,8 @@ FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2
 
 
 def register(groups: argparse._SubParsersAction) -> None:
-    parser = groups.add_parser("dmg", help="UDIF disk images: create, convert, info, verify, ls, extract")
+    parser = groups.add_parser("dmg", help="UDIF disk images: create, convert, info, verify, ls, "
+                                           "extract, sig")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def writer_options(p: argparse.ArgumentParser) -> None:
@@ -63,6 +64,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--partition", default=None, help="blkx index or name (default: the HFS+ one)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ls)
+
+    from .dmgsig import register_dmg_sig
+    register_dmg_sig(sub)
 
     p = sub.add_parser("extract", help="extract the HFS+ volume inside an image")
     p.add_argument("image")

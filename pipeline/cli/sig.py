@@ -54,11 +54,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, metavar="release.toml",
                    help="release configuration whose [signing] table to apply (the unsigned "
                         "tarball carries it, with the entitlements it names)")
-    p.add_argument("--password-env", default=P12_PASSWORD_ENV, metavar="VAR",
-                   help=f"environment variable holding the p12 password (default {P12_PASSWORD_ENV}; "
-                        "unset means no password)")
-    p.add_argument("--password-file", type=Path, metavar="F",
-                   help="read the p12 password from the first line of this file instead")
+    add_password_options(p)
     p.add_argument("--identifier", metavar="ID", help="code identifier (default: CFBundleIdentifier)")
     p.add_argument("--hardened-runtime", action="store_true", help="set the runtime flag (0x10000)")
     p.add_argument("--entitlements", type=Path, metavar="F", help="entitlements plist to embed")
@@ -103,12 +99,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ..codesign.verify import verify_path
-    anchors = [_read_certificate(path) for path in args.anchor] if args.anchor else None
+    anchors = [read_certificate(path) for path in args.anchor] if args.anchor else None
     return _print_report(verify_path(args.path, anchors=anchors, apple_root=args.apple_root),
                          args.json)
 
 
-def _read_certificate(path: Path) -> bytes:
+def read_certificate(path: Path) -> bytes:
     """DER bytes of the certificate in ``path`` (DER, or PEM as exported by
     Keychain Access and openssl); anything else is refused naming the file
     rather than reported later as a malformed CMS."""
@@ -127,18 +123,30 @@ def _read_certificate(path: Path) -> bytes:
         raise InputError(f"{path}: not a DER or PEM certificate ({exc})") from None
 
 
+def p12_password(args: argparse.Namespace) -> str | None:
+    """The PKCS#12 password from --password-file or the environment variable:
+    never from the command line, where `ps` and shell history would show it."""
+    if args.password_file is not None:
+        try:
+            return args.password_file.read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, UnicodeError, IndexError) as exc:
+            raise InputError(f"{args.password_file}: cannot read a password line ({exc})") from None
+    return os.environ.get(args.password_env)
+
+
+def add_password_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-env", default=P12_PASSWORD_ENV, metavar="VAR",
+                   help=f"environment variable holding the p12 password (default {P12_PASSWORD_ENV}; "
+                        "unset means no password)")
+    p.add_argument("--password-file", type=Path, metavar="F",
+                   help="read the p12 password from the first line of this file instead")
+
+
 def _sign(args: argparse.Namespace) -> int:
     from ..codesign.sign import Identity, ItemOptions, read_entitlements, sign_tree
     from ..codesign.verify import verify_path
     from ..epoch import source_date_epoch
-    # Never a password on the command line: it would show in `ps` and shell history.
-    if args.password_file is not None:
-        try:
-            password = args.password_file.read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, UnicodeError, IndexError) as exc:
-            raise InputError(f"{args.password_file}: cannot read a password line ({exc})") from None
-    else:
-        password = os.environ.get(args.password_env)
+    password = p12_password(args)
     main, items = ItemOptions(), {}
     if args.config is not None:
         from ..build.config import load_signing
