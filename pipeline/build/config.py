@@ -136,9 +136,11 @@ class SigningConfig:
 
 @dataclass(frozen=True)
 class SignaturePin:
-    """A detached signature tarball (issue 5): path relative to the config, and its hash."""
+    """A detached signature tarball (issue 5): path relative to the config, and its hash;
+    ``dmg``: the disk image's own detached signature (issue 14), applied to the signed DMG."""
     path: str
     sha256: str
+    dmg: "SignaturePin | None" = None
 
 
 @dataclass(frozen=True)
@@ -543,10 +545,16 @@ def _signing(top: Table, root: Path, *, adhoc_default: bool = False) -> SigningC
 def _signature(top: Table, data: dict[str, Any], root: Path) -> SignaturePin | None:
     if "signature" not in data:
         return None
-    sig = top.table("signature", ("path", "sha256"))
+    sig = top.table("signature", ("path", "sha256", "dmg"))
     # Need not exist yet: the signer sends it after the unsigned build.
     sig_path = _relative_path(sig, "path", sig.get("path", str), root, must_exist=False)
-    signature = SignaturePin(sig_path, sig.sha256("sha256"))
+    dmg = None
+    if "dmg" in sig.data:
+        d = sig.table("dmg", ("path", "sha256"))
+        dmg = SignaturePin(_relative_path(d, "path", d.get("path", str), root, must_exist=False),
+                           d.sha256("sha256"))
+        d.finish()
+    signature = SignaturePin(sig_path, sig.sha256("sha256"), dmg)
     sig.finish()
     return signature
 

@@ -460,17 +460,27 @@ class ReleaseGraph:
             return {"actions": None, "doc": "no signature pinned in the release configuration",
                     "uptodate": [True]}
         sig_tar = cfg.root / cfg.signature.path
+        actions = [(guarded(signature_stage.apply_signature),
+                    [P.app, sig_tar, cfg.signature.sha256, P.signed_app], {"epoch": self.epoch}),
+                   (guarded(image.make_image),
+                    [cfg, P.signed_app, P.signed_stage, P.signed_dmg, P.signed_image_info],
+                    {"epoch": self.epoch})]
+        dmg_sig = cfg.signature.dmg
+        extra = []
+        if dmg_sig is not None:
+            # The signer signed, notarized and stapled this very DMG and
+            # detached its signature: every builder ends with the same file.
+            extra = [cfg.root / dmg_sig.path]
+            actions.append((guarded(signature_stage.apply_dmg_signature),
+                            [P.signed_dmg, extra[0], dmg_sig.sha256, P.signed_image_info]))
         return {
-            "actions": [(guarded(signature_stage.apply_signature),
-                         [P.app, sig_tar, cfg.signature.sha256, P.signed_app],
-                         {"epoch": self.epoch}),
-                        (guarded(image.make_image),
-                         [cfg, P.signed_app, P.signed_stage, P.signed_dmg, P.signed_image_info],
-                         {"epoch": self.epoch})],
-            "file_dep": [*self._app_deps(), sig_tar, *SIGNED_IMAGE_CODE, *self.background],
+            "actions": actions,
+            "file_dep": [*self._app_deps(), sig_tar, *extra, *SIGNED_IMAGE_CODE,
+                         *self.background],
             "targets": [P.signed_dmg, P.signed_image_info],
             "uptodate": [config_changed({**image.image_inputs(cfg, self.epoch),
-                                         "sig": cfg.signature.sha256})],
+                                         "sig": cfg.signature.sha256,
+                                         "dmg_sig": dmg_sig.sha256 if dmg_sig else None})],
             "clean": True,
         }
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..codesign.apply import apply
+from ..codesign.diskimage import apply_signature as apply_image_signature
 from ..codesign.sign import ItemOptions, read_entitlements, sign_tree
 from ..codesign.verify import verify_path
 from .bundle import normalise_tree
-from ..jsonfile import require_sha256
+from ..jsonfile import require_sha256, sha256_file
 
 if TYPE_CHECKING:
     from .config import SigningConfig
@@ -47,6 +48,23 @@ def adhoc_sign(app: str | os.PathLike, signing: "SigningConfig", root: str | os.
     sign_tree(Path(app), None, main=main, items=items, epoch=epoch)
     verify_path(app).raise_for_failure()
     normalise_tree(Path(app), epoch)
+
+
+def apply_dmg_signature(dmg: str | os.PathLike, sig_tar: str | os.PathLike, sig_sha256: str,
+                        info_path: str | os.PathLike) -> None:
+    """The signed DMG gets its own signature (and stapled ticket) from the
+    pinned tarball the signer detached from the same bytes; the image info
+    records it.  Refused, naming what differs, when it was made for another
+    image."""
+    from ..jsonfile import read_json, write_json
+    require_sha256(sig_tar, sig_sha256, "disk image signature tarball refused (pinned in "
+                   "[signature] dmg)")
+    report = apply_image_signature(dmg, sig_tar, dmg)
+    info = read_json(info_path)
+    info["dmg_signature"] = {"tarball_sha256": sig_sha256, "cdhash": report.cdhash,
+                             "identifier": report.identifier, "kind": report.kind,
+                             "ticket": report.ticket, "signed_dmg_sha256": sha256_file(dmg)}
+    write_json(info_path, info)
 
 
 def apply_signature(unsigned_app: str | os.PathLike, sig_tar: str | os.PathLike,

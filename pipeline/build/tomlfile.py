@@ -112,11 +112,13 @@ def toml_type(value: Any) -> str:
 
 
 _TABLE_HEADER_RE = re.compile(r"^\s*\[")
-_SIGNATURE_HEADER_RE = re.compile(r"^\s*\[\s*signature\s*\]\s*(#.*)?$")
+# [signature] and its sub-tables ([signature.dmg], the disk image's own pin).
+_SIGNATURE_HEADER_RE = re.compile(r"^\s*\[\s*signature\s*(\.\s*[A-Za-z0-9_-]+\s*)*\]\s*(#.*)?$")
 
 
 def without_signature(path: str | os.PathLike) -> bytes:
-    """The configuration file's bytes with its ``[signature]`` table removed.
+    """The configuration file's bytes with its ``[signature]`` table (and
+    sub-tables such as ``[signature.dmg]``) removed.
 
     The unsigned tarball carries the release configuration for the signer;
     the signature pin is added only after signing, and must not change the

@@ -129,3 +129,44 @@ def test_signature_tarball_with_wrong_hash_is_refused(signed_release, tmp_path, 
     assert f"actual sha256 {sha256_file(signatures)}" in output
     assert not (project / SIGNED_DMG).exists()
     assert "Traceback" not in output
+
+
+def test_the_dmg_signature_round_trip_ends_with_the_same_file_everywhere(signed_release,
+                                                                         tmp_path, cache):
+    """Issue 14 §3: the signer signs (and staples) the signed DMG the
+    builders made, detaches its signature; both builders pin it under
+    [signature] dmg and end with the signer's exact file."""
+    from pipeline.codesign import diskimage
+    _sig, a, b, _u = signed_release
+    signer_dmg = tmp_path / "signer" / SIGNED_DMG.name
+    signer_dmg.parent.mkdir()
+    shutil.copyfile(a / SIGNED_DMG, signer_dmg)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REPRODMG_P12_PASSWORD", PASSWORD)
+    try:
+        assert cli_main(["dmg", "sig", "sign", str(signer_dmg), "--p12",
+                         str(_identity(tmp_path))]) == 0
+    finally:
+        mp.undo()
+    cdhash = diskimage.verify_image_signature(signer_dmg).cdhash
+    ticket = tmp_path / "ticket"
+    ticket.write_bytes(b"s8ch" + bytes(28) + bytes.fromhex(cdhash) + b"made in the test")
+    assert cli_main(["dmg", "sig", "staple", str(signer_dmg), str(ticket)]) == 0
+    dmg_sig = tmp_path / "dmg-signature.tar"
+    assert cli_main(["dmg", "sig", "detach", str(signer_dmg), "-o", str(dmg_sig)]) == 0
+
+    for project, umask in ((a, 0o022), (b, 0o077)):
+        hello = project / "examples" / "hello"
+        shutil.copyfile(dmg_sig, hello / "dmg-signature.tar")
+        with open(hello / "release.toml", "a") as fh:
+            fh.write(f'\n[signature.dmg]\npath = "dmg-signature.tar"\n'
+                     f'sha256 = "{sha256_file(dmg_sig)}"\n')
+        _ok(run_doit(project, cache=cache, umask=umask))
+        assert sha256_file(project / SIGNED_DMG) == sha256_file(signer_dmg)
+        report = diskimage.verify_image_signature(project / SIGNED_DMG)
+        assert report.ok and report.ticket == "stapled (lists this cdhash)"
+        check = subprocess.run([require_tool("sha256sum"), "-c", "SHA256SUMS"], cwd=project / OUT,
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    # The unsigned tarball (what the signer signed first) did not move.
+    assert sha256_file(a / APP_TAR) == sha256_file(b / APP_TAR)
