@@ -61,6 +61,27 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the verification report as JSON")
     p.set_defaults(handler=_sign)
 
+    p = commands.add_parser("staple", help="staple a notarization ticket to an app "
+                                           "(Contents/CodeResources, as stapler does)")
+    p.add_argument("app", type=Path, metavar="APP")
+    p.add_argument("ticket", type=Path, metavar="TICKET")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_staple)
+
+
+def _staple(args: argparse.Namespace) -> int:
+    from ..codesign.staple import staple_app
+    from ..codesign.verify import verify_path
+    try:
+        ticket = args.ticket.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{args.ticket}: cannot read: {exc.strerror}") from None
+    staple_app(args.app, ticket)
+    report = verify_path(args.app)
+    if not args.json:
+        print(f"{args.app}: ticket {report.ticket}")
+    return _print_report(report, args.json)
+
 
 def _detach(args: argparse.Namespace) -> int:
     from ..codesign.detach import detach

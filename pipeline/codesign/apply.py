@@ -48,6 +48,15 @@ def _plan(unsigned: Path, sig_tar: Path) -> _Plan:
     plan = _Plan()
     single = unsigned.is_file()
     for name, data in sorted(members.items()):
+        if name == "Contents/CodeResources":        # a stapled notarization ticket
+            if single or not (unsigned / "Contents").is_dir() or \
+                    _has_symlink(unsigned, Path("Contents")):
+                raise InputError(f"{archive}: member {name!r}: a stapled ticket, but {unsigned} "
+                                 "is not an app bundle")
+            if len(data) > MAX_CODE_RESOURCES_SIZE:
+                raise InputError(f"{archive}: member {name!r}: {len(data)} bytes is too large")
+            plan.resources[name] = data
+            continue
         if name.endswith("/_CodeSignature/CodeResources") or name == "_CodeSignature/CodeResources":
             if single:
                 raise InputError(f"{archive}: member {name!r}: CodeResources for a single file")

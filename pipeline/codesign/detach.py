@@ -52,6 +52,10 @@ def signature_members(signed: Path) -> dict[str, bytes]:
                     members[relative_name(res, signed)] = res.read_bytes()
     if not members:
         raise InputError(f"{signed}: no signed Mach-O code found")
+    # A stapled notarization ticket travels with the signatures.
+    ticket = signed / "Contents" / "CodeResources"
+    if signed.is_dir() and ticket.is_file() and not ticket.is_symlink():
+        members["Contents/CodeResources"] = ticket.read_bytes()
     return members
 
 

@@ -64,14 +64,17 @@ class FileReport:
 class VerifyReport:
     path: str
     files: list[FileReport] = field(default_factory=list)
+    ticket: str | None = None      # a stapled notarization ticket (Contents/CodeResources)
+    ticket_failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.files) and all(f.ok for f in self.files)
+        return bool(self.files) and all(f.ok for f in self.files) and not self.ticket_failures
 
     @property
     def failures(self) -> list[str]:
         out = [] if self.files else [f"{self.path}: no Mach-O code found"]
+        out += self.ticket_failures
         for f in self.files:
             out += [f"{f.path}: {msg}" for msg in f.failures]
             for s in f.slices:
@@ -80,7 +83,7 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         return {
-            "path": self.path, "ok": self.ok, "failures": self.failures,
+            "path": self.path, "ok": self.ok, "failures": self.failures, "ticket": self.ticket,
             "files": [{"path": f.path, "ok": f.ok, "failures": f.failures, "bundle": f.bundle,
                        "slices": [dict(asdict(s), ok=s.ok) for s in f.slices]}
                       for f in self.files],
@@ -308,4 +311,24 @@ def verify_path(path: str | os.PathLike, anchors: list[bytes] | None = None,
                 os.fspath(parts.code_resources))]
         except CorruptError as exc:
             fr.failures.append(str(exc))
+    _check_ticket(root, report)
     return report
+
+
+STAPLED_TICKET = "Contents/CodeResources"
+
+
+def _check_ticket(root: Path, report: VerifyReport) -> None:
+    """A ticket stapled to an app (``Contents/CodeResources``, as stapler
+    writes it) must list the cdhash of the app's code."""
+    ticket_path = root / STAPLED_TICKET
+    if not root.is_dir() or not ticket_path.is_file() or ticket_path.is_symlink():
+        return
+    ticket = ticket_path.read_bytes()
+    cdhashes = {s.cdhash for f in report.files for s in f.slices if s.cdhash}
+    if any(bytes.fromhex(h) in ticket for h in cdhashes):
+        report.ticket = "stapled (lists the app's cdhash)"
+    else:
+        report.ticket = "stapled"
+        report.ticket_failures.append(f"{STAPLED_TICKET}: the stapled ticket lists none of the "
+                                      "app's cdhashes (a ticket for another build?)")
