@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..progress import TerminalProgress
 from .output import emit_json, report_failures
-from .sig import add_password_options, p12_password, read_certificate
+from .sig import add_password_options, p12_password, read_certificate, summary_line
 
 
 def register_dmg_sig(dmg_commands: argparse._SubParsersAction) -> None:
@@ -66,11 +66,8 @@ def _print(report, as_json: bool) -> int:
     if as_json:
         emit_json(report.to_json())
     else:
-        state = "ok" if report.ok else "FAILED"
-        who = f", signer {report.signer}" if report.signer else ""
-        ticket = f", ticket {report.ticket}" if report.ticket else ""
-        print(shown(f"{report.path}: {state}: {report.kind or 'unsigned'}, identifier "
-                    f"{report.identifier}, cdhash {report.cdhash}{who}{ticket}"))
+        print(shown(summary_line(report.path, report.ok, report.kind, report.identifier,
+                                 report.cdhash, signer=report.signer, ticket=report.ticket)))
     return 0 if report.ok else report_failures(report.failures)
 
 

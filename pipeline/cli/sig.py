@@ -96,6 +96,15 @@ def _detach(args: argparse.Namespace) -> int:
     return 0
 
 
+def summary_line(what: str, ok: bool, kind: str | None, identifier: str | None,
+                 cdhash: str | None, **extra: str | None) -> str:
+    """One verified signature on one line: state, kind, identifier, cdhash,
+    then the extras that have a value (signer, bundle, ticket...)."""
+    tail = "".join(f", {name} {value}" for name, value in extra.items() if value)
+    return (f"{what}: {'ok' if ok else 'FAILED'}: {kind or 'unsigned'}, identifier "
+            f"{identifier}, cdhash {cdhash}{tail}")
+
+
 def _print_report(report, as_json: bool) -> int:
     from ..textescape import shown     # identifiers and names come from the files
     if as_json:
@@ -103,11 +112,8 @@ def _print_report(report, as_json: bool) -> int:
     else:
         for f in report.files:
             for s in f.slices:
-                state = "ok" if s.ok else "FAILED"
-                who = f", signer {s.signer}" if s.signer else ""
-                where = f", bundle {f.bundle}" if f.bundle else ""
-                print(shown(f"{f.path} ({s.arch}): {state}: {s.kind}, identifier "
-                            f"{s.identifier}, cdhash {s.cdhash}{who}{where}"))
+                print(shown(summary_line(f"{f.path} ({s.arch})", s.ok, s.kind, s.identifier,
+                                         s.cdhash, signer=s.signer, bundle=f.bundle)))
     return 0 if report.ok else report_failures(report.failures)
 
 
