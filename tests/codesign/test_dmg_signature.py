@@ -229,3 +229,31 @@ def test_command_line(our_image, tmp_path):
     proc = run("apply", our_image, tmp_path / "s.tar", "-o", tmp_path / "again.dmg")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "again.dmg").read_bytes() == out.read_bytes()
+
+
+def test_seeded_mutations_of_the_signature_give_only_our_errors(tmp_path):
+    """200 seeded mutations of the SuperBlob and the koly's signature fields:
+    a report (failed) or the project's own error, never anything else."""
+    import random
+    from pipeline.errors import ReprodmgError
+    raw = SIGNED.read_bytes()
+    image = di.read_signature(SIGNED)
+    rng = random.Random(14)
+    bad = tmp_path / "m.dmg"
+    refused = failed = 0
+    for _ in range(200):
+        data = bytearray(raw)
+        for _ in range(rng.choice((1, 2, 4))):
+            if rng.random() < 0.85:
+                at = rng.randrange(image.data_end, len(raw) - 512)
+            else:
+                at = len(raw) - 512 + di.SIGNATURE_OFFSET_FIELD + rng.randrange(16)
+            data[at] = rng.randrange(256)
+        bad.write_bytes(bytes(data))
+        try:
+            report = di.verify_image_signature(bad)
+        except ReprodmgError:
+            refused += 1
+            continue
+        failed += not report.ok
+    assert refused + failed > 150, (refused, failed)
