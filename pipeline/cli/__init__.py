@@ -13,10 +13,10 @@ import sys
 from typing import Sequence
 
 from ..errors import ReprodmgError
-from . import build, dmg, hfs, package, sdk, sig, toolchain
+from . import attest, build, dmg, hfs, package, sdk, sig, toolchain
 from .output import BROKEN_PIPE_STATUS
 
-GROUPS = (build, package, hfs, dmg, sig, sdk, toolchain)
+GROUPS = (build, package, hfs, dmg, sig, sdk, toolchain, attest)
 
 
 class _VersionAction(argparse.Action):
