@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_bytes
@@ -56,3 +57,21 @@ def require_sha256(path: str | os.PathLike, expected: str, what: str) -> str:
         raise VerificationError(f"{path}: {what}: expected sha256 {expected}, "
                                 f"actual sha256 {actual}")
     return actual
+
+
+def read_sha256sums(path: str | os.PathLike) -> dict[str, str]:
+    """``{name: sha256}`` from a ``sha256sum``-format file (``hex  name``
+    lines, plain names); a malformed line is an error naming it."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
+            from None
+    sums = {}
+    for n, line in enumerate(lines, 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name or "/" in name:
+            raise InputError(f"{path}: line {n}: not 'sha256  name'")
+        sums[name] = digest.lower()
+    return sums
+

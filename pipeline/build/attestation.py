@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..jsonfile import read_json
+from ..jsonfile import read_json, read_sha256sums
 
 NAMESPACE = "reprodmg"
 DOCUMENT = "attestation.json"
@@ -38,27 +38,13 @@ FORMAT = 1
 _ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 
 
-def _sums(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    sums = {}
-    for n, line in enumerate(lines, 1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name:
-            raise InputError(f"{path}: line {n}: not 'sha256  name'")
-        sums[name] = digest
-    return sums
-
-
 def attestation_document(release_dir: str | os.PathLike, builder: str) -> dict:
     """What a builder attests for the release built in ``release_dir``
     (the folder holding SHA256SUMS and build-manifest.json)."""
     folder = Path(release_dir)
     if not builder or "/" in builder or builder.startswith("."):
         raise InputError(f"builder name {builder!r}: a plain name (it names a folder)")
-    sums = _sums(folder / "SHA256SUMS")
+    sums = read_sha256sums(folder / "SHA256SUMS")
     manifest = read_json(folder / "build-manifest.json")
     app = manifest.get("app", {})
     release = app.get("release", {})

@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError, ReprodmgError
+from ..errors import ReprodmgError
+from ..jsonfile import read_sha256sums
 
 SAME, MISSING, DIFFERENT, ENCODING_ONLY = "same", "missing", "different", "encoding only"
 # Exit codes of `reprodmg verify --against`.
@@ -59,20 +60,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_sums(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    out = {}
-    for n, line in enumerate(lines, 1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name or "/" in name:
-            raise InputError(f"{path}: line {n}: not 'sha256  name'")
-        out[name] = digest
-    return out
-
-
 def _manifest_image(path: Path, name: str) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -105,7 +92,7 @@ def _codecs(udif: dict | None) -> str:
 
 def check_against(sums: str | os.PathLike, folder: str | os.PathLike = ".") -> PublishedReport:
     sums_path, local_dir = Path(sums), Path(folder)
-    published = _read_sums(sums_path)
+    published = read_sha256sums(sums_path)
     published_manifest = sums_path.parent / "build-manifest.json"
     local_manifest = local_dir / "build-manifest.json"
     report = PublishedReport(os.fspath(sums_path), os.fspath(local_dir))
