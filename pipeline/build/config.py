@@ -22,6 +22,7 @@ from typing import Any
 from ..epoch import MAX_EPOCH
 from ..hfs.unicode import decompose
 from .tomlfile import Table, read_toml, toml_type, without_signature
+from .toolchain import PROVIDERS
 
 __all__ = ["PrebuiltApp", "Product", "ReleaseConfig", "SigningConfig", "SigningItem", "WindowConfig", "load", "parse", "without_signature"]
 
@@ -42,7 +43,7 @@ TEMPLATE_INFO_KEYS = frozenset({
     "LSMinimumSystemVersion"})
 DMG_FORMATS = ("UDRO", "UDZO", "UDBZ", "ULFO", "ULMO")
 DMG_LAYOUTS = ("none", "gpt")
-TOOLCHAIN_PROVIDERS = ("llvm", "source")
+TOOLCHAIN_PROVIDERS = PROVIDERS     # the toolchain stage's own list
 # What provider "source" builds unless [toolchain] recipes says otherwise:
 # patches/<name>/recipe.toml (the linker, then LLVM's Mach-O binutils).
 DEFAULT_SOURCE_RECIPES = ("lld", "binutils")

@@ -48,6 +48,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import CorruptError, InputError
 from ..pkg import ChunkStream, decode_pbzx, is_pbzx, is_xar, read_cpio, XarArchive
+from ..atomic import atomic_output
 from ..safedest import SafeDestination
 
 XCODE_SDKS = "Contents/Developer/Platforms/MacOSX.platform/Developer/SDKs"
@@ -178,6 +179,14 @@ def folder_source(folder: Path, input_name: str | None = None) -> Source:
 # Streaming archives into the staging folder
 
 
+def _link_leaves(archive: str | os.PathLike, name: str, parent: str, target: str) -> None:
+    """Refuse a symbolic link at ``parent/...`` whose target is absolute or
+    climbs out of the tree."""
+    resolved = posixpath.normpath(posixpath.join(parent, target))
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        raise CorruptError(archive, name, f"symbolic link to {target!r} leaves the tree")
+
+
 def _wanted_xcode(rel: str) -> bool:
     """Inside an Xcode.app: what the SDK tarball needs."""
     if rel == "Contents/version.plist":
@@ -232,10 +241,7 @@ class _Stager:
             self.dir_modes[rel] = stat.S_IMODE(entry.mode)
         elif entry.is_symlink:
             target = entry.link_target or ""
-            resolved = posixpath.normpath(posixpath.join(parent, target))
-            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-                raise CorruptError(self.archive, f"cpio entry {name!r}",
-                                   f"symbolic link to {target!r} leaves the tree")
+            _link_leaves(self.archive, f"cpio entry {name!r}", parent, target)
             self.dest.symlink(rel, target)
         elif entry.is_file:
             first = self.by_inode.get(key) if entry.nlink > 1 else None
@@ -490,10 +496,7 @@ def _stage_volume_app(reader, entries, app: str, dest: SafeDestination) -> None:
             dest.mkdir(rel, 0o755, exist_ok=True)
         elif entry.kind == "symlink":
             target = entry.link_target or ""
-            resolved = posixpath.normpath(posixpath.join(parent, target))
-            if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-                raise CorruptError(reader.name, f"catalog record {entry.path!r}",
-                                   f"symbolic link to {target!r} leaves the tree")
+            _link_leaves(reader.name, f"catalog record {entry.path!r}", parent, target)
             dest.symlink(rel, target)
         else:
             inode = entry.hardlink_inode
@@ -565,22 +568,14 @@ def write_tarball(source: Source, sdk: FoundSdk, out_dir: str | os.PathLike) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{base}.tar"
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            with tarfile.open(mode="w", fileobj=fp, format=tarfile.PAX_FORMAT) as tar:
-                rules = _conventions(base)
-                for part in SDK_PARTS:
-                    tar.add(os.fspath(sdk.path / part), arcname=f"./{part}", filter=rules)
-                if not sdk.has_libcxx and source.libcxx.is_dir():
-                    tar.add(os.fspath(source.libcxx), arcname="./",
-                            filter=_conventions(f"{base}/usr/include/c++/v1"))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(final) as fp:
+        with tarfile.open(mode="w", fileobj=fp, format=tarfile.PAX_FORMAT) as tar:
+            rules = _conventions(base)
+            for part in SDK_PARTS:
+                tar.add(os.fspath(sdk.path / part), arcname=f"./{part}", filter=rules)
+            if not sdk.has_libcxx and source.libcxx.is_dir():
+                tar.add(os.fspath(source.libcxx), arcname="./",
+                        filter=_conventions(f"{base}/usr/include/c++/v1"))
     digest = hashlib.sha256()
     with open(final, "rb") as f:
         for piece in iter(lambda: f.read(1 << 20), b""):

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..atomic import atomic_output
 from ..errors import CorruptError, InputError, UnsupportedError
 from . import blobs
 from .cms import build_signed_data, verify_cms
@@ -161,8 +162,9 @@ def default_identifier(filename: str, prepared_koly: bytes, adhoc: bool) -> str:
     return identifier
 
 
-def _hash_range(path: str, end: int, progress: Progress | None) -> bytes:
-    digest = hashlib.sha256()
+def _hash_range(path: str, end: int, progress: Progress | None,
+                algorithm: str = "sha256") -> bytes:
+    digest = hashlib.new(algorithm)
     done = 0
     with open(path, "rb") as f:
         while done < end:
@@ -216,27 +218,17 @@ def write_signed(image: ImageSignature, superblob: bytes, out: str | os.PathLike
     written to a temporary file and renamed (``out`` may be the input)."""
     koly = bytearray(image.koly)
     struct.pack_into(">QQ", koly, SIGNATURE_OFFSET_FIELD, image.data_end, len(superblob))
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as dst, open(image.path, "rb") as src:
-            left = image.data_end
-            while left:
-                piece = src.read(min(_PIECE, left))
-                if not piece:
-                    raise CorruptError(image.path, "disk image data", "ends early")
-                dst.write(piece)
-                left -= len(piece)
-            dst.write(superblob)
-            dst.write(bytes(koly))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    # atomic_output renames only at the end, so ``out`` may be the input.
+    with open(image.path, "rb") as src, atomic_output(out) as dst:
+        left = image.data_end
+        while left:
+            piece = src.read(min(_PIECE, left))
+            if not piece:
+                raise CorruptError(image.path, "disk image data", "ends early")
+            dst.write(piece)
+            left -= len(piece)
+        dst.write(superblob)
+        dst.write(bytes(koly))
 
 
 def sign_image(path: str | os.PathLike, identity=None, *, out: str | os.PathLike | None = None,
@@ -338,19 +330,9 @@ def verify_image_signature(path: str | os.PathLike, *, anchors: list[bytes] | No
 
 
 def _hash_of(cd: blobs.CodeDirectory, image: ImageSignature, progress: Progress | None) -> bytes:
-    name = blobs.HASH_TYPES[cd.hash_type][0]
-    if name == "sha256" and cd.hash_size == 32:
-        return _hash_range(image.path, image.data_end, progress)
-    digest = hashlib.new(name)
-    with open(image.path, "rb") as f:
-        left = image.data_end
-        while left:
-            piece = f.read(min(_PIECE, left))
-            if not piece:
-                break
-            digest.update(piece)
-            left -= len(piece)
-    return digest.digest()[:cd.hash_size]
+    name, size = blobs.HASH_TYPES[cd.hash_type]
+    return _hash_range(image.path, image.data_end, progress, name)[:size]
+
 
 
 # ---------------------------------------------------------------------------
@@ -408,9 +390,9 @@ def apply_signature(unsigned: str | os.PathLike, sig_tar: str | os.PathLike,
     if image.data_end != want_length:
         problems.append(f"image data is {image.data_end} bytes, the signature covers "
                         f"{want_length}")
-    elif _data_sha256(image) != want_data:
+    elif (have_data := _data_sha256(image)) != want_data:
         problems.append(f"image data [0, {want_length}) has other bytes (sha256 "
-                        f"{_data_sha256(image)}, the signature's {want_data})")
+                        f"{have_data}, the signature's {want_data})")
     if hashlib.sha256(image.prepared_koly).hexdigest() != want_koly:
         problems.append("koly trailer differs from the one the signature hashes")
     if problems:
