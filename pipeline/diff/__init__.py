@@ -17,7 +17,9 @@ order of usefulness:
    with the structure each belongs to (``pipeline.hfs.blockmap``); for other
    partitions the differing sector ranges.
 
-``manifests`` compares the writers' manifests beside the images, ``text``
+``macho`` compares two differing Mach-O files inside a volume (header,
+load commands, sections, symbols, linkedit tables, code-signature slots),
+``html`` renders the report as one page.  ``manifests`` compares the writers' manifests beside the images, ``text``
 turns the report into text and an exit status, ``common`` holds the bounded
 comparison helpers.  Memory stays bounded: partitions, files and compressed
 chunks are compared in windows of at most ``STEP`` bytes, and every list in
@@ -28,7 +30,7 @@ from .common import STEP, first_difference, koly_field_at
 from .container import locate_file_offset
 from .images import diff_images
 from .report import ContainerReport, ContentReport, DiffReport, FileComparison
-from .text import exit_status, format_report
+from .text import exit_status, format_report, format_summary
 
-__all__ = ["STEP", "ContainerReport", "ContentReport", "DiffReport", "FileComparison", "diff_images", "exit_status", "first_difference", "format_report",
+__all__ = ["STEP", "ContainerReport", "ContentReport", "DiffReport", "FileComparison", "diff_images", "exit_status", "first_difference", "format_report", "format_summary",
            "koly_field_at", "locate_file_offset"]

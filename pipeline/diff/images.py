@@ -153,7 +153,10 @@ def summarise(report: DiffReport) -> list[str]:
             if tree["removed"]:
                 what.append("removed: " + ", ".join("/" + x for x in tree["removed"][:5]))
             fields = sorted({m["field"] for m in tree["metadata"]})
-            if fields:
+            if 0 < len(tree["metadata"]) <= 4:
+                what += [f"/{m['path']} {m['field']}: {m['a']} -> {m['b']}"
+                         for m in tree["metadata"]]
+            elif fields:
                 what.append(f"metadata ({', '.join(fields)}) of "
                             f"{len({m['path'] for m in tree['metadata']})} path(s)")
             if tree["data"]:
@@ -163,4 +166,6 @@ def summarise(report: DiffReport) -> list[str]:
         for problem in p.get("problems", []):
             what.append(f"unreadable volume: {problem}")
         out.append(f"{p['a']}: " + "; ".join(what))
+        # A differing executable: its first real difference, in words.
+        out += [d["macho"]["first"] for d in (tree or {}).get("data", [])[:5] if "macho" in d]
     return out

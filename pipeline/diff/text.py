@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import textwrap
 from typing import Any
 
 from ..hfs.listing import shown
@@ -19,7 +20,7 @@ _UNIX_DATES = {"create_date", "modify_date", "access_date", "attribute_mod_date"
 _HFS_DATES = {"createDate", "modifyDate", "backupDate", "checkedDate"}
 
 
-def _fmt(v: Any, field: str = "") -> str:
+def fmt_value(v: Any, field: str = "") -> str:
     if v is None:
         return "-"
     name = field.rsplit(".", 1)[-1]
@@ -44,20 +45,20 @@ def format_report(report: DiffReport) -> str:
     c = r["container"]
     lines.append("container:")
     for d in c["koly"] + c["resources"]:
-        lines.append(f"  {d['field']}: {_fmt(d['a'])} != {_fmt(d['b'])}"
+        lines.append(f"  {d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}"
                      + (f" ({d['detail']})" if d.get("detail") else ""))
     for side in ("a", "b"):
         for label in c[f"partitions_only_in_{side}"]:
             lines.append(f"  only in {side.upper()}: {label}")
     for p in c["partitions"]:
         head = p["a"] if p["a"] == p["b"] else f"{p['a']} / {p['b']}"
-        body = [f"{d['field']}: {_fmt(d['a'])} != {_fmt(d['b'])}" for d in p["fields"]]
+        body = [f"{d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}" for d in p["fields"]]
         ch = p["chunks"]
         if "count" in ch:
             body.append(f"chunk count: {ch['count']['a']} != {ch['count']['b']}")
         if "layout_differs" in ch:
             x = ch["layout_differs"]
-            body.append(f"chunk layout from chunk {x['chunk']}: {_fmt(x['a'])} != {_fmt(x['b'])}")
+            body.append(f"chunk layout from chunk {x['chunk']}: {fmt_value(x['a'])} != {fmt_value(x['b'])}")
         if "chunk_types" in ch:
             body.append(f"chunk types: {ch['chunk_types']['a']} != {ch['chunk_types']['b']}")
         if "level_hints" in ch:
@@ -78,7 +79,7 @@ def format_report(report: DiffReport) -> str:
         if not (m["a"] and m["b"]):
             lines.append(f"  manifest (.manifest.json) only beside {'A' if m['a'] else 'B'}")
         for d in m["fields"]:
-            lines.append(f"  {d['field']}: {_fmt(d['a'])} != {_fmt(d['b'])}")
+            lines.append(f"  {d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}")
     ct = r["content"]
     if r["verdict"] == "encoding":
         lines.append("content: the expanded disks are identical: the images differ only "
@@ -96,8 +97,8 @@ def format_report(report: DiffReport) -> str:
         lines.append(f"  {head}: {p['sectors']['sectors']} sector(s) differ"
                      + (f" ({fs[0]} / {fs[1]})" if isinstance(fs, list) else ""))
         for d in p.get("volume_header", []):
-            lines.append(f"    {d['field']}: {_fmt(d['a'], d['field'])} != "
-                         f"{_fmt(d['b'], d['field'])}")
+            lines.append(f"    {d['field']}: {fmt_value(d['a'], d['field'])} != "
+                         f"{fmt_value(d['b'], d['field'])}")
         tree = p.get("tree")
         if tree:
             lines += [f"    added: /{x}" for x in tree["added"]]
@@ -107,6 +108,8 @@ def format_report(report: DiffReport) -> str:
                 fork = "" if d["fork"] == "data" else " (resource fork)"
                 lines.append(f"    /{d['path']}{fork}: data differs from byte "
                              f"{d['first_difference']} (sizes {d['size'][0]} / {d['size'][1]})")
+                if "macho" in d:
+                    lines += ["      " + x for x in macho_lines(d["macho"])]
             for key, n in tree["more"].items():
                 if n:
                     lines.append(f"    ... {n} more {key} (see --json)")
@@ -132,11 +135,63 @@ def format_report(report: DiffReport) -> str:
     return "\n".join(shown(line) for line in lines)
 
 
+def macho_lines(m: dict) -> list[str]:
+    """The Mach-O comparison of one file, most telling first."""
+    out = [f"Mach-O: {m['first']}"]
+    for d in m.get("universal", []):
+        out.append(f"{d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}")
+    for s in m.get("slices", []):
+        arch = s["arch"]
+        for d in s["header"]:
+            out.append(f"{arch} {d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}")
+        for sec in s["sections"][:20]:
+            if "only_in" in sec:
+                out.append(f"{arch} section {sec['section']}: only in {sec['only_in']}")
+                continue
+            text = (f"{arch} section {sec['section']}: differs from byte {sec['first_difference']}"
+                    f" (address {sec['address'][0]:#x}; sizes {sec['size'][0]} / {sec['size'][1]})")
+            if sec.get("strings"):
+                text += f": {sec['strings'][0]!r} != {sec['strings'][1]!r}"
+            out.append(text)
+        for lc in s["load_commands"][:20]:
+            for d in lc["fields"][:10]:
+                out.append(f"{arch} load command {lc['index']} {d['field']}: "
+                           f"{fmt_value(d['a'])} != {fmt_value(d['b'])}")
+        for t in s["linkedit"]:
+            out.append(f"{arch} {t['table']} data: differs from byte {t['first_difference']}")
+        sym = s["symbols"]
+        if sym:
+            out.append(f"{arch} symbols: {sym['count'][0]} / {sym['count'][1]}"
+                       + (f"; added {', '.join(sym['added'][:5])}" if sym["added"] else "")
+                       + (f"; removed {', '.join(sym['removed'][:5])}" if sym["removed"] else "")
+                       + "".join(f"; {c['symbol']} {c['field']} {c['a']:#x} != {c['b']:#x}"
+                                 for c in sym["changed"][:5])
+                       + (f"; {sym['order']}" if sym.get("order") else ""))
+        sig = s["signature"]
+        if "present" in sig:
+            out.append(f"{arch} code signature: only in {'A' if sig['present'][0] else 'B'}")
+        for d in sig.get("code_directory", []):
+            out.append(f"{arch} signature {d['field']}: {fmt_value(d['a'])} != {fmt_value(d['b'])}")
+        for d in sig.get("special_slots", []):
+            out.append(f"{arch} signature slot {d['slot']} ({d['name']}) differs")
+        pages = sig.get("code_slots", [])
+        if pages:
+            covers = sorted({c for p in pages for c in p["covers"]})
+            out.append(f"{arch} signature: {len(pages) + sig.get('more_code_slots', 0)} page "
+                       f"hash(es) differ, from page {pages[0]['page']}; they cover "
+                       + ", ".join(covers[:6]) + (" ..." if len(covers) > 6 else ""))
+        for problem in sig.get("problems", []):
+            out.append(f"{arch} signature unreadable: {problem}")
+    for problem in m.get("problems", []):
+        out.append(f"unreadable: {problem}")
+    return out
+
+
 def _grouped_metadata(items: list[dict]) -> list[str]:
     """One line per (field, A value, B value), naming the paths it affects."""
     groups: dict[tuple, list[str]] = {}
     for m in items:
-        key = (m["field"], _fmt(m["a"], m["field"]), _fmt(m["b"], m["field"]))
+        key = (m["field"], fmt_value(m["a"], m["field"]), fmt_value(m["b"], m["field"]))
         groups.setdefault(key, []).append(m["path"])
     out = []
     for (field, a, b), paths in groups.items():
@@ -145,6 +200,21 @@ def _grouped_metadata(items: list[dict]) -> list[str]:
             shown += f" and {len(paths) - 3} more"
         out.append(f"    {field}: {a} != {b}: {shown}")
     return out
+
+
+def format_summary(report: DiffReport, width: int = 100, height: int = 24) -> str:
+    """The verdict and the most telling findings, wrapped to fit one screen."""
+    r = report.to_json()
+    # The report's summary starts with the verdict; the findings follow it.
+    head, *findings = r["summary"]
+    lines = [f"A: {r['a']}", f"B: {r['b']}", *textwrap.wrap(shown(head), width)]
+    for item in findings:
+        lines += textwrap.wrap(shown(item), width, initial_indent="  ",
+                               subsequent_indent="      ", break_on_hyphens=False)
+    if len(lines) > height:
+        lines = lines[:height - 1] + [f"  ... {len(lines) - height + 1} more line(s): "
+                                      "see the full report, --html or --json"]
+    return "\n".join(shown(x) for x in lines)
 
 
 def exit_status(report: DiffReport) -> int:

@@ -13,6 +13,7 @@ from ..udif.koly import SECTOR
 from ..udif.reader import Partition, UDIFImage
 from .common import (ENTRY_FIELDS, IDENTITY_FIELDS, MAX_DESCRIBED, SectorRanges, capped,
                      field_diff, streams_first_difference)
+from .macho import compare_macho, read_if_macho
 
 
 # Level 3: HFS+ volumes.
@@ -120,7 +121,12 @@ def _compare_fork(ra: HFSReader, a: Entry, rb: HFSReader, b: Entry, fork: str,
     d = streams_first_difference(sa.read, sb.read)
     if d is None:
         return None
-    return {"first_difference": d, "size": [size_a, size_b]}
+    out: dict[str, Any] = {"first_difference": d, "size": [size_a, size_b]}
+    if fork == "data":
+        pair = read_if_macho(lambda: ra.open(a, fork), lambda: rb.open(b, fork), (size_a, size_b))
+        if pair is not None:
+            out["macho"] = compare_macho(pair[0], pair[1], "/" + a.path)
+    return out
 
 
 def _volume_blocks(ranges: SectorRanges, map_a: VolumeMap, map_b: VolumeMap,

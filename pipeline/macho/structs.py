@@ -88,6 +88,20 @@ LC_DYLD_EXPORTS_TRIE = 0x80000033
 LC_DYLD_CHAINED_FIXUPS = 0x80000034
 LC_DYLD_INFO = 0x22
 LC_DYLD_INFO_ONLY = 0x80000022
+LC_REQ_DYLD = 0x80000000
+LC_LOAD_DYLIB = 0xC
+LC_ID_DYLIB = 0xD
+LC_LOAD_DYLINKER = 0xE
+LC_ID_DYLINKER = 0xF
+LC_LOAD_WEAK_DYLIB = 0x18 | LC_REQ_DYLD
+LC_RPATH = 0x1C | LC_REQ_DYLD
+LC_REEXPORT_DYLIB = 0x1F | LC_REQ_DYLD
+LC_VERSION_MIN_MACOSX = 0x24
+LC_DYLD_ENVIRONMENT = 0x27
+LC_MAIN = 0x28 | LC_REQ_DYLD
+LC_SOURCE_VERSION = 0x2A
+LC_ENCRYPTION_INFO_64 = 0x2C
+LC_LINKER_OPTION = 0x2D
 
 # Every linkedit_data_command has the same shape (LinkeditDataCommand).
 LINKEDIT_DATA_COMMANDS = frozenset({
@@ -95,6 +109,30 @@ LINKEDIT_DATA_COMMANDS = frozenset({
     LC_DYLIB_CODE_SIGN_DRS, LC_LINKER_OPTIMIZATION_HINT, LC_DYLD_EXPORTS_TRIE,
     LC_DYLD_CHAINED_FIXUPS,
 })
+
+# The names loader.h gives them, for reports ("which load command differs").
+LOAD_COMMAND_NAMES = {
+    LC_SEGMENT: "LC_SEGMENT", LC_SYMTAB: "LC_SYMTAB", LC_DYSYMTAB: "LC_DYSYMTAB",
+    LC_LOAD_DYLIB: "LC_LOAD_DYLIB", LC_ID_DYLIB: "LC_ID_DYLIB",
+    LC_LOAD_DYLINKER: "LC_LOAD_DYLINKER", LC_ID_DYLINKER: "LC_ID_DYLINKER",
+    LC_LOAD_WEAK_DYLIB: "LC_LOAD_WEAK_DYLIB", LC_SEGMENT_64: "LC_SEGMENT_64", LC_UUID: "LC_UUID",
+    LC_RPATH: "LC_RPATH", LC_CODE_SIGNATURE: "LC_CODE_SIGNATURE",
+    LC_SEGMENT_SPLIT_INFO: "LC_SEGMENT_SPLIT_INFO", LC_REEXPORT_DYLIB: "LC_REEXPORT_DYLIB",
+    LC_DYLD_INFO: "LC_DYLD_INFO", LC_DYLD_INFO_ONLY: "LC_DYLD_INFO_ONLY",
+    LC_VERSION_MIN_MACOSX: "LC_VERSION_MIN_MACOSX", LC_FUNCTION_STARTS: "LC_FUNCTION_STARTS",
+    LC_DYLD_ENVIRONMENT: "LC_DYLD_ENVIRONMENT", LC_MAIN: "LC_MAIN",
+    LC_DATA_IN_CODE: "LC_DATA_IN_CODE", LC_SOURCE_VERSION: "LC_SOURCE_VERSION",
+    LC_DYLIB_CODE_SIGN_DRS: "LC_DYLIB_CODE_SIGN_DRS",
+    LC_ENCRYPTION_INFO_64: "LC_ENCRYPTION_INFO_64", LC_LINKER_OPTION: "LC_LINKER_OPTION",
+    LC_LINKER_OPTIMIZATION_HINT: "LC_LINKER_OPTIMIZATION_HINT",
+    LC_BUILD_VERSION: "LC_BUILD_VERSION", LC_DYLD_EXPORTS_TRIE: "LC_DYLD_EXPORTS_TRIE",
+    LC_DYLD_CHAINED_FIXUPS: "LC_DYLD_CHAINED_FIXUPS",
+}
+
+
+def load_command_name(cmd: int) -> str:
+    return LOAD_COMMAND_NAMES.get(cmd, f"load command {cmd:#x}")
+
 
 S_ZEROFILL = 0x1
 S_THREAD_LOCAL_ZEROFILL = 0x12
@@ -232,6 +270,93 @@ class BuildVersionCommand(BinStruct):
     minos: int = on_disk("I", "minos")
     sdk: int = on_disk("I", "sdk")
     ntools: int = on_disk("I", "ntools")
+
+
+@dataclass
+class UuidCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_UUID)
+    cmdsize: int = on_disk("I", "cmdsize", 24)
+    uuid: bytes = on_disk("16s", "uuid", bytes(16))
+
+
+@dataclass
+class DylibCommand(BinStruct):
+    """LC_LOAD_DYLIB and its kin; the install name follows at ``name_offset``."""
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_LOAD_DYLIB)
+    cmdsize: int = on_disk("I", "cmdsize")
+    name_offset: int = on_disk("I", "dylib.name.offset")
+    timestamp: int = on_disk("I", "dylib.timestamp")
+    current_version: int = on_disk("I", "dylib.current_version")
+    compatibility_version: int = on_disk("I", "dylib.compatibility_version")
+
+
+@dataclass
+class StringCommand(BinStruct):
+    """LC_RPATH, LC_LOAD_DYLINKER, LC_DYLD_ENVIRONMENT: one string at ``offset``."""
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_RPATH)
+    cmdsize: int = on_disk("I", "cmdsize")
+    name_offset: int = on_disk("I", "path.offset")
+
+
+@dataclass
+class EntryPointCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_MAIN)
+    cmdsize: int = on_disk("I", "cmdsize", 24)
+    entryoff: int = on_disk("Q", "entryoff")
+    stacksize: int = on_disk("Q", "stacksize")
+
+
+@dataclass
+class SourceVersionCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_SOURCE_VERSION)
+    cmdsize: int = on_disk("I", "cmdsize", 16)
+    version: int = on_disk("Q", "version")
+
+
+@dataclass
+class VersionMinCommand(BinStruct):
+    ENDIAN = "<"
+    cmd: int = on_disk("I", "cmd", LC_VERSION_MIN_MACOSX)
+    cmdsize: int = on_disk("I", "cmdsize", 16)
+    version: int = on_disk("I", "version")
+    sdk: int = on_disk("I", "sdk")
+
+
+# --- symbol table entries (mach-o/nlist.h) -------------------------------------
+@dataclass
+class Nlist(BinStruct):
+    ENDIAN = "<"
+    n_strx: int = on_disk("I", "n_strx")
+    n_type: int = on_disk("B", "n_type")
+    n_sect: int = on_disk("B", "n_sect")
+    n_desc: int = on_disk("H", "n_desc")
+    n_value: int = on_disk("I", "n_value")
+
+
+@dataclass
+class Nlist64(Nlist):
+    n_value: int = on_disk("Q", "n_value")
+
+
+# The structure each load command is, for naming the field that differs
+# (segments have their sections after them; string commands their string).
+COMMAND_STRUCTS: dict[int, type[BinStruct]] = {
+    LC_SEGMENT: SegmentCommand, LC_SEGMENT_64: SegmentCommand64,
+    LC_SYMTAB: SymtabCommand, LC_DYSYMTAB: DysymtabCommand,
+    LC_DYLD_INFO: DyldInfoCommand, LC_DYLD_INFO_ONLY: DyldInfoCommand,
+    LC_BUILD_VERSION: BuildVersionCommand, LC_UUID: UuidCommand,
+    LC_LOAD_DYLIB: DylibCommand, LC_ID_DYLIB: DylibCommand, LC_LOAD_WEAK_DYLIB: DylibCommand,
+    LC_REEXPORT_DYLIB: DylibCommand, LC_RPATH: StringCommand,
+    LC_LOAD_DYLINKER: StringCommand, LC_ID_DYLINKER: StringCommand,
+    LC_DYLD_ENVIRONMENT: StringCommand, LC_MAIN: EntryPointCommand,
+    LC_SOURCE_VERSION: SourceVersionCommand, LC_VERSION_MIN_MACOSX: VersionMinCommand,
+    **{cmd: LinkeditDataCommand for cmd in LINKEDIT_DATA_COMMANDS},
+}
 
 
 # --- cpu types (mach/machine.h) ----------------------------------------------
