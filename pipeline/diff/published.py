@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ReprodmgError
-from ..jsonfile import read_sha256sums
+from ..jsonfile import read_sha256sums, sha256_file
 
 SAME, MISSING, DIFFERENT, ENCODING_ONLY = "same", "missing", "different", "encoding only"
 # Exit codes of `reprodmg verify --against`.
@@ -50,14 +50,6 @@ class PublishedReport:
     def to_json(self) -> dict:
         return {"sums": self.sums, "folder": self.folder, "exit_code": self.exit_code,
                 "artifacts": [a.__dict__ for a in self.artifacts]}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
 
 
 def _manifest_image(path: Path, name: str) -> dict | None:
@@ -102,7 +94,7 @@ def check_against(sums: str | os.PathLike, folder: str | os.PathLike = ".") -> P
             report.artifacts.append(ArtifactCheck(name, MISSING, digest,
                                                   detail=f"no {name} in {local_dir}"))
             continue
-        local = _sha256(path)
+        local = sha256_file(path)
         if local == digest:
             report.artifacts.append(ArtifactCheck(name, SAME, digest, local))
             continue

@@ -160,3 +160,36 @@ def test_the_copies_differ_in_order_and_mtimes_only(tmp_path):
         assert (root / "d/c").read_text() == "d/c" and os.readlink(root / "link") == "a"
     assert (tmp_path / "B" / "a").stat().st_mtime != (tmp_path / "A" / "a").stat().st_mtime
     assert (tmp_path / "B" / "a").stat().st_mtime < 1100000000
+
+
+def verify_rebuild(sums: Path, release: Path, build_dir: Path, cache: Path
+                   ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", "verify", "--against", str(sums),
+                           "--rebuild", str(release), str(build_dir)], capture_output=True,
+                          text=True, cwd=REPO, timeout=900,
+                          env={**os.environ, "REPRODMG_CACHE": str(cache)})
+
+
+def test_verify_rebuilds_and_compares_with_the_published_sums(cache, tmp_path):
+    published = REPO / "examples/hello/SHA256SUMS"
+    proc = verify_rebuild(published, REPO / "examples/hello/release.toml", tmp_path / "b1", cache)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Hello-1.0.0.dmg: same" in proc.stdout
+    assert (tmp_path / "b1" / "hello" / "Hello-1.0.0.dmg").is_file()
+    # Sums that promise other bytes: exit 1, the artifact named.
+    other = tmp_path / "other"
+    other.mkdir()
+    lines = published.read_text().splitlines()
+    lines = [("0" * 64 + line[64:]) if line.endswith(".tar") else line for line in lines]
+    (other / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    proc = verify_rebuild(other / "SHA256SUMS", REPO / "examples/hello/release.toml",
+                          tmp_path / "b2", cache)
+    assert proc.returncode == 1 and "Hello-1.0.0-unsigned.tar: different" in proc.stdout
+    # A release that does not build: exit 1, one line naming the log.
+    broken = tmp_path / "broken"
+    shutil.copytree(REPO / "examples/hello", broken,
+                    ignore=shutil.ignore_patterns("build"))
+    (broken / "src" / "main.c").write_text("this is not C\n")
+    proc = verify_rebuild(published, broken / "release.toml", tmp_path / "b3", cache)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "the rebuild failed" in proc.stderr and "rebuild.log" in proc.stderr
