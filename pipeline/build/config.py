@@ -153,22 +153,43 @@ class WindowConfig:
     icon in the window.  ``background`` is a PNG/TIFF relative to the
     configuration's folder.
     """
-    origin: tuple[int, int]
-    size: tuple[int, int]
-    icon_size: int
-    text_size: int
-    positions: tuple[tuple[str, tuple[int, int]], ...]     # sorted by name
-    background: str | None = None
+    origin: tuple[int, int] = (100, 100)
+    size: tuple[int, int] = (600, 400)
+    icon_size: int = 128
+    text_size: int = 12
+    positions: tuple[tuple[str, tuple[int, int]], ...] = ()    # sorted by name
+    background: str | None = None                   # a picture, relative to the configuration
+    background_2x: str | None = None                # its "@2x" sibling, when there is one
+    background_color: tuple[int, int, int] | None = None     # 0-255 each
     show_toolbar: bool = False
     show_sidebar: bool = False
+    label_position: str = "bottom"                   # or "right"
+    arrange_by: str = "none"
+    hide: tuple[str, ...] = ()                      # top-level names made invisible
 
     def to_json(self) -> dict[str, Any]:
         """Everything that shapes the .DS_Store, as plain JSON values (doit, manifests)."""
         return {"origin": list(self.origin), "size": list(self.size),
                 "icon_size": self.icon_size, "text_size": self.text_size,
                 "positions": {name: list(xy) for name, xy in self.positions},
-                "background": self.background, "show_toolbar": self.show_toolbar,
-                "show_sidebar": self.show_sidebar}
+                "background": self.background, "background_2x": self.background_2x,
+                "background_color": list(self.background_color) if self.background_color
+                else None, "show_toolbar": self.show_toolbar, "show_sidebar": self.show_sidebar,
+                "label_position": self.label_position, "arrange_by": self.arrange_by,
+                "hide": list(self.hide)}
+
+
+@dataclass(frozen=True)
+class LicenseConfig:
+    """``[dmg.license]``: the agreement shown before the image attaches
+    (``pipeline.udif.license``): one text per locale, plain text or RTF."""
+    default: str
+    texts: tuple[tuple[str, str], ...]              # (locale, path), in locale order
+    buttons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"default": self.default, "texts": dict(self.texts),
+                "buttons": {k: list(v) for k, v in self.buttons}}
 
 
 @dataclass(frozen=True)
@@ -195,9 +216,20 @@ class ReleaseConfig:
     dmg_layout: str
     source_date_epoch: int | None
     signature: SignaturePin | None = None
-    window: WindowConfig | None = None
+    window: WindowConfig | None = WindowConfig()
     prebuilt: PrebuiltApp | None = None
     signing: SigningConfig = SigningConfig()
+    volume_icon: str | None = None                 # .icns or .png, relative to the configuration
+    open_on_mount: bool = True
+    applications_link: str | None = "Applications"   # the link's name; None: no link
+    license: LicenseConfig | None = None
+
+    def image_files(self) -> list[str]:
+        """The files besides the app the image reads (relative to ``root``)."""
+        w = self.window
+        files = [w.background, w.background_2x] if w is not None else []
+        files += [path for _locale, path in self.license.texts] if self.license else []
+        return [f for f in files + [self.volume_icon] if f is not None]
     products: tuple[Product, ...] = ()
     links: tuple[str, ...] = ()               # products the main executable links against
     cxx_standard: str | None = None
@@ -283,8 +315,15 @@ def _sources(table: Table, key: str, root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-_WINDOW_KEYS = ("origin", "size", "icon_size", "text_size", "positions", "background",
-                "show_toolbar", "show_sidebar")
+_WINDOW_KEYS = ("enabled", "origin", "size", "icon_size", "text_size", "positions",
+                "background", "show_toolbar", "show_sidebar", "label_position", "arrange_by",
+                "hide")
+# Finder's "Arrange By" choices, as the icvp plist spells them (dmgbuild's
+# names with dashes are accepted too).
+ARRANGE_BY = ("none", "name", "kind", "dateModified", "dateCreated", "dateAdded",
+              "dateLastOpened", "size", "label")
+_COLOR_RE = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_ICON_EXTS = (".icns", ".png")
 # Finder's own limits: the View Options sliders (icon size 16-512 points,
 # text size 10-16 points); a window must fit a plausible screen.
 _ICON_SIZE_RANGE = (16, 512)
@@ -314,13 +353,35 @@ def _int_range(table: Table, key: str, default: int, bounds: tuple[int, int]) ->
     return value
 
 
-def _window(win: Table, root: Path) -> WindowConfig:
-    """``[dmg.window]``.  Position names are checked against the volume by the
-    layout stage, which knows what the volume holds."""
-    origin = _point(win, "origin", win.get("origin", list, default=[100, 100]), 0)
-    size = _point(win, "size", win.get("size", list), 1)
-    icon_size = _int_range(win, "icon_size", 128, _ICON_SIZE_RANGE)
-    text_size = _int_range(win, "text_size", 12, _TEXT_SIZE_RANGE)
+def _color(table: Table, key: str, value: str) -> tuple[int, int, int]:
+    m = _COLOR_RE.match(value)
+    if not m:
+        raise table.error(key, f"{value!r}: expected a picture path or a colour '#rrggbb'")
+    digits = m.group(1)
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    r, g, b = (int(digits[i:i + 2], 16) for i in (0, 2, 4))
+    return (r, g, b)
+
+
+def _retina_sibling(background: str, root: Path) -> str | None:
+    """``name@2x.ext`` beside ``name.ext``, as dmgbuild and Finder pair them."""
+    stem, ext = posixpath.splitext(background)
+    twin = f"{stem}@2x{ext}"
+    return twin if (root / twin).is_file() else None
+
+
+def _window(win: Table, root: Path) -> WindowConfig | None:
+    """``[dmg.window]`` (None when ``enabled = false``).  Position and hidden
+    names are checked against the volume by the layout stage, which knows
+    what the volume holds."""
+    defaults = WindowConfig()
+    if not win.get("enabled", bool, default=True):
+        return None
+    origin = _point(win, "origin", win.get("origin", list, default=list(defaults.origin)), 0)
+    size = _point(win, "size", win.get("size", list, default=list(defaults.size)), 1)
+    icon_size = _int_range(win, "icon_size", defaults.icon_size, _ICON_SIZE_RANGE)
+    text_size = _int_range(win, "text_size", defaults.text_size, _TEXT_SIZE_RANGE)
     raw_positions = win.get("positions", dict, default={})
     positions = []
     for name in sorted(raw_positions):
@@ -329,16 +390,38 @@ def _window(win: Table, root: Path) -> WindowConfig:
                             "top of the volume")
         positions.append((name, _point(win, f"positions.{name!r}", raw_positions[name], 0)))
     background = win.get("background", str, default=None)
-    if background is not None:
+    background_2x = color = None
+    if background is not None and background.startswith("#"):
+        color, background = _color(win, "background", background), None
+    elif background is not None:
         background = _relative_path(win, "background", background, root)
         if not background.lower().endswith(_BACKGROUND_EXTS) or not (root / background).is_file():
-            raise win.error("background", f"{background!r}: expected a .png or .tiff file")
+            raise win.error("background", f"{background!r}: expected a .png or .tiff file "
+                            "or a colour '#rrggbb'")
+        background_2x = _retina_sibling(background, root)
     show_toolbar = win.get("show_toolbar", bool, default=False)
     show_sidebar = win.get("show_sidebar", bool, default=False)
+    label_position = _choice(win, "label_position",
+                             win.get("label_position", str, default="bottom"), ("bottom", "right"))
+    arrange_by = win.get("arrange_by", str, default="none")
+    arrange_by = _choice(win, "arrange_by", _camel(arrange_by), ARRANGE_BY)
+    hide = win.get("hide", list, default=[])
+    for i, name in enumerate(hide):
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise win.error(f"hide[{i}]", "must be the name of an entry at the top of the volume")
     win.finish()
     return WindowConfig(origin=origin, size=size, icon_size=icon_size, text_size=text_size,
                         positions=tuple(positions), background=background,
-                        show_toolbar=show_toolbar, show_sidebar=show_sidebar)
+                        background_2x=background_2x, background_color=color,
+                        show_toolbar=show_toolbar, show_sidebar=show_sidebar,
+                        label_position=label_position, arrange_by=arrange_by,
+                        hide=tuple(sorted(set(hide))))
+
+
+def _camel(name: str) -> str:
+    """dmgbuild's 'date-modified' is Finder's 'dateModified'."""
+    head, *rest = name.split("-")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 _PRODUCT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
@@ -479,9 +562,36 @@ def _refuse_with_prebuilt(top: Table, data: dict[str, Any]) -> None:
             raise top.error(section, "not used with app.prebuilt (the bundle is not compiled)")
 
 
+def _merge_import(dmg: Table, root: Path) -> None:
+    """``[dmg] import = "appdmg.json" | "settings.py"``: the imported settings
+    (``pipeline.build.layout_import``) under the configuration's own keys,
+    which win; their paths rebased from the imported file's folder."""
+    source = dmg.get("import", str, default=None)
+    if source is None:
+        return
+    from .layout_import import load_layout
+    source = _relative_path(dmg, "import", source, root)
+    imported = load_layout(root / source)
+    base = posixpath.dirname(source)
+    for table, key in ((imported.dmg, "volume_icon"), (imported.window, "background")):
+        value = table.get(key)
+        if isinstance(value, str) and not value.startswith("#"):
+            table[key] = posixpath.normpath(posixpath.join(base, value))
+    window = dict(imported.window)
+    own_window = dmg.data.get("window", {})
+    if isinstance(own_window, dict):
+        window.update(own_window)
+        if "positions" in imported.window and isinstance(own_window.get("positions"), dict):
+            window["positions"] = {**imported.window["positions"], **own_window["positions"]}
+    dmg.data = {**imported.dmg, **dmg.data, "window": window}
+
+
 def _dmg(top: Table, name: str, root: Path) -> dict[str, Any]:
     """``[dmg]`` and ``[dmg.window]``, as ReleaseConfig's fields."""
-    dmg = top.table("dmg", ("volume_name", "format", "layout", "window"), required=False)
+    dmg = top.table("dmg", ("volume_name", "format", "layout", "window", "volume_icon",
+                            "open_on_mount", "applications_link", "import", "license"),
+                    required=False)
+    _merge_import(dmg, root)
     volume_name = dmg.get("volume_name", str, default=name)
     # HFS+ counts a name in UTF-16 units after Apple's decomposition: 255
     # "é" are 510 units.
@@ -491,10 +601,66 @@ def _dmg(top: Table, name: str, root: Path) -> dict[str, Any]:
                         f"decomposed as HFS+ stores it ({units}), no '/'")
     dmg_format = _choice(dmg, "format", dmg.get("format", str, default="UDZO"), DMG_FORMATS)
     layout = _choice(dmg, "layout", dmg.get("layout", str, default="none"), DMG_LAYOUTS)
-    window = _window(dmg.table("window", _WINDOW_KEYS), root) if "window" in dmg.data else None
+    # No [dmg.window]: the default window (the app on the left, the link on the right).
+    window = _window(dmg.table("window", _WINDOW_KEYS, required=False), root)
+    icon = dmg.get("volume_icon", str, default=None)
+    if icon is not None:
+        icon = _relative_path(dmg, "volume_icon", icon, root)
+        if not icon.lower().endswith(_ICON_EXTS) or not (root / icon).is_file():
+            raise dmg.error("volume_icon", f"{icon!r}: expected an .icns or .png file")
+    open_on_mount = dmg.get("open_on_mount", bool, default=True)
+    link = dmg.get("applications_link", (bool, str), default=True)
+    if link is True:
+        link = "Applications"
+    elif link is False:
+        link = None
+    elif not link or "/" in link or link in (".", "..") or link.startswith("."):
+        raise dmg.error("applications_link", f"{link!r}: expected true, false or a name "
+                        "for the link (no '/', not hidden)")
+    license = _license(dmg.table("license", ("default", "texts", "buttons")), root) \
+        if "license" in dmg.data else None
     dmg.finish()
     return {"volume_name": volume_name, "dmg_format": dmg_format, "dmg_layout": layout,
-            "window": window}
+            "window": window, "volume_icon": icon, "open_on_mount": open_on_mount,
+            "applications_link": link, "license": license}
+
+
+def _license(lic: Table, root: Path) -> LicenseConfig:
+    from ..udif.license import REGIONS
+    texts = lic.get("texts", dict)
+    if not texts:
+        raise lic.error("texts", "expected at least one locale = \"file\"")
+    pairs = []
+    for locale in sorted(texts):
+        if locale not in REGIONS:
+            raise lic.error(f"texts.{locale}", f"not a known locale ({', '.join(sorted(REGIONS))})")
+        path = texts[locale]
+        if not isinstance(path, str):
+            raise lic.error(f"texts.{locale}", f"expected a file name, got {toml_type(path)}")
+        path = _relative_path(lic, f"texts.{locale}", path, root)
+        if not path.lower().endswith((".txt", ".rtf")) or not (root / path).is_file():
+            raise lic.error(f"texts.{locale}", f"{path!r}: expected a .txt or .rtf file")
+        pairs.append((locale, path))
+    default = lic.get("default", str, default="en_US" if "en_US" in texts else pairs[0][0])
+    if default not in texts:
+        raise lic.error("default", f"{default!r} has no text in license.texts")
+    raw_buttons = lic.get("buttons", dict, default={})
+    buttons = []
+    for locale in sorted(raw_buttons):
+        value = raw_buttons[locale]
+        if locale not in texts:
+            raise lic.error(f"buttons.{locale}", "no text for this locale")
+        if not isinstance(value, list) or len(value) != 6 or \
+                not all(isinstance(v, str) and v for v in value):
+            raise lic.error(f"buttons.{locale}", "expected 6 strings: language name, agree, "
+                            "disagree, print, save, explanation")
+        buttons.append((locale, tuple(value)))
+    for locale, _path in pairs:
+        if not locale.startswith("en_") and locale not in raw_buttons:
+            raise lic.error(f"buttons.{locale}", "missing: the buttons are built in for English "
+                            "only; give the 6 strings in this language")
+    lic.finish()
+    return LicenseConfig(default, tuple(pairs), tuple(buttons))
 
 
 _ITEM_PATH_RE = re.compile(r"^Contents/[^\0]+$")

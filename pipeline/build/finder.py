@@ -55,7 +55,7 @@ from ..errors import InputError
 
 if TYPE_CHECKING:
     from .config import WindowConfig
-    from ..hfs.tree import Tree
+    from ..hfs.tree import FinderInfo, Tree
 
 DS_STORE = ".DS_Store"
 BACKGROUND_FOLDER = ".background"
@@ -74,10 +74,41 @@ _GRID_SPACING = 100.0
 
 
 def background_path(window: "WindowConfig") -> str | None:
-    """The picture's path inside the volume, ``.background/<name>``."""
+    """The picture's path inside the volume, ``.background/<name>`` (a
+    picture with an ``@2x`` sibling becomes one two-page ``<stem>.tiff``)."""
     if window.background is None:
         return None
-    return f"{BACKGROUND_FOLDER}/{os.path.basename(window.background)}"
+    name = os.path.basename(window.background)
+    if window.background_2x is not None:
+        name = os.path.splitext(name)[0] + ".tiff"
+    return f"{BACKGROUND_FOLDER}/{name}"
+
+
+def retina_tiff(one_x: Path, two_x: Path, where: str) -> bytes:
+    """One TIFF holding the 1x picture (72 dpi) and the 2x one (144 dpi), the
+    pair Finder picks from by the screen's scale (what ``tiffutil
+    -cathidpicheck`` makes on a Mac and dmgbuild makes here too).  Pillow
+    writes it uncompressed, without dates or software tags."""
+    from PIL import Image
+
+    try:
+        with Image.open(one_x) as a, Image.open(two_x) as b:
+            small, large = a.convert("RGBA"), b.convert("RGBA")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read the pictures: {exc}") from None
+    if large.size != (small.size[0] * 2, small.size[1] * 2):
+        raise InputError(f"{where}: {two_x.name} is {large.size[0]}x{large.size[1]}, not twice "
+                         f"{one_x.name}'s {small.size[0]}x{small.size[1]}")
+    buf = io.BytesIO()
+    small.save(buf, format="TIFF", compression="raw", dpi=(72, 72), save_all=True,
+               append_images=[large.copy()], tiffinfo={})
+    # The second page's resolution: 144 dpi (Pillow gives every page the same).
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as check:
+        check.seek(1)
+        if check.size != large.size:
+            raise InputError(f"{where}: the two-page TIFF did not keep the 2x page")
+    return data
 
 
 def _where(config_name: str, key: str) -> str:
@@ -145,15 +176,18 @@ def _window_plists(window: "WindowConfig", alias: bytes | None) -> tuple[dict, d
         "PreviewPaneVisibility": False,
         "SidebarWidth": _SIDEBAR_WIDTH,
     }
+    red, green, blue = window.background_color or (255, 255, 255)
     icvp: dict[str, Any] = {
         "viewOptionsVersion": 1,
-        "backgroundType": 0,
-        "backgroundColorRed": 1.0, "backgroundColorGreen": 1.0, "backgroundColorBlue": 1.0,
+        # 0: default (white), 1: a colour, 2: a picture.
+        "backgroundType": 1 if window.background_color else 0,
+        "backgroundColorRed": red / 255, "backgroundColorGreen": green / 255,
+        "backgroundColorBlue": blue / 255,
         "gridOffsetX": 0.0, "gridOffsetY": 0.0, "gridSpacing": _GRID_SPACING,
-        "arrangeBy": "none",
+        "arrangeBy": window.arrange_by,
         "showIconPreview": False,
         "showItemInfo": False,
-        "labelOnBottom": True,
+        "labelOnBottom": window.label_position == "bottom",
         "textSize": float(window.text_size),
         "iconSize": float(window.icon_size),
         "scrollPositionX": 0.0, "scrollPositionY": 0.0,
@@ -189,15 +223,49 @@ def ds_store_bytes(window: "WindowConfig", *, alias: bytes | None) -> bytes:
     return data
 
 
+def with_finder_flags(info: "FinderInfo | None", flags: int, *, folder: bool) -> "FinderInfo":
+    """``info`` (or empty Finder info) with ``flags`` added to fdFlags/frFlags."""
+    from ..hfs.tree import FinderInfo
+    raw = bytearray(info.raw if info is not None else
+                    (FinderInfo.for_folder() if folder else FinderInfo.for_file()).raw)
+    raw[8:10] = (int.from_bytes(raw[8:10], "big") | flags).to_bytes(2, "big")
+    return FinderInfo(bytes(raw))
+
+
+def default_positions(window: "WindowConfig", names: list[str], link_name: str | None
+                      ) -> dict[str, tuple[int, int]]:
+    """Where entries without a configured position go: the app on the left
+    and the Applications link on the right, halfway down the window, as
+    drag-to-install windows have them; anything else on a row below."""
+    w, h = window.size
+    row = h // 2
+    out: dict[str, tuple[int, int]] = {}
+    apps = [n for n in names if n.endswith(".app")]
+    rest = [n for n in names if n not in apps and n != link_name]
+    if apps:
+        out[apps[0]] = (w // 4, row)
+    if link_name in names:
+        out[link_name] = (3 * w // 4, row)
+    extra = apps[1:] + rest
+    below = min(row + window.icon_size + 2 * window.text_size + 16, max(row, h - window.icon_size // 2))
+    for i, name in enumerate(extra):
+        out[name] = ((i + 1) * w // (len(extra) + 1), below)
+    return out
+
+
 def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.PathLike,
                config_name: str, volume_name: str, epoch: int,
-               case_sensitive: bool = False) -> dict[str, Any]:
-    """Add ``.background/<picture>`` and ``.DS_Store`` to ``tree``'s root.
+               case_sensitive: bool = False, link_name: str | None = None) -> dict[str, Any]:
+    """Add ``.background/<picture>`` and ``.DS_Store`` to ``tree``'s root, and
+    hide the entries ``window.hide`` names.
 
     ``config_name`` names the configuration in errors; ``epoch`` is what the
-    image stage passes to ``build_volume``.  Returns what the layout used
-    (options, the picture's CNIDs) for the image manifest.
+    image stage passes to ``build_volume``; ``link_name`` is the Applications
+    link's name, placed on the right unless positioned.  Returns what the
+    layout used (options, positions, the picture's CNIDs) for the image manifest.
     """
+    import dataclasses
+
     from ..hfs.tree import File, FileData, FinderInfo, Folder
     from ..hfs.unicode import decompose
     from ..hfs.writer import assign_cnids
@@ -205,22 +273,40 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
     # Names compare as HFS+ stores them (decomposed): a TOML file in NFC
     # names the same entry as a staged folder in NFD.
     top = {decompose(n): n for n in tree.root.children}
-    for name, _xy in window.positions:
-        if decompose(name) not in top:
-            have = ", ".join(repr(n) for n in sorted(top.values())) or "nothing"
-            raise InputError(f"{_where(config_name, f'positions.{name!r}')}: no such entry "
-                             f"at the top of the volume (it holds {have})")
+    have = ", ".join(repr(n) for n in sorted(top.values())) or "nothing"
+    for key, names in (("positions", [n for n, _xy in window.positions]), ("hide", window.hide)):
+        for name in names:
+            if decompose(name) not in top:
+                raise InputError(f"{_where(config_name, f'{key}.{name!r}')}: no such entry "
+                                 f"at the top of the volume (it holds {have})")
     for reserved in (DS_STORE, BACKGROUND_FOLDER):
         if reserved in top:
             raise InputError(f"{config_name}: dmg.window: the volume already holds "
                              f"{reserved!r}, which the layout writes")
+    for name in window.hide:
+        entry = tree.root.children[top[decompose(name)]]
+        entry.finder_info = with_finder_flags(entry.finder_info, K_IS_INVISIBLE,
+                                              folder=isinstance(entry, Folder))
+    hidden = {decompose(n) for n in window.hide}
+    placed = {decompose(n) for n, _xy in window.positions}
+    unplaced = [n for n in sorted(tree.root.children)
+                if not n.startswith(".") and decompose(n) not in hidden | placed]
+    positions = dict(window.positions)
+    positions.update(default_positions(window, unplaced, link_name))
+    window = dataclasses.replace(window, positions=tuple(sorted(positions.items())))
 
     picture = background_path(window)
     if picture is not None:
         source = Path(config_root) / window.background
         _check_picture(source, _where(config_name, "background"))
         tree.add(BACKGROUND_FOLDER, Folder(finder_info=FinderInfo.for_folder(K_IS_INVISIBLE)))
-        tree.add(picture, File(data=FileData.from_path(source)))
+        if window.background_2x is not None:
+            two_x = Path(config_root) / window.background_2x
+            _check_picture(two_x, _where(config_name, "background"))
+            data = FileData.from_bytes(retina_tiff(source, two_x, _where(config_name, "background")))
+        else:
+            data = FileData.from_path(source)
+        tree.add(picture, File(data=data))
     store = tree.add(DS_STORE, File())        # content after the CNIDs: they do not depend on it
 
     cnids = assign_cnids(tree, case_sensitive=case_sensitive)
@@ -230,7 +316,8 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
         alias = background_alias(volume_name=volume_name, create_date=create_date,
                                  picture=picture, cnids=cnids)
     store.data = FileData.from_bytes(ds_store_bytes(window, alias=alias))
-    info: dict[str, Any] = {"create_date": create_date, "ds_store_cnid": cnids[DS_STORE]}
+    info: dict[str, Any] = {"create_date": create_date, "ds_store_cnid": cnids[DS_STORE],
+                            "positions": {n: list(xy) for n, xy in window.positions}}
     if picture is not None:
         info["background"] = {"path": picture, "cnid": cnids[picture],
                               "folder_cnid": cnids[BACKGROUND_FOLDER]}
@@ -238,6 +325,8 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the packages that shape the layout's bytes (build manifest)."""
+    """Versions of the packages that shape the layout's bytes (build manifest):
+    Pillow writes two-page backgrounds and reads the pictures it converts."""
     from importlib.metadata import version
-    return {"ds_store": version("ds_store"), "mac_alias": version("mac_alias")}
+    return {"ds_store": version("ds_store"), "mac_alias": version("mac_alias"),
+            "pillow": version("pillow")}

@@ -130,9 +130,8 @@ class ReleaseGraph:
             names.append("Bundle-Info.plist.j2")
         self.templates = ({} if self.cfg.prebuilt else
                           {f"templates/{n}": bundle.TEMPLATES / n for n in names})
-        window = self.cfg.window
-        self.background = ([self.cfg.root / window.background]
-                           if window and window.background else [])
+        # The files the image reads besides the app: pictures and icons.
+        self.image_files = [self.cfg.root / rel for rel in self.cfg.image_files()]
 
     def doit_config(self, default_tasks: Sequence[str] = ("checksums",)) -> dict[str, Any]:
         return {
@@ -442,13 +441,13 @@ class ReleaseGraph:
         }
 
     def task_image(self):
-        """Stage (.app + Applications link) -> HFS+ (+ Finder layout) -> UDIF."""
+        """Stage (.app + Applications link) -> HFS+ (+ Finder layout) -> UDIF -> preview."""
         cfg, P = self.cfg, self.paths
         return {
             "actions": [(guarded(image.make_image), [cfg, P.app, P.stage, P.dmg, P.image_info],
-                         {"epoch": self.epoch})],
-            "file_dep": [*self._app_deps(), *IMAGE_CODE, *self.background],
-            "targets": [P.dmg, P.image_info],
+                         {"epoch": self.epoch, "preview_path": P.preview})],
+            "file_dep": [*self._app_deps(), *IMAGE_CODE, *self.image_files],
+            "targets": [P.dmg, P.image_info, P.preview],
             "uptodate": [config_changed(image.image_inputs(cfg, self.epoch))],
             "clean": True,
         }
@@ -476,7 +475,7 @@ class ReleaseGraph:
         return {
             "actions": actions,
             "file_dep": [*self._app_deps(), sig_tar, *extra, *SIGNED_IMAGE_CODE,
-                         *self.background],
+                         *self.image_files],
             "targets": [P.signed_dmg, P.signed_image_info],
             "uptodate": [config_changed({**image.image_inputs(cfg, self.epoch),
                                          "sig": cfg.signature.sha256,

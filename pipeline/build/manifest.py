@@ -182,7 +182,8 @@ def release_manifest(*, app_manifest_path: str | os.PathLike, images: Mapping[st
 
 def release_outputs(cfg: "ReleaseConfig", paths: "BuildPaths") -> tuple[dict[str, Path], dict[str, Path]]:
     """The artifacts in SHA256SUMS and the image records behind them, by file name."""
-    outputs = {paths.app_tar.name: paths.app_tar, paths.dmg.name: paths.dmg}
+    outputs = {paths.app_tar.name: paths.app_tar, paths.dmg.name: paths.dmg,
+               paths.preview.name: paths.preview}
     images = {paths.dmg.name: paths.image_info}
     if cfg.signature is not None:
         outputs[paths.signed_dmg.name] = paths.signed_dmg

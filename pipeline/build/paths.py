@@ -102,6 +102,11 @@ class BuildPaths:
         return self.out / "image.json"
 
     @property
+    def preview(self) -> Path:
+        """The Finder window the DMG opens, drawn (``pipeline.build.preview``)."""
+        return self.out / f"{self.name}-{self.version}-preview.png"
+
+    @property
     def stage(self) -> Path:
         return self.out / "stage"
 

@@ -13,10 +13,10 @@ import sys
 from typing import Sequence
 
 from ..errors import ReprodmgError
-from . import attest, build, dmg, hfs, package, repro, sdk, sig, toolchain, verify
+from . import attest, build, dmg, hfs, layout, package, repro, sdk, sig, toolchain, verify
 from .output import BROKEN_PIPE_STATUS
 
-GROUPS = (build, package, hfs, dmg, sig, sdk, toolchain, attest, verify, repro)
+GROUPS = (build, package, hfs, dmg, layout, sig, sdk, toolchain, attest, verify, repro)
 
 
 class _VersionAction(argparse.Action):

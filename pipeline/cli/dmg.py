@@ -22,7 +22,7 @@ FORMAT_HELP = ("UDRO (raw), UDZO (zlib, default level 1 as hdiutil), UDBZ (bzip2
 
 def register(groups: argparse._SubParsersAction) -> None:
     parser = groups.add_parser("dmg", help="UDIF disk images: create, convert, info, verify, ls, "
-                                           "extract, sig")
+                                           "extract, sig, diff, preview")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def writer_options(p: argparse.ArgumentParser) -> None:
@@ -78,6 +78,9 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     from .diff import register_diff
     register_diff(sub)
+
+    from .preview import register_preview
+    register_preview(sub)
 
 
 @contextlib.contextmanager

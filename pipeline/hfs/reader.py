@@ -429,6 +429,12 @@ class HFSReader:
             entry.link_target = raw.decode("utf-8", "surrogateescape")
         return entry
 
+    def root(self) -> Entry:
+        """The root folder itself (path ""): its Finder info carries the
+        volume's custom-icon flag."""
+        self._load()
+        return self._make_entry("", self._children[CNID_ROOT_PARENT][0][1])
+
     def entries(self, include_private: bool = False,
                 hide_journal: bool = False) -> Iterator[Entry]:
         """Every file, folder and symlink below the root, depth first, in catalog order.

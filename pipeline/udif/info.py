@@ -11,6 +11,7 @@ from ..errors import CorruptError
 from ..textescape import shown
 from .formats import READ_ONLY_FORMATS, FORMATS
 from .koly import SECTOR, VARIANT_DEVICE, VARIANT_PARTITION
+from .license import read_license
 from .mish import CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_ZERO, NO_DATA_CHUNKS
 from .partitions import read_partition_map
 
@@ -120,8 +121,18 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
         "partitions": partitions,
         "partition_map": partition_map,
         "resources": sorted(["blkx", *image.resources.others]),
+        "license": _license(image),
         "code_signature": _code_signature(image),
     }
+
+
+def _license(image: UDIFImage) -> dict | None:
+    """The licence agreement's languages, when the image has one."""
+    found = read_license(image.resources.others, str(image.path))
+    if found is None:
+        return None
+    default, entries = found
+    return {"default_region": default, "languages": [e.to_json() for e in entries]}
 
 
 def _code_signature(image: UDIFImage) -> dict | None:
@@ -147,6 +158,7 @@ def format_info(info: dict) -> str:
         f"{s['total_empty_bytes']} empty)",
         f"Compressed: {s['compressed_bytes']} bytes (ratio {s['compression_ratio']})",
         f"Code signature: {_fmt_signature(info['code_signature'])}",
+        f"Licence agreement: {_fmt_license(info['license'])}",
         f"Partition scheme: {info['partition_scheme']}",
         "Partitions:",
     ]
@@ -155,6 +167,13 @@ def format_info(info: dict) -> str:
                      f"{_fmt_ck(p['checksum'])}  {p['name']}")
     # Partition names come from the image: no escape sequences on a terminal.
     return "\n".join(shown(line) for line in lines)
+
+
+def _fmt_license(lic: dict | None) -> str:
+    if lic is None:
+        return "none"
+    return ", ".join(f"{x['locale'] or 'region ' + str(x['region'])} ({x['kind']})"
+                     for x in lic["languages"])
 
 
 def _fmt_signature(sig: dict | None) -> str:

@@ -23,7 +23,7 @@ import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times faster
 
@@ -199,7 +199,8 @@ def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
                level: int | None = None, layout: str = "none",
                partition_name: str = "disk image", workers: int | None = None,
                free_ranges: Iterable[tuple[int, int]] | None = None, manifest_path: str | os.PathLike | None | bool = None,
-               source_name: str = "", progress: ProgressCallback | None = None) -> dict:
+               source_name: str = "", progress: ProgressCallback | None = None,
+               resources: Mapping[str, list[dict[str, Any]]] | None = None) -> dict:
     """Write ``source`` (a volume) as a UDIF image or raw disk; return the manifest.
 
     ``format``: UDRO, UDZO, UDBZ, ULFO (or ULZF), ULMO, or ``raw`` (the
@@ -207,7 +208,9 @@ def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
     ``ignore`` chunks; None (the default) takes them from the source's own
     ``free_ranges()`` when it has one (the HFS+ writer's volumes do), [] stores
     every sector.  ``progress(label, done, total)`` is called as sectors are
-    written.  The manifest is also written to
+    written.  ``resources``: more resource types for the property list
+    (the licence agreement's, ``pipeline.udif.license``).  The manifest is
+    also written to
     ``manifest_path`` (default ``<out>.manifest.json``; False: not written).
     """
     if free_ranges is None:
@@ -218,13 +221,15 @@ def write_udif(source: ImageSource, out_path: str | os.PathLike, *, format: str,
                        if n >= MIN_IGNORE_RUN * SECTOR]
     plan = plan_partitions(source, layout, free_ranges, partition_name)
     return write_plan(plan, out_path, format=format, level=level, workers=workers,
-                        manifest_path=manifest_path, source_name=source_name, progress=progress)
+                        manifest_path=manifest_path, source_name=source_name, progress=progress,
+                        resources=resources)
 
 
 def write_plan(plan: PartitionPlan, out_path: str | os.PathLike, *, format: str,
                level: int | None = None, workers: int | None = None,
                manifest_path: str | os.PathLike | None | bool = None,
-               source_name: str = "", progress: ProgressCallback | None = None) -> dict:
+               source_name: str = "", progress: ProgressCallback | None = None,
+               resources: Mapping[str, list[dict[str, Any]]] | None = None) -> dict:
     out_path = Path(out_path)
     if format.lower() == "raw":
         result = _write_raw(plan, out_path, progress)
@@ -232,7 +237,8 @@ def write_plan(plan: PartitionPlan, out_path: str | os.PathLike, *, format: str,
     else:
         fmt = formats.lookup_format(format)
         level = formats.check_level(fmt, level)
-        result = _write_dmg(plan, out_path, fmt, level, workers or default_workers(), progress)
+        result = _write_dmg(plan, out_path, fmt, level, workers or default_workers(), progress,
+                            resources)
         fmt_name = fmt.name
     manifest = build_manifest(out_path.name, fmt_name, level, plan.scheme, result)
     if manifest_path is not False:
@@ -299,7 +305,8 @@ def _write_raw(plan: PartitionPlan, out_path: Path, progress: ProgressCallback |
 
 
 def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: int | None,
-               workers: int, progress: ProgressCallback | None) -> dict:
+               workers: int, progress: ProgressCallback | None,
+               resources: Mapping[str, list[dict[str, Any]]] | None = None) -> dict:
     compress = codecs.compressor(fmt.codec, level)
     parallel = fmt.chunk_type != CHUNK_RAW and workers > 1
     expanded = hashlib.sha256()
@@ -380,7 +387,7 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
             table = tables[id(part)]
             master_input += struct.pack(">I", table.crc32)
             entries.append(BlkxEntry(part.id, part.name, table.pack(), cfname=part.cfname))
-        fork = ResourceFork(entries, {"plst": default_plst()})
+        fork = ResourceFork(entries, {"plst": default_plst(), **(resources or {})})
         xml = fork.pack()
         fork_length = state["offset"]
         expanded_hex = expanded.hexdigest()

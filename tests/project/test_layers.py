@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.build.code_inputs import PACKAGE_ROOT, ImportGraph
 
-FORMATS = ("hfs", "udif", "macho", "codesign", "pkg")
+FORMATS = ("hfs", "udif", "macho", "codesign", "pkg", "picture")
 # Small modules every layer may use.
 SHARED = ("errors", "atomic", "imagesource", "codecs", "tarball", "patchfile", "textescape", "versions",
           "binstruct", "jsonfile", "safedest", "fsprobe")

@@ -125,15 +125,18 @@ def copy_example(dest: Path) -> config.ReleaseConfig:
     return config.load(dest / "release.toml")
 
 
-def build(work: Path, cfg: config.ReleaseConfig, *, window=...) -> Path:
-    """Stage a stand-in app, then image.build_dmg as dodo.py calls it."""
-    app = fake_app(work / "app", cfg.name)
-    stage = image.stage(app, work / "stage", epoch=EPOCH)
+def build(work: Path, cfg: config.ReleaseConfig, *, window=..., app=None) -> Path:
+    """Stage a stand-in app (or ``app``), then image.build_dmg as the image
+    stage calls it, with every volume option of ``cfg``."""
+    app = app or fake_app(work / "app", cfg.name)
+    stage = image.stage(app, work / "stage", epoch=EPOCH, link_name=cfg.applications_link)
     dmg = work / "out.dmg"
     image.build_dmg(stage, dmg, volume_name=cfg.volume_name, dmg_format=cfg.dmg_format,
                     layout=cfg.dmg_layout, epoch=EPOCH,
                     window=cfg.window if window is ... else window,
-                    config_root=cfg.root, config_name=cfg.path.name)
+                    config_root=cfg.root, config_name=cfg.path.name,
+                    volume_icon=cfg.volume_icon, open_on_mount=cfg.open_on_mount,
+                    link_name=cfg.applications_link, license=cfg.license)
     return dmg
 
 
@@ -306,16 +309,16 @@ def test_layout_dmg_is_reproducible_across_directories_tz_and_umask(tmp_path, mo
     assert outputs[0] == outputs[1]
 
 
-def test_without_a_window_table_nothing_changes(tmp_path):
+def test_without_a_window_nothing_is_added(tmp_path):
     cfg = copy_example(tmp_path / "project")
     dmg = build(tmp_path, cfg, window=None)
     _, entries = our_entries(dmg)
     assert not {".DS_Store", ".background"} & set(entries)
-    # Byte for byte what the image stage wrote before layouts existed:
-    # HFS+ straight from the staged folder, then UDIF.
+    # Byte for byte what the image stage writes without a layout: HFS+
+    # straight from the staged folder (opened on mount), then UDIF.
     before = tmp_path / "before.dmg"
     write_udif(build_volume(os.fspath(tmp_path / "stage"), volname=cfg.volume_name,
-                            case_sensitive=False, epoch=EPOCH),
+                            case_sensitive=False, epoch=EPOCH, open_folder="/"),
                before, format=cfg.dmg_format, layout=cfg.dmg_layout, manifest_path=False)
     assert dmg.read_bytes() == before.read_bytes()
 
@@ -372,7 +375,17 @@ positions = { "Hello.app" = [140, 180] }
     (("size = [540, 380]", "size = [540, 0]"), "dmg.window.size[1]", "must be 1.."),
     (("size = [540, 380]", "size = [540, 3.5]"), "dmg.window.size[1]",
      "expected an integer, got a float"),
-    (("size = [540, 380]\n", ""), "dmg.window.size", "missing"),
+    (("size = [540, 380]", "size = [540]"), "dmg.window.size", "of length 1"),
+    (("size = [540, 380]", "size = [540, 380]\nbackground = '#12345'"), "dmg.window.background",
+     "expected a picture path or a colour '#rrggbb'"),
+    (("size = [540, 380]", "size = [540, 380]\nlabel_position = 'top'"),
+     "dmg.window.label_position", "expected one of bottom, right"),
+    (("size = [540, 380]", "size = [540, 380]\narrange_by = 'colour'"),
+     "dmg.window.arrange_by", "expected one of none, name"),
+    (("size = [540, 380]", "size = [540, 380]\nhide = ['a/b']"), "dmg.window.hide[0]",
+     "must be the name of an entry"),
+    (("size = [540, 380]", "size = [540, 380]\nenabled = 'no'"), "dmg.window.enabled",
+     "expected a boolean"),
     (("size = [540, 380]", "size = [540, 380]\norigin = [-1, 0]"), "dmg.window.origin[0]",
      "must be 0.."),
     (("[140, 180]", "'here'"), "dmg.window.positions.'Hello.app'",
@@ -429,4 +442,4 @@ def test_dodo_declares_the_picture_and_the_window_as_image_inputs(monkeypatch):
     assert REPO / "pipeline" / "build" / "finder.py" in [Path(p) for p in task["file_dep"]]
     watched = task["uptodate"][0].config
     assert watched["window"] == config.load(EXAMPLE / "release.toml").window.to_json()
-    assert set(watched["layout_libraries"]) == {"ds_store", "mac_alias"}
+    assert set(watched["layout_libraries"]) == {"ds_store", "mac_alias", "pillow"}

@@ -5,7 +5,8 @@ pyfshfs and 7-Zip do not show Finder info; fs/hfsplus does, as the
 numbers are CNIDs (fs/hfsplus/inode.c).  The layout DMG is expanded by
 qemu-img (not our UDIF reader) and mounted read-only in one libguestfs
 appliance session (TCG, ~15 s): the ``.background`` folder must carry
-kIsInvisible, the alias's CNIDs must be the kernel's inode numbers, and the
+kIsInvisible, the alias's CNIDs must be the kernel's inode numbers, the root folder must
+carry kHasCustomIcon and ``.VolumeIcon.icns`` kIsInvisible, and the
 ``.DS_Store`` the kernel reads must be the one 7-Zip reads.
 """
 
@@ -20,18 +21,26 @@ import mac_alias
 import pytest
 
 from helpers import require_tool
+from pipeline.build import config
+from pipeline.picture import write_png
 from test_layout import K_IS_INVISIBLE, build, copy_example, ds_store_records, read_with_7z
 
 GUESTFS_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 FINDER_INFO = "osx.com.apple.FinderInfo"
 # Finder info: FileInfo/FolderInfo (16 bytes) with the flags word at offset 8.
 FLAGS_OFFSET = 8
+K_HAS_CUSTOM_ICON = 0x0400      # Finder.h
 
 
 @pytest.fixture(scope="module")
 def kernel_read(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("layout-kernel")
     cfg = copy_example(tmp / "project")
+    # A volume icon too: the root folder's custom-icon flag and the icon
+    # file's invisible flag are Finder info as well.
+    (cfg.root / "icon.png").write_bytes(write_png(32, 32, bytes(range(256)) * 16))
+    cfg.path.write_text(cfg.path.read_text().replace('[dmg]\n', '[dmg]\nvolume_icon = "icon.png"\n'))
+    cfg = config.load(cfg.path)
     dmg = build(tmp, cfg)
     raw = tmp / "volume.img"
     subprocess.run([require_tool("qemu-img"), "convert", "-f", "dmg", "-O", "raw", str(dmg),
@@ -42,6 +51,8 @@ def kernel_read(tmp_path_factory):
     probes = {"finder:.background": f"getxattr /.background {FINDER_INFO}",
               "finder:.DS_Store": f"getxattr /.DS_Store {FINDER_INFO}",
               "finder:Hello.app": f"getxattr /Hello.app {FINDER_INFO}",
+              "finder:/": f"getxattr / {FINDER_INFO}",
+              "finder:.VolumeIcon.icns": f"getxattr /.VolumeIcon.icns {FINDER_INFO}",
               "stat:.background": "lstatns /.background",
               f"stat:{picture}": f'lstatns "/{picture}"'}
     for key, command in probes.items():
@@ -71,6 +82,12 @@ def test_kernel_sees_the_background_folder_invisible(kernel_read):
     assert _finder_flags(out["finder:.background"]) & K_IS_INVISIBLE
     assert not _finder_flags(out["finder:.DS_Store"]) & K_IS_INVISIBLE
     assert not _finder_flags(out["finder:Hello.app"]) & K_IS_INVISIBLE
+
+
+def test_kernel_sees_the_volume_icon_flags(kernel_read):
+    _, _, _, out, _ = kernel_read
+    assert _finder_flags(out["finder:/"]) & K_HAS_CUSTOM_ICON
+    assert _finder_flags(out["finder:.VolumeIcon.icns"]) & K_IS_INVISIBLE
 
 
 def test_alias_cnids_are_the_kernel_inode_numbers(kernel_read, tmp_path):
