@@ -122,6 +122,8 @@ def image_info(image: UDIFImage, display_path: str | None = None) -> dict:
         "partition_map": partition_map,
         "resources": sorted(["blkx", *image.resources.others]),
         "license": _license(image),
+        # Sparse bundle, encryption, sparse image around the UDIF image, outermost first.
+        "container": image.container.layers,
         "code_signature": _code_signature(image),
     }
 
@@ -159,6 +161,7 @@ def format_info(info: dict) -> str:
         f"Compressed: {s['compressed_bytes']} bytes (ratio {s['compression_ratio']})",
         f"Code signature: {_fmt_signature(info['code_signature'])}",
         f"Licence agreement: {_fmt_license(info['license'])}",
+        f"Container: {_fmt_container(info['container'])}",
         f"Partition scheme: {info['partition_scheme']}",
         "Partitions:",
     ]
@@ -167,6 +170,28 @@ def format_info(info: dict) -> str:
                      f"{_fmt_ck(p['checksum'])}  {p['name']}")
     # Partition names come from the image: no escape sequences on a terminal.
     return "\n".join(shown(line) for line in lines)
+
+
+def format_container(info: dict) -> str:
+    """A read/write (raw disk) image inside its container, as text."""
+    layers = info["container"]
+    lines = [f"Image: {info['path']}",
+             f"Format: {info['format'] + ' holding a raw disk' if layers else 'raw disk'}",
+             f"Container: {_fmt_container(layers) if layers else 'none'}",
+             f"Disk: {info['disk_bytes']} bytes", f"Partition scheme: {info['partition_scheme']}",
+             "Partitions:"]
+    for p in info["partitions"]:
+        lines.append(f"  {p['index']:>3}  {p['first_sector']:>10}  {p['sector_count']:>10}  "
+                     f"{p['type']}  {p['name']}")
+    lines += [f"Problem: {x}" for x in info["problems"]]
+    return "\n".join(shown(line) for line in lines)
+
+
+def _fmt_container(layers: list[dict]) -> str:
+    if not layers:
+        return "none (a plain UDIF file)"
+    return " > ".join(", ".join(f"{k} {v}" for k, v in layer.items() if k != "layer")
+                      .join((f"{layer['layer']} (", ")")) for layer in layers)
 
 
 def _fmt_license(lic: dict | None) -> str:

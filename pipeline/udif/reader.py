@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import CorruptError, InputError, UnsupportedError
 from ..codecs import CodecError
+from .container import Container, open_container
 from .formats import decode_chunk
 from .koly import KOLY_MAGIC, KOLY_SIZE, SECTOR, Koly
 from .mish import (CHUNK_COMMENT, CHUNK_IGNORE, CHUNK_NAMES, CHUNK_RAW, CHUNK_SIZE,
@@ -36,9 +37,6 @@ MAX_SECTORS = 1 << 48          # 128 PiB: far beyond any disk image
 MAX_PARTITIONS = 4096
 CACHE_CHUNKS = 4               # decoded chunks kept per image (random access)
 
-ENCRCDSA = b"encrcdsa"         # encrypted image v2: magic at the start
-CDSAENCR = b"cdsaencr"         # encrypted image v1: magic at the end
-SPARSE_MAGIC = b"sprs"         # .sparseimage header
 # A DMG's signature holds a few CodeDirectories and a CMS: kilobytes.
 MAX_CODE_SIGNATURE = 16 << 20
 
@@ -78,55 +76,22 @@ def _where_chunk(part: Partition, i: int) -> str:
     return f"{part.label} chunk {i}"
 
 
-def detect_container(path: Path) -> None:
-    """Refuse Apple image containers that are not UDIF (sparse bundles,
-    sparse images, encrypted images), with a clear message.  Every command
-    calls it before it reads or writes anything: such a file, taken for a
-    raw disk, would be converted byte for byte."""
-    if path.is_dir():
-        if (path / "Info.plist").is_file() and (path / "bands").is_dir():
-            raise UnsupportedError(f"{path}: a .sparsebundle (UDSB) image; sparse bundles "
-                                   "are recognised but not supported yet (convert it with "
-                                   "hdiutil convert -format UDRO first)")
-        raise InputError(f"{path}: is a directory, not a disk image")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            size = fh.seek(0, os.SEEK_END)
-            tail = b""
-            if size >= 8:
-                fh.seek(size - 8)
-                tail = fh.read(8)
-    except FileNotFoundError:
-        return                      # the caller says "no such file"
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if head.startswith(ENCRCDSA):
-        raise UnsupportedError(f"{path}: an encrypted disk image (encrcdsa, v2); "
-                               "encrypted images are recognised but not supported")
-    if head.startswith(SPARSE_MAGIC):
-        raise UnsupportedError(f"{path}: a .sparseimage (UDSP, 'sprs' header); "
-                               "sparse images are recognised but not supported yet")
-    if tail == CDSAENCR:
-        raise UnsupportedError(f"{path}: an encrypted disk image (cdsaencr, v1); "
-                               "encrypted images are recognised but not supported")
-
-
 class UDIFImage:
     """A parsed, checked UDIF image.  Use ``open_udif``."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, passphrase: bytes | None = None,
+                 container: "Container | None" = None) -> None:
         self.path = Path(path)
-        detect_container(self.path)
+        if container is None and not self.path.exists() and not self.path.is_symlink():
+            raise InputError(f"{self.path}: no such file")
+        # Sparse bundles, sparse images and encrypted images are unwrapped
+        # first (pipeline.udif.container); what they hold is read as UDIF.
+        self.container = container or open_container(self.path, passphrase=passphrase)
         try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot open: {exc.strerror}") from None
-        try:
-            self.file_size = os.fstat(self._fd).st_size
+            self.file_size = self.container.size
             self._parse()
         except BaseException:
-            os.close(self._fd)
+            self.container.close()
             raise
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
@@ -139,7 +104,7 @@ class UDIFImage:
         Callers bound ``length`` first (every structure size is checked
         against the file and a limit before it is read).
         """
-        data = os.pread(self._fd, length, offset)
+        data = self.container.pread(offset, length)
         if len(data) != length:
             raise CorruptError(self.path, "file", f"short read of {length} bytes", offset)
         return data
@@ -401,9 +366,7 @@ class UDIFImage:
         return self.pread(k.code_signature_offset, k.code_signature_length)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self.container.close()
 
     def __enter__(self) -> "UDIFImage":
         return self
@@ -435,5 +398,5 @@ class DiskSource:
         return self.image.read_disk(offset, length)
 
 
-def open_udif(path: str | os.PathLike) -> UDIFImage:
-    return UDIFImage(path)
+def open_udif(path: str | os.PathLike, *, passphrase: bytes | None = None) -> UDIFImage:
+    return UDIFImage(path, passphrase=passphrase)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import CorruptError, InputError, UnsupportedError
+from pipeline.errors import CorruptError, InputError
 from pipeline.codecs import CodecError, adc_decode, lzfse_declared_size
 from pipeline.udif.koly import KOLY_SIZE, Koly
 from pipeline.udif.mish import CHUNK_IGNORE, BlkxTable
@@ -118,35 +118,27 @@ def test_partition_lookup_and_data_partition():
             image.partition(17)
 
 
-# -- refusing other containers ---------------------------------------------
+# -- other containers: recognised, then read (tests/udif/test_variants.py) --
 
-def test_encrypted_v2_is_refused(tmp_path):
-    f = tmp_path / "enc.dmg"
-    f.write_bytes(b"encrcdsa" + bytes(4096))
-    with pytest.raises(UnsupportedError, match="encrypted"):
-        open_udif(f)
-
-
-def test_encrypted_v1_is_refused(tmp_path):
-    f = tmp_path / "enc1.dmg"
-    f.write_bytes(bytes(4096) + b"cdsaencr")
-    with pytest.raises(UnsupportedError, match="encrypted"):
-        open_udif(f)
+def test_encrypted_images_ask_for_their_passphrase(tmp_path):
+    for name, data, magic in (("enc.dmg", b"encrcdsa" + bytes(4096), "encrcdsa, v2"),
+                              ("enc1.dmg", bytes(4096) + b"cdsaencr", "cdsaencr, v1")):
+        f = tmp_path / name
+        f.write_bytes(data)
+        with pytest.raises(InputError, match=rf"encrypted disk image \({magic}\); give its passphrase"):
+            open_udif(f)
 
 
-def test_sparseimage_is_refused(tmp_path):
+def test_damaged_sparse_containers_name_the_field(tmp_path):
     f = tmp_path / "x.sparseimage"
     f.write_bytes(b"sprs" + bytes(4092))
-    with pytest.raises(UnsupportedError, match="sparseimage"):
+    with pytest.raises(CorruptError, match="sparse image header.version"):
         open_udif(f)
-
-
-def test_sparsebundle_is_refused(tmp_path):
     b = tmp_path / "x.sparsebundle"
     (b / "bands").mkdir(parents=True)
     (b / "Info.plist").write_bytes(plistlib.dumps({"band-size": 8 << 20}))
     (b / "token").write_bytes(b"")
-    with pytest.raises(UnsupportedError, match="sparsebundle"):
+    with pytest.raises(CorruptError, match="Info.plist.diskimage-bundle-type"):
         open_udif(b)
 
 
