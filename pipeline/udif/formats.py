@@ -46,6 +46,10 @@ FORMATS: dict[str, Format] = {
     "ULMO": Format("ULMO", CHUNK_LZMA, "lzma", 6, (0, 9)),
 }
 FORMAT_ALIASES = {"ULZF": "ULFO"}
+# Read/write images as hdiutil and Disk Utility write them: the disk itself,
+# sector for sector, with no trailer (checked on Disk Utility's own UDRW
+# images), so that a Mac can attach and modify them in place.
+RAW_FORMATS = ("raw", "udrw")
 # Names hdiutil's imageinfo would show for images we only read.
 READ_ONLY_FORMATS = {CHUNK_ADC: "UDCO"}
 
@@ -56,7 +60,7 @@ def lookup_format(name: str) -> Format:
     try:
         return FORMATS[key]
     except KeyError:
-        known = ", ".join(sorted([*FORMATS, *FORMAT_ALIASES, "raw"]))
+        known = ", ".join(sorted([*FORMATS, *FORMAT_ALIASES, "raw", "UDRW", "UDSP", "UDSB"]))
         raise InputError(f"unknown image format {name!r} (known: {known})") from None
 
 

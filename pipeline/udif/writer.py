@@ -231,9 +231,9 @@ def write_plan(plan: PartitionPlan, out_path: str | os.PathLike, *, format: str,
                source_name: str = "", progress: ProgressCallback | None = None,
                resources: Mapping[str, list[dict[str, Any]]] | None = None) -> dict:
     out_path = Path(out_path)
-    if format.lower() == "raw":
+    if format.lower() in formats.RAW_FORMATS:
         result = _write_raw(plan, out_path, progress)
-        fmt_name, level = "raw", None
+        fmt_name, level = ("UDRW" if format.lower() == "udrw" else "raw"), None
     else:
         fmt = formats.lookup_format(format)
         level = formats.check_level(fmt, level)

@@ -290,3 +290,24 @@ def test_a_bundle_without_a_passphrase_asks_for_it(work, capsys):
                str(work / "pw"), "--iterations", "1000")[0] == 0
     with pytest.raises(InputError, match="give its passphrase"):
         open_container(work / "e.sparsebundle")
+
+
+def test_udrw_is_the_disk_itself(work, capsys):
+    # hdiutil's read/write images as Disk Utility writes them: the disk,
+    # sector for sector, no trailer (openwall/john-samples' aj_dmg.dmg was
+    # read the same way by hand), so a Mac attaches them read/write.
+    raw = work / "disk.raw"
+    assert cli(capsys, "dmg", "create", str(work / "src"), "-o", str(raw), "--format", "raw",
+               "--epoch", str(EPOCH))[0] == 0
+    rw = work / "rw.dmg"
+    code, out, _ = cli(capsys, "dmg", "convert", str(raw), "-o", str(rw), "--format", "UDRW")
+    assert code == 0 and "UDRW" in out
+    assert rw.read_bytes() == raw.read_bytes()
+    code, out, _ = cli(capsys, "dmg", "info", str(rw), "--json")
+    assert code == 0 and json.loads(out)["format"] == "raw"
+    code, out, _ = cli(capsys, "dmg", "ls", str(rw))
+    assert code == 0 and "data.bin" in out
+    back = work / "back.dmg"
+    assert cli(capsys, "dmg", "convert", str(rw), "-o", str(back), "--format", "UDZO")[0] == 0
+    code, out, _ = cli(capsys, "dmg", "ls", str(back))
+    assert code == 0 and "data.bin" in out
