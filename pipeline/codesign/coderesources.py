@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import CorruptError
+from .ruleregex import RulePattern, RuleSyntaxError
 
 # Apple's default rule sets for an application bundle, exactly as codesign
 # writes them (checked byte for byte against the corpus's CodeResources).
@@ -58,7 +59,7 @@ BUNDLE_SUFFIXES = (".app", ".framework", ".xpc", ".appex", ".bundle", ".plugin",
 @dataclass(frozen=True)
 class Rule:
     pattern: str
-    regex: re.Pattern
+    regex: RulePattern
     weight: float
     omit: bool = False
     exclude: bool = False
@@ -70,15 +71,23 @@ def compile_rules(rules: dict, path: str | os.PathLike | None = None) -> list[Ru
     """Rules from a CodeResources ``rules``/``rules2`` dictionary; ``path``
     (the CodeResources file) names the culprit when a rule is malformed."""
     out = []
+    if not isinstance(rules, dict):
+        raise CorruptError(path, "CodeResources rules", f"a {type(rules).__name__}, not a dictionary")
+    for pattern in rules:
+        if not isinstance(pattern, str):
+            raise CorruptError(path, "CodeResources rules", f"the key {pattern!r} is not a string")
     for pattern in sorted(rules):
         value = rules[pattern]
         spec = value if isinstance(value, dict) else {}
         if value is False:
             spec = {"omit": True}
         try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise CorruptError(path, f"CodeResources rule {pattern!r}", f"bad regex: {exc}") from None
+            # Apple's small regex dialect, matched without backtracking: a
+            # hostile rule cannot make matching run for ever.
+            regex = RulePattern(pattern)
+        except RuleSyntaxError as exc:
+            raise CorruptError(path, f"CodeResources rule {pattern[:80]!r}",
+                               f"not a rule pattern: {exc}") from None
         weight = spec.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise CorruptError(path, f"CodeResources rule {pattern!r}.weight",
