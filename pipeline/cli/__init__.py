@@ -72,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return BROKEN_PIPE_STATUS
+    except OSError as exc:
+        # A file-system error no reader turned into its own message (a name
+        # too long, a full disk, a permission): one line naming the file.
+        where = exc.filename if exc.filename is not None else "reprodmg"
+        print(f"reprodmg: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

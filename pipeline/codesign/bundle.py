@@ -50,7 +50,11 @@ def bundle_parts(root: Path) -> BundleParts:
     main = None
     if info.is_file():
         name = read_info_plist(info).get("CFBundleExecutable")
-        if isinstance(name, str) and name and "/" not in name:
+        if isinstance(name, str) and len(name.encode("utf-8", "surrogateescape")) > 255:
+            # No file system holds such a name: refuse it rather than ask the OS.
+            raise CorruptError(info, "Info.plist CFBundleExecutable",
+                               f"{name[:40]!r}... is longer than 255 bytes")
+        if isinstance(name, str) and name and "/" not in name and "\0" not in name:
             for cand in (contents / "MacOS" / name, contents / name):
                 if cand.is_file():
                     main = cand

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import SIGNAPPLE_CORPUS
+from helpers import REPO, SIGNAPPLE_CORPUS
 from pipeline.codesign import blobs
 from pipeline.codesign.apply import apply
 from pipeline.codesign.detach import signature_members
@@ -317,3 +317,30 @@ def test_verify_text_escapes_control_characters_in_identifiers(tmp_path, capsys)
     assert main(["sig", "verify", str(app)]) == 1
     out = capsys.readouterr().out
     assert "\x1b" not in out and "identifier com\\x1bachow101.signapple-test" in out
+
+
+def test_an_over_long_executable_name_is_one_error(tmp_path):
+    # Issue 18: CFBundleExecutable longer than any file name made `sig
+    # verify` die with OSError ENAMETOOLONG.
+    import plistlib
+    app = tmp_path / "Long.app"
+    shutil.copytree(SIGNED, app)
+    info = app / "Contents" / "Info.plist"
+    plist = plistlib.loads(info.read_bytes())
+    plist["CFBundleExecutable"] = "x" * 1000
+    info.write_bytes(plistlib.dumps(plist))
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "sig", "verify", str(app)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "Info.plist CFBundleExecutable" in proc.stderr and "longer than 255 bytes" in proc.stderr
+
+
+def test_file_system_errors_on_input_paths_are_one_line(tmp_path):
+    long_path = tmp_path / ("y" * 300) / "x.dmg"
+    for argv in (["dmg", "info", str(long_path)], ["sig", "verify", str(long_path)],
+                 ["dmg", "ls", str(long_path)]):
+        proc = subprocess.run([sys.executable, "-m", "pipeline", *argv], capture_output=True,
+                              text=True, cwd=REPO)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (argv, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "yyyy" in proc.stderr
