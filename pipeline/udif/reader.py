@@ -72,6 +72,27 @@ class Partition:
         return f"blkx[{self.index}] {self.name!r}"
 
 
+# Declared expansion of data chunks against the data fork: zlib tops out
+# near 1:1000, bzip2 and LZMA reach a few 1:10000 on nearly empty chunks;
+# zero runs are zero-fill chunks and do not count.
+EXPANSION_ENV = "REPRODMG_MAX_EXPANSION_RATIO"
+DEFAULT_EXPANSION_RATIO = 50_000
+MIN_EXPANSION_LIMIT = 1 << 30
+
+
+def max_expansion_ratio() -> int:
+    value = os.environ.get(EXPANSION_ENV)
+    if value is None:
+        return DEFAULT_EXPANSION_RATIO
+    try:
+        ratio = int(value)
+    except ValueError:
+        raise InputError(f"{EXPANSION_ENV}={value!r}: not a whole number") from None
+    if ratio < 1:
+        raise InputError(f"{EXPANSION_ENV}={value!r}: must be at least 1")
+    return ratio
+
+
 def _where_chunk(part: Partition, i: int) -> str:
     return f"{part.label} chunk {i}"
 
@@ -158,6 +179,7 @@ class UDIFImage:
                                 koly.xml_offset)
         self.partitions = [self._parse_blkx(i, e) for i, e in enumerate(self.resources.blkx)]
         self._check_partition_layout()
+        self._check_amplification()
         self.disk_sectors = koly.sector_count
         if koly.sector_count == 0 and self.partitions:
             self.disk_sectors = max(p.first_sector + p.sector_count for p in self.partitions)
@@ -220,6 +242,35 @@ class UDIFImage:
                         if c.type not in (CHUNK_TERMINATOR, CHUNK_COMMENT) and c.sector_count]
         part._starts = [s for s, _ in part._chunks]
         return part
+
+    def _check_amplification(self) -> None:
+        """Work must follow the file: every chunk's compressed bytes are its
+        own (a table listing the same bytes many times would make readers
+        expand them again and again), and what the data chunks declare
+        expands to at most ``max_expansion_ratio()`` times the data fork
+        (with a floor of 1 GiB)."""
+        spans = []
+        expanded = 0
+        for part in self.partitions:
+            base = self.koly.data_fork_offset + part.table.data_offset
+            for i, c in enumerate(part.table.chunks):
+                if c.type in NO_DATA_CHUNKS or c.type in (CHUNK_TERMINATOR, CHUNK_COMMENT) \
+                        or not c.length:
+                    continue
+                spans.append((base + c.offset, base + c.offset + c.length, part, i))
+                expanded += c.sector_count * SECTOR
+        spans.sort(key=lambda s: (s[0], s[1]))
+        for (a0, a1, pa, ia), (b0, _b1, pb, ib) in zip(spans, spans[1:]):
+            if b0 < a1:
+                raise self._corrupt(_where_chunk(pb, ib), f"its compressed bytes at {b0} "
+                                    f"overlap those of {_where_chunk(pa, ia)} ({a0}..{a1}): "
+                                    "a table that expands the same data again", b0)
+        ratio = max_expansion_ratio()
+        limit = max(MIN_EXPANSION_LIMIT, ratio * self.koly.data_fork_length)
+        if expanded > limit:
+            raise self._corrupt("block tables", f"the data chunks declare {expanded} expanded "
+                                f"bytes, more than {ratio} times the {self.koly.data_fork_length}"
+                                f"-byte data fork (set {EXPANSION_ENV} to allow more)")
 
     def _check_partition_layout(self) -> None:
         ordered = sorted(self.partitions, key=lambda p: p.first_sector)
