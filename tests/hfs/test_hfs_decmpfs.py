@@ -239,3 +239,39 @@ def test_zlib_bomb_for_an_empty_file_is_not_expanded():
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+@pytest.mark.parametrize("ctype, size, payload, problem", [
+    (7, 60 << 20, b"\x06" + b"x" * 10, "attribute data decodes to 10 bytes"),
+    (7, 1 << 39, b"\x06", "too large for attribute data"),
+    (8, 1 << 39, b"", "offset table of"),
+    (12, 1 << 38, b"", "offset table of"),
+])
+def test_declared_sizes_never_drive_allocations(tmp_path, ctype, size, payload, problem):
+    # Issue 18: a decmpfs header declaring a huge size (inline LZVN, or a
+    # resource fork's chunk table) is checked against what the attribute or
+    # fork can hold before anything is allocated: `dmg extract` under a
+    # 2 GiB address-space limit says what is wrong instead of MemoryError.
+    import resource
+    import subprocess
+    import sys
+
+    from helpers import REPO
+    from pipeline.hfs.decmpfs import UF_COMPRESSED, XATTR_NAME
+    from pipeline.hfs.tree import File, FileData, Tree
+    from pipeline.udif.writer import write_udif
+    tree = Tree()
+    header = b"fpmc" + struct.pack("<IQ", ctype, size) + payload
+    rsrc = FileData.from_bytes(struct.pack(">I", 256) + bytes(300)) if ctype in (8, 12) else None
+    tree.add("f", File(data=FileData.from_bytes(b""), xattrs={XATTR_NAME: header},
+                       bsd_flags=UF_COMPRESSED, rsrc=rsrc))
+    dmg = tmp_path / "x.dmg"
+    write_udif(build_volume(tree, volname="V"), dmg, format="UDZO", manifest_path=False)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "dmg", "extract", str(dmg),
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO,
+                          preexec_fn=limit, timeout=120)
+    assert proc.returncode == 2 and "MemoryError" not in proc.stderr, proc.stderr
+    assert problem in proc.stderr and proc.stderr.count("\n") == 1
