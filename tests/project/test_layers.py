@@ -26,7 +26,7 @@ def _layer(module: str) -> str:
         return "format"
     if head in SHARED:
         return "shared"
-    if head in ("build", "diff", "cli", "bench"):
+    if head in ("build", "diff", "cli", "bench", "fuzz"):
         return head
     if head == "__main__":
         return "cli"
@@ -50,7 +50,7 @@ def layer_violations(graph: ImportGraph) -> list[str]:
                 continue
             target = _layer(imported)
             parts = imported.split(".")
-            if layer in ("format", "shared") and target in ("build", "diff", "cli", "bench", "edge"):
+            if layer in ("format", "shared") and target in ("build", "diff", "cli", "bench", "fuzz", "edge"):
                 found.append(f"{module} -> {imported}: a {layer} module must not use "
                              f"{target} code (pass values in from the edge)")
             elif layer == "shared" and target == "format":
@@ -59,7 +59,7 @@ def layer_violations(graph: ImportGraph) -> list[str]:
                   and len(parts) > 2):
                 found.append(f"{module} -> {imported}: another format's internals "
                              f"(use pipeline.{parts[1]}'s public API)")
-            elif layer in ("build", "diff") and target in ("cli", "bench"):
+            elif layer in ("build", "diff") and target in ("cli", "bench", "fuzz"):
                 found.append(f"{module} -> {imported}: {layer} must not use {target}")
             elif layer == "build" and target == "diff" or layer == "diff" and target == "build":
                 found.append(f"{module} -> {imported}: build stages and diff are independent")
