@@ -39,13 +39,24 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
                              "replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.{os.getpid()}.{next(_SERIAL)}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise InputError(f"{final}: cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        # A full disk (ENOSPC), a file too large for the file system (EFBIG),
+        # a quota: the error has no file name of its own; say which output.
+        if exc.filename is None or exc.filename == str(tmp):
+            raise InputError(f"{final}: cannot write: {exc.strerror or exc}") from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

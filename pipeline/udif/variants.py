@@ -68,6 +68,11 @@ def write_container(read: Callable[[int, int], bytes], size: int, out: str | os.
                 band_read = _encrypted_reader(read, size, keys)
             result.update(sparse.write_sparsebundle(band_read, size, tmp, token=token))
             os.rename(tmp, out)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.filename is None or str(tmp) in str(exc.filename):
+                raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
