@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import CorruptError, InputError, VerificationError
+from .bands import read_in_pieces
 
 ENCRCDSA = b"encrcdsa"
 CDSAENCR = b"cdsaencr"
@@ -275,18 +276,9 @@ class DecryptedFile:
         return plain
 
     def pread(self, offset: int, length: int) -> bytes:
-        if offset < 0 or offset + length > self.size:
-            raise CorruptError(self.path, "decrypted image", f"read of {length} bytes at "
-                               f"{offset} runs past its {self.size} bytes", offset)
-        bs = self.keys.block_size
-        out = bytearray()
-        pos = offset
-        while pos < offset + length:
-            n, within = divmod(pos, bs)
-            take = min(bs - within, offset + length - pos)
-            out += self._block(n)[within:within + take]
-            pos += take
-        return bytes(out)
+        return read_in_pieces(offset, length, self.size, self.keys.block_size,
+                              lambda n, within, take: self._block(n)[within:within + take],
+                              self.path, "decrypted image")
 
 
 # --------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import CorruptError, InputError
+from .bands import read_in_pieces
 
 SPRS = b"sprs"
 NODE_SIZE = 4096
@@ -115,22 +116,12 @@ class SparseImage:
             self.bands[band] = at
 
     def pread(self, offset: int, length: int) -> bytes:
-        if offset < 0 or offset + length > self.size:
-            raise CorruptError(self.path, "sparse image disk", f"{length} bytes at {offset} run "
-                               f"past its {self.size} bytes", offset)
-        out = bytearray()
-        pos = offset
-        while pos < offset + length:
-            band, within = divmod(pos, self.band_size)
-            take = min(self.band_size - within, offset + length - pos)
-            at = self.bands.get(band)
-            if at is None:
-                out += bytes(take)
-            else:
-                data = self._pread(at + within, take)
-                out += data + bytes(take - len(data))
-            pos += take
-        return bytes(out)
+        return read_in_pieces(offset, length, self.size, self.band_size, self._band,
+                              self.path, "sparse image disk")
+
+    def _band(self, band: int, within: int, take: int) -> bytes:
+        at = self.bands.get(band)
+        return b"" if at is None else self._pread(at + within, take)
 
 
 def write_sparseimage(read: Callable[[int, int], bytes], size: int,
@@ -209,26 +200,19 @@ class SparseBundle:
         self.token = token.read_bytes()[:1 << 20] if token.is_file() else b""
 
     def pread(self, offset: int, length: int) -> bytes:
-        if offset < 0 or offset + length > self.size:
-            raise CorruptError(self.path, "sparse bundle disk", f"{length} bytes at {offset} "
-                               f"run past its {self.size} bytes", offset)
-        out = bytearray()
-        pos = offset
-        while pos < offset + length:
-            band, within = divmod(pos, self.band_size)
-            take = min(self.band_size - within, offset + length - pos)
-            try:
-                with open(self._bands / f"{band:x}", "rb") as fh:
-                    fh.seek(within)
-                    data = fh.read(take)
-            except FileNotFoundError:
-                data = b""
-            except OSError as exc:
-                raise InputError(f"{self.path}/bands/{band:x}: cannot read: {exc.strerror}") \
-                    from None
-            out += data + bytes(take - len(data))
-            pos += take
-        return bytes(out)
+        return read_in_pieces(offset, length, self.size, self.band_size, self._band,
+                              self.path, "sparse bundle disk")
+
+    def _band(self, band: int, within: int, take: int) -> bytes:
+        try:
+            with open(self._bands / f"{band:x}", "rb") as fh:
+                fh.seek(within)
+                return fh.read(take)
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise InputError(f"{self.path}/bands/{band:x}: cannot read: {exc.strerror}") \
+                from None
 
 
 def write_sparsebundle(read: Callable[[int, int], bytes], size: int, dest: Path, *,
