@@ -193,6 +193,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     manifest = convert(args.input, args.output, format=args.format, level=args.level,
                        layout=args.layout, workers=args.workers, progress=TerminalProgress(),
                        passphrase=passphrase, encryption=encryption_options(args, passphrase))
+    for warning in manifest.pop("input_warnings", []):
+        print(f"reprodmg: warning: {warning}", file=sys.stderr)
     _print_manifest(args, manifest)
     return 0
 

@@ -60,7 +60,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
             with _disk_of(container, src, passphrase) as disk:
                 return write_container(disk.read, disk.size, out, target, encryption)
         if container.is_udif:
-            with UDIFImage(src, passphrase=passphrase) as image:
+            with UDIFImage(src, container=container) as image:
                 if layout is None:
                     plan = plan_from_image(image)
                 else:
@@ -69,7 +69,10 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
                     free = [(c.sector * SECTOR, c.sector_count * SECTOR)
                             for c in part.table.chunks if c.type == CHUNK_IGNORE and c.sector_count]
                     plan = plan_partitions(source, layout, free)
-                return _write(plan, out, format, level, workers, progress, encryption)
+                result = _write(plan, out, format, level, workers, progress, encryption)
+                # What the reader tolerated in the input, for the caller to say.
+                return {**result, "input_warnings": list(image.warnings)} if image.warnings \
+                    else result
         source = ContainerSource(container)
         if source.size % SECTOR:
             raise InputError(f"{src}: size {source.size} is not a multiple of 512: "
