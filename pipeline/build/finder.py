@@ -99,15 +99,25 @@ def retina_tiff(one_x: Path, two_x: Path, where: str) -> bytes:
     if large.size != (small.size[0] * 2, small.size[1] * 2):
         raise InputError(f"{where}: {two_x.name} is {large.size[0]}x{large.size[1]}, not twice "
                          f"{one_x.name}'s {small.size[0]}x{small.size[1]}")
+    def page(picture, dpi: int):
+        # Pillow writes one resolution for every page it is given, but keeps
+        # the resolution tags of pages read from a TIFF: each page is made
+        # a one-page TIFF at its own resolution first.
+        buf = io.BytesIO()
+        picture.save(buf, format="TIFF", compression="raw", dpi=(dpi, dpi))
+        return Image.open(io.BytesIO(buf.getvalue()))
+
+    first, second = page(small, 72), page(large, 144)
     buf = io.BytesIO()
-    small.save(buf, format="TIFF", compression="raw", dpi=(72, 72), save_all=True,
-               append_images=[large.copy()], tiffinfo={})
-    # The second page's resolution: 144 dpi (Pillow gives every page the same).
+    first.save(buf, format="TIFF", compression="raw", save_all=True, append_images=[second])
     data = buf.getvalue()
     with Image.open(io.BytesIO(data)) as check:
-        check.seek(1)
-        if check.size != large.size:
-            raise InputError(f"{where}: the two-page TIFF did not keep the 2x page")
+        dpis = []
+        for n in range(getattr(check, "n_frames", 1)):
+            check.seek(n)
+            dpis.append((check.size, check.info.get("dpi")))
+    if dpis != [(small.size, (72.0, 72.0)), (large.size, (144.0, 144.0))]:
+        raise InputError(f"{where}: the two-page TIFF came out as {dpis}")
     return data
 
 

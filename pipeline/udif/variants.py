@@ -61,6 +61,9 @@ def write_container(read: Callable[[int, int], bytes], size: int, out: str | os.
             token = b""
             band_read = read
             if encryption is not None:
+                if size % 4096:
+                    raise InputError(f"{out}: an encrypted bundle holds whole 4096-byte blocks; "
+                                     f"the disk is {size} bytes")
                 token, keys = encrypted.new_v2(encryption.passphrase, 0,
                                                key_bits=encryption.key_bits,
                                                seed=encryption.seed,

@@ -196,8 +196,11 @@ def test_retina_background_is_one_two_page_tiff(tmp_path):
     with Image.open(io.BytesIO(data)) as tiff:
         assert tiff.n_frames == 2
         assert tiff.size == (200, 100) and tiff.getpixel((5, 5))[:3] == (10, 20, 30)
+        assert tiff.info["dpi"] == (72.0, 72.0)
         tiff.seek(1)
         assert tiff.size == (400, 200) and tiff.getpixel((5, 5))[:3] == (40, 50, 60)
+        # The 2x page says 144 dpi: the same 200x100 points, twice the pixels.
+        assert tiff.info["dpi"] == (144.0, 144.0)
     alias = records(dmg)[(".", "icvp")]["backgroundImageAlias"]
     import mac_alias
     assert mac_alias.Alias.from_bytes(alias).target.filename == "bg.tiff"
