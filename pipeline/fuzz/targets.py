@@ -154,6 +154,23 @@ def _code_resources_run(data: bytes, path: Path) -> None:
     check_code_resources(contents, data, "MacOS/x", lambda p: set(), "CodeResources")
 
 
+def _sigtar_seed(path: Path) -> bytes:
+    from ..codesign.detach import detach
+    detach(_corpus_executable().parents[2], path)
+    return path.read_bytes()
+
+
+def _sigtar_run(data: bytes, path: Path) -> None:
+    # What `sig apply` does with a signer's tarball before writing anything:
+    # read and check it against the unsigned app, attach each signature.
+    from ..codesign.apply import _plan, attach_file
+    path.write_bytes(data)
+    unsigned = _corpus_executable().parents[3] / "unsigned"
+    plan = _plan(unsigned, path)
+    for stem, sigs in sorted(plan.signatures.items()):
+        attach_file(unsigned / stem, sigs, stem)
+
+
 def _xar_seed(path: Path) -> bytes:
     root = Path(__file__).resolve().parents[2] / "tests" / "data" / "xar-samples"
     return (root / "sha1-file-bzip2.xar").read_bytes()
@@ -192,6 +209,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("encrypted", _encrypted_seed, lambda d, p: _container_run(d, p, b"fuzz"), hot=4096),
     Target("macho", _macho_seed, _macho_run, hot=8192),
     Target("coderesources", _code_resources_seed, _code_resources_run),
+    Target("sigtar", _sigtar_seed, _sigtar_run, hot=2048),
     Target("xar", _xar_seed, _xar_run, hot=1024),
     Target("appdmg", _appdmg_seed, _appdmg_run),
 )}

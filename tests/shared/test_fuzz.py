@@ -1,6 +1,6 @@
 """The seeded mutation fuzzer (issue 18 §1), bounded for CI: a few thousand
-cases per reader (UDIF, HFS+, sparse and encrypted containers, Mach-O and
-signatures, CodeResources, xar, appdmg specs), each either read or refused
+cases per reader (UDIF, HFS+, sparse and encrypted containers, Mach-O,
+signature tarballs, CodeResources, xar, appdmg specs), each either read or refused
 with the project's own error; the long run is `python -m pipeline.fuzz
 --minutes N`."""
 
