@@ -15,6 +15,7 @@ OUTPUT_SHAPING_PACKAGES: dict[str, str] = {
     "lzfse": "ULFO chunks (LZFSE reference)",
     "ds_store": "Finder window .DS_Store",
     "mac_alias": "background picture alias",
+    "pillow": "window preview, two-page backgrounds, icons from PNG (with its FreeType)",
     "jinja2": "Info.plist and PkgInfo templates",
     "asn1crypto": "code-signature CMS structures",
     "cryptography": "code-signature CMS signing",
