@@ -80,13 +80,13 @@ def _bounds(text: str) -> tuple[int, int, int, int] | None:
     return (x, y, w, h) if 0 < w <= 16384 and 0 < h <= 16384 else None
 
 
-def read_window(dmg_path: str | os.PathLike) -> WindowView:
+def read_window(dmg_path: str | os.PathLike, passphrase: bytes | None = None) -> WindowView:
     """The window as the image describes it (Finder's defaults for what it
     does not say)."""
     from ..hfs.reader import HFSReader
     from ..udif.reader import open_udif
 
-    with open_udif(dmg_path) as img:
+    with open_udif(dmg_path, passphrase=passphrase) as img:
         part = img.data_partition()
         reader = HFSReader(img.partition_source(part.index), f"{dmg_path}: {part.label}")
         entries = {e.path: e for e in reader.entries()}
@@ -330,12 +330,13 @@ def render(view: WindowView, scale: int = 1):
     return canvas
 
 
-def preview_png(dmg_path: str | os.PathLike, *, scale: int = 1) -> tuple[bytes, WindowView]:
+def preview_png(dmg_path: str | os.PathLike, *, scale: int = 1,
+                passphrase: bytes | None = None) -> tuple[bytes, WindowView]:
     """The window's picture as PNG bytes, and what was read."""
     from ..picture import write_png
     if scale not in (1, 2):
         raise InputError(f"scale {scale}: expected 1 or 2")
-    view = read_window(dmg_path)
+    view = read_window(dmg_path, passphrase)
     try:
         picture = render(view, scale)
     except (ValueError, OSError) as exc:

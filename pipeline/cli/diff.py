@@ -22,14 +22,18 @@ def register_diff(dmg_commands: argparse._SubParsersAction) -> None:
                    help="the verdict and the most telling findings, on one screen")
     p.add_argument("--html", metavar="OUT.html", type=Path,
                    help="also write the report as one HTML page, the layers side by side")
+    from .dmg import add_passphrase_option
+    add_passphrase_option(p)
     p.set_defaults(handler=cmd_diff)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from ..diff import diff_images, exit_status, format_report, format_summary
     from ..progress import Progress
+    from .dmg import read_passphrase
     with Progress(f"diff {Path(args.a).name} {Path(args.b).name}", unit=" partitions") as progress:
-        report = diff_images(args.a, args.b, progress=progress)
+        report = diff_images(args.a, args.b, progress=progress,
+                             passphrase=read_passphrase(args))
     if args.html:
         from ..atomic import atomic_write_bytes
         from ..diff.html import render_html

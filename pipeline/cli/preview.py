@@ -18,13 +18,16 @@ def register_preview(dmg_commands: argparse._SubParsersAction) -> None:
                    help="pixels per point (2: a Retina picture, using a two-page background's "
                         "2x page)")
     p.add_argument("--json", action="store_true", help="what was read from the image")
+    from .dmg import add_passphrase_option
+    add_passphrase_option(p)
     p.set_defaults(handler=cmd_preview)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from ..atomic import atomic_write_bytes
     from ..build.preview import preview_png
-    png, view = preview_png(args.image, scale=args.scale)
+    from .dmg import read_passphrase
+    png, view = preview_png(args.image, scale=args.scale, passphrase=read_passphrase(args))
     atomic_write_bytes(args.output, png)
     if args.json:
         emit_json({"output": str(args.output), **view.to_json()})

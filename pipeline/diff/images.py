@@ -22,9 +22,9 @@ from .volume import compare_hfs, filesystem_name
 # The whole report.
 
 def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
-                progress: Progress | None = None) -> DiffReport:
+                progress: Progress | None = None, passphrase: bytes | None = None) -> DiffReport:
     """Compare two .dmg files (``identical`` says whether they are byte for
-    byte the same)."""
+    byte the same); ``passphrase`` opens encrypted ones (the same for both)."""
     pa, pb = Path(path_a), Path(path_b)
     for p in (pa, pb):
         if not p.exists():
@@ -35,10 +35,10 @@ def diff_images(path_a: str | os.PathLike, path_b: str | os.PathLike, *,
         return DiffReport(os.fspath(path_a), os.fspath(path_b), True, "identical",
                           FileComparison([size_a, size_b], None),
                           ["the files are identical, byte for byte"])
-    with open_udif(pa) as ia, open_udif(pb) as ib:
+    with open_udif(pa, passphrase=passphrase) as ia, open_udif(pb, passphrase=passphrase) as ib:
         report = DiffReport(os.fspath(path_a), os.fspath(path_b), False, "content",
-                            FileComparison([size_a, size_b], first, locate_file_offset(ia, first),
-                                           locate_file_offset(ib, first)))
+                            FileComparison([size_a, size_b], first, _locate(ia, first),
+                                           _locate(ib, first)))
         _compare(ia, ib, report, progress)
     report.manifest = compare_manifests(pa, pb)
     return report
@@ -48,7 +48,7 @@ def _compare(ia: UDIFImage, ib: UDIFImage, report: DiffReport, progress) -> None
     pairs, only_a, only_b = pair_partitions(ia, ib)
     report.container = ContainerReport(
         koly=compare_koly(ia.koly, ib.koly),
-        resources=compare_resources(ia, ib),
+        resources=_compare_layers(ia, ib) + compare_resources(ia, ib),
         partitions_only_in_a=[p.label for p in only_a],
         partitions_only_in_b=[p.label for p in only_b],
         partitions=[compare_blkx(ia, a, ib, b) for a, b in pairs])
@@ -82,6 +82,25 @@ def _compare(ia: UDIFImage, ib: UDIFImage, report: DiffReport, progress) -> None
                                    content_parts)
     report.verdict = "encoding" if disk_equal else "content"
     report.summary = summarise(report)
+
+
+def _locate(image: UDIFImage, offset: int) -> str:
+    """The structure holding byte ``offset`` of the file; inside a container
+    (encrypted, sparse) the file's bytes are the container's, not UDIF's."""
+    if image.container.layers:
+        return f"the {image.container.kind} container around the UDIF image"
+    return locate_file_offset(image, offset)
+
+
+def _compare_layers(ia: UDIFImage, ib: UDIFImage) -> list[dict]:
+    """The containers around the UDIF images (encryption, sparse image,
+    bundle): their kinds and fields, when they differ."""
+    def described(image: UDIFImage) -> str:
+        return " > ".join(", ".join([layer["layer"]] + [f"{k} {v}" for k, v in layer.items()
+                                                        if k not in ("layer", "data_offset")])
+                          for layer in image.container.layers) or "none"
+    a, b = described(ia), described(ib)
+    return [] if a == b else [{"field": "container", "a": a, "b": b}]
 
 
 def content_detail(ia: UDIFImage, a: Partition, ib: UDIFImage, b: Partition,

@@ -311,3 +311,23 @@ def test_udrw_is_the_disk_itself(work, capsys):
     assert cli(capsys, "dmg", "convert", str(rw), "-o", str(back), "--format", "UDZO")[0] == 0
     code, out, _ = cli(capsys, "dmg", "ls", str(back))
     assert code == 0 and "data.bin" in out
+
+
+def test_diff_and_preview_open_encrypted_images(work, capsys):
+    raw = work / "disk.raw"
+    assert cli(capsys, "dmg", "create", str(work / "src"), "-o", str(raw), "--format", "raw",
+               "--epoch", str(EPOCH))[0] == 0
+    for bits, name in (("AES-256", "a.dmg"), ("AES-128", "b.dmg")):
+        assert cli(capsys, "dmg", "convert", str(raw), "-o", str(work / name), "--format",
+                   "UDZO", "--encryption", bits, "--passphrase-file", str(work / "pw"),
+                   "--iterations", "1000")[0] == 0
+    code, out, _ = cli(capsys, "dmg", "diff", str(work / "a.dmg"), str(work / "b.dmg"),
+                       "--passphrase-file", str(work / "pw"), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["verdict"] == "encoding"
+    (layer,) = report["container"]["resources"][:1]
+    assert layer["field"] == "container" and "AES-256" in layer["a"] and "AES-128" in layer["b"]
+    assert report["file"]["a"] == "the encrypted container around the UDIF image"
+    code, out, _ = cli(capsys, "dmg", "preview", str(work / "a.dmg"), "-o",
+                       str(work / "p.png"), "--passphrase-file", str(work / "pw"))
+    assert code == 0 and (work / "p.png").read_bytes()[:4] == b"\x89PNG"
