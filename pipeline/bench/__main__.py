@@ -5,7 +5,7 @@ import importlib
 import sys
 
 BENCHMARKS = {"hfs": "pipeline.bench.hfs", "dmg": "pipeline.bench.dmg",
-              "sdk": "pipeline.bench.sdk"}
+              "sdk": "pipeline.bench.sdk", "scaling": "pipeline.bench.scaling"}
 
 
 def main(argv: list[str] | None = None) -> int:
