@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import InputError, ReprodmgError
 from ..hfs.volume import read_volume_header
 from ..progress import Progress
+from ..udif.info import describe_container
 from ..udif.koly import SECTOR
 from ..udif.reader import Partition, UDIFImage, open_udif
 from .common import SectorRanges, compare_sources, file_first_difference, sector_ranges_json
@@ -95,11 +96,8 @@ def _locate(image: UDIFImage, offset: int) -> str:
 def _compare_layers(ia: UDIFImage, ib: UDIFImage) -> list[dict]:
     """The containers around the UDIF images (encryption, sparse image,
     bundle): their kinds and fields, when they differ."""
-    def described(image: UDIFImage) -> str:
-        return " > ".join(", ".join([layer["layer"]] + [f"{k} {v}" for k, v in layer.items()
-                                                        if k not in ("layer", "data_offset")])
-                          for layer in image.container.layers) or "none"
-    a, b = described(ia), described(ib)
+    a = describe_container(ia.container.layers) if ia.container.layers else "none"
+    b = describe_container(ib.container.layers) if ib.container.layers else "none"
     return [] if a == b else [{"field": "container", "a": a, "b": b}]
 
 

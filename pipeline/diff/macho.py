@@ -178,9 +178,9 @@ def _is_zerofill(sec) -> bool:
 
 
 def _sections(sa: MachOSlice, sb: MachOSlice) -> list[dict]:
-    secs_b = _section_list(sb)
+    secs_a, secs_b = _section_list(sa), _section_list(sb)
     out = []
-    for key, x in _section_list(sa).items():
+    for key, x in secs_a.items():
         y = secs_b.get(key)
         if y is None or _is_zerofill(x) or _is_zerofill(y):
             continue
@@ -195,8 +195,8 @@ def _sections(sa: MachOSlice, sb: MachOSlice) -> list[dict]:
         if text_a is not None or text_b is not None:
             entry["strings"] = [text_a, text_b]
         out.append(entry)
-    only_a = sorted(set(_section_list(sa)) - set(secs_b))
-    only_b = sorted(set(secs_b) - set(_section_list(sa)))
+    only_a = sorted(set(secs_a) - set(secs_b))
+    only_b = sorted(set(secs_b) - set(secs_a))
     out += [{"section": f"{s},{n}", "only_in": "A"} for s, n in only_a]
     out += [{"section": f"{s},{n}", "only_in": "B"} for s, n in only_b]
     return capped(out)[0]

@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CorruptError, InputError
+from ..errors import InputError
 from ..hfs import free_byte_ranges
 from .info import scheme_from_names
 from .koly import SECTOR
 from .mish import CHUNK_IGNORE
 from .partitions import PartitionPlan, PlannedPartition
-from .container import Container, open_container
+from .container import Container, SliceSource, open_container
 from .reader import UDIFImage
 from .variants import EncryptionOptions, container_format, write_container
 from .writer import MIN_IGNORE_RUN, plan_partitions, write_plan
@@ -73,7 +73,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
                 # What the reader tolerated in the input, for the caller to say.
                 return {**result, "input_warnings": list(image.warnings)} if image.warnings \
                     else result
-        source = ContainerSource(container)
+        source = SliceSource(container, 0, container.size)
         if source.size % SECTOR:
             raise InputError(f"{src}: size {source.size} is not a multiple of 512: "
                              "neither a UDIF image nor a raw disk image")
@@ -81,21 +81,6 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, format: str,
         free = free_byte_ranges(source, str(src), MIN_IGNORE_RUN * SECTOR) or []
         plan = plan_partitions(source, layout or "none", free)
         return _write(plan, out, format, level, workers, progress, encryption)
-
-
-class ContainerSource:
-    """``ImageSource`` over a container's inner bytes (a raw disk)."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.size = container.size
-
-    def read(self, offset: int, length: int) -> bytes:
-        data = self.container.pread(offset, length)
-        if len(data) != length:
-            raise CorruptError(self.container.path, "image", f"short read of {length} bytes",
-                               offset)
-        return data
 
 
 class _Disk:
@@ -115,7 +100,7 @@ def _disk_of(container: Container, src: Path, passphrase: bytes | None) -> _Disk
     if container.is_udif:
         image = UDIFImage(src, passphrase=passphrase)
         return _Disk(image.read_disk, image.size, image.close)
-    source = ContainerSource(container)
+    source = SliceSource(container, 0, container.size)
     return _Disk(source.read, source.size)
 
 

@@ -161,7 +161,7 @@ def format_info(info: dict) -> str:
         f"Compressed: {s['compressed_bytes']} bytes (ratio {s['compression_ratio']})",
         f"Code signature: {_fmt_signature(info['code_signature'])}",
         f"Licence agreement: {_fmt_license(info['license'])}",
-        f"Container: {_fmt_container(info['container'])}",
+        f"Container: {describe_container(info['container'])}",
         f"Partition scheme: {info['partition_scheme']}",
         "Partitions:",
     ]
@@ -177,7 +177,7 @@ def format_container(info: dict) -> str:
     layers = info["container"]
     lines = [f"Image: {info['path']}",
              f"Format: {info['format'] + ' holding a raw disk' if layers else 'raw disk'}",
-             f"Container: {_fmt_container(layers) if layers else 'none'}",
+             f"Container: {describe_container(layers) if layers else 'none'}",
              f"Disk: {info['disk_bytes']} bytes", f"Partition scheme: {info['partition_scheme']}",
              "Partitions:"]
     for p in info["partitions"]:
@@ -187,7 +187,7 @@ def format_container(info: dict) -> str:
     return "\n".join(shown(line) for line in lines)
 
 
-def _fmt_container(layers: list[dict]) -> str:
+def describe_container(layers: list[dict]) -> str:
     if not layers:
         return "none (a plain UDIF file)"
     return " > ".join(", ".join(f"{k} {v}" for k, v in layer.items() if k != "layer")
