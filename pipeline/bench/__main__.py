@@ -5,7 +5,8 @@ import importlib
 import sys
 
 BENCHMARKS = {"hfs": "pipeline.bench.hfs", "dmg": "pipeline.bench.dmg",
-              "sdk": "pipeline.bench.sdk", "scaling": "pipeline.bench.scaling"}
+              "sdk": "pipeline.bench.sdk", "scaling": "pipeline.bench.scaling",
+              "sig": "pipeline.bench.sig"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,7 +73,7 @@ def adhoc_sign_slice(sl: MachOSlice, identifier: str, linker_signed: bool = True
         if size != cs.datasize:
             data = allocate(sl, size, dataoff)
         else:
-            data = bytearray(sl.data[:dataoff + size])
+            data = bytearray(sl.read(0, dataoff + size))
     else:
         dataoff = default_dataoff(sl)
         size = adhoc_signature_size(identifier, dataoff)

@@ -19,6 +19,8 @@ notices a signature from another allocator or build.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import Iterator
 
 from ..binstruct import BinStruct
 from ..errors import CorruptError, InputError
@@ -42,9 +44,53 @@ def default_dataoff(sl: MachOSlice) -> int:
     return round_up(sl.linkedit_content_end(), SIGNATURE_ALIGN)
 
 
+@dataclass
+class Allocation:
+    """A slice resized for a signature, described rather than copied: the
+    new slice is ``head`` (the header and load commands, rewritten), then the
+    input slice's bytes up to ``keep``, then zeros up to ``dataoff`` and
+    through the ``datasize`` bytes the signature will fill."""
+
+    slice: MachOSlice
+    head: bytes
+    keep: int
+    dataoff: int
+    datasize: int
+
+    @property
+    def size(self) -> int:
+        return self.dataoff + self.datasize
+
+    def chunks(self, window: int = macho.WINDOW) -> Iterator[bytes | memoryview]:
+        """The new slice's bytes up to ``dataoff`` (what the code hashes
+        cover), a window at a time."""
+        yield self.head
+        yield from self.slice.chunks(len(self.head), self.keep, window)
+        zeros = self.dataoff - max(self.keep, len(self.head))
+        while zeros > 0:
+            n = min(zeros, window)
+            yield bytes(n)
+            zeros -= n
+
+    def materialize(self) -> bytearray:
+        """The whole new slice in memory, signature area zeroed."""
+        out = bytearray()
+        for chunk in self.chunks():
+            out += chunk
+        out += bytes(self.datasize)
+        return out
+
+
 def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytearray:
     """Return the slice's bytes resized for a ``datasize``-byte signature at
     ``dataoff`` (default: codesign_allocate's choice), signature area zeroed."""
+    return plan_allocation(sl, datasize, dataoff).materialize()
+
+
+def plan_allocation(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> Allocation:
+    """Room for a ``datasize``-byte signature at ``dataoff`` (default:
+    codesign_allocate's choice), as an Allocation: nothing past the load
+    commands is read."""
     linkedit = sl.segment("__LINKEDIT")
     if linkedit is None:
         raise CorruptError(sl.path, f"{sl.arch} __LINKEDIT", "no __LINKEDIT segment: cannot "
@@ -60,25 +106,29 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
         raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
                          f"link-edit data ends at {content_end:#x} and the signature must start "
                          f"at a 16-byte boundary after it (signature made for another build?)")
-    if dataoff > round_up(len(sl.data), SIGNATURE_ALIGN):
+    if dataoff > round_up(sl.size, SIGNATURE_ALIGN):
         # codesign_allocate never leaves a gap after the slice's last byte;
         # checked before allocating, as dataoff comes from the signature.
         raise InputError(f"{sl.path}: {sl.arch}: a signature at offset {dataoff:#x} does not fit: "
-                         f"the slice ends at {len(sl.data):#x} (signature made for another "
+                         f"the slice ends at {sl.size:#x} (signature made for another "
                          "build?)")
     # Any positive size: codesign pads to 16 bytes, but Go's linker and
     # ld64-820 record the SuperBlob's exact length (82226 bytes, say).
     if datasize <= 0:
         raise InputError(f"{sl.path}: {sl.arch}: signature size {datasize} is not positive")
     old = sl.code_signature
-    keep = min(dataoff, old.dataoff if old is not None else len(sl.data), len(sl.data))
-    out = bytearray(memoryview(sl.data)[:keep])      # one copy, not two
-    out += bytes(dataoff + datasize - len(out))
+    keep = min(dataoff, old.dataoff if old is not None else sl.size, sl.size)
+    # Everything rewritten lies in the header, the load commands and the
+    # LC_CODE_SIGNATURE appended after them.
+    head_len = min(sl.header_size + sl.sizeofcmds + macho.LinkeditDataCommand.struct_size(),
+                   dataoff + datasize)
+    head = bytearray(sl.read(0, min(keep, head_len)))
+    head += bytes(head_len - len(head))
 
     if old is not None:
-        _rewrite(out, old.command.offset, macho.LinkeditDataCommand, dataoff=dataoff, datasize=datasize)
+        _rewrite(head, old.command.offset, macho.LinkeditDataCommand, dataoff=dataoff, datasize=datasize)
     else:
-        _append_command(sl, out, dataoff, datasize)
+        _append_command(sl, head, dataoff, datasize)
 
     filesize = dataoff + datasize - linkedit.fileoff
     vmsize = linkedit.vmsize
@@ -86,8 +136,8 @@ def allocate(sl: MachOSlice, datasize: int, dataoff: int | None = None) -> bytea
         vmsize = round_up(filesize, macho.segment_alignment(sl.cputype))
     cmd = linkedit.command
     segment = macho.SegmentCommand64 if cmd.cmd == macho.LC_SEGMENT_64 else macho.SegmentCommand
-    _rewrite(out, cmd.offset, segment, vmsize=vmsize, filesize=filesize)
-    return out
+    _rewrite(head, cmd.offset, segment, vmsize=vmsize, filesize=filesize)
+    return Allocation(sl, bytes(head[:min(head_len, dataoff)]), keep, dataoff, datasize)
 
 
 def _rewrite(out: bytearray, offset: int, structure: type[BinStruct], **changes: int) -> None:

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorruptError, InputError, VerificationError
-from ..macho import build_universal, parse_macho, read_macho
+from ..macho import read_macho
 from ..tarball import read_members
 from . import blobs
-from .allocate import allocate
+from .allocate import Allocation, plan_allocation
 from .detach import SIGN_SUFFIX
 from .verify import verify_path
+from .writeout import SliceWriter, write_macho
 
 # Apple's signatures are a few KiB to a few hundred KiB (hashes of 4 KiB
 # pages: 1 GiB of code is 8 MiB of hashes).  Larger is refused.
@@ -103,8 +104,12 @@ def _has_symlink(root: Path, rel: Path) -> bool:
     return False
 
 
-def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) -> bytes | bytearray:
-    """New bytes of the Mach-O at ``path`` with ``signatures`` (arch -> blob) attached."""
+def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str,
+                out: Path | None = None) -> None:
+    """Write the Mach-O at ``path`` with ``signatures`` (arch -> blob)
+    attached to ``out`` (default: in place, replacing it atomically), a
+    window at a time.  Every check on the signatures happens before anything
+    is written."""
     macho = read_macho(path)
     archs = [sl.arch for sl in macho.slices]
     for arch in sorted(set(signatures) - set(archs)):
@@ -114,7 +119,7 @@ def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) ->
     if missing:
         raise InputError(f"{member_prefix}: no signature for the {', '.join(missing)} slice of "
                          f"{path}")
-    new_slices = []
+    writers = []
     for sl in macho.slices:
         blob = signatures[sl.arch]
         member = f"{member_prefix}.{sl.arch}{SIGN_SUFFIX}"
@@ -124,14 +129,17 @@ def attach_file(path: Path, signatures: dict[str, bytes], member_prefix: str) ->
         if primary is None:
             raise CorruptError(member, f"{sl.arch} SuperBlob", "no CodeDirectory in slot 0")
         cd = blobs.CodeDirectory.parse(primary, ctx)
-        out = allocate(sl, len(blob), cd.code_limit)
-        out[cd.code_limit:cd.code_limit + len(blob)] = blob
-        new_slices.append(out)
-    if macho.fat is None:
-        return new_slices[0]
-    data = build_universal(macho.fat, new_slices)
-    parse_macho(data, path)          # the relaid universal file must parse again
-    return data
+        writers.append(_attached(plan_allocation(sl, len(blob), cd.code_limit), blob))
+    write_macho(Path(out if out is not None else path), macho.fat, writers,
+                mode=os.stat(path).st_mode & 0o7777)
+
+
+def _attached(allocation: Allocation, blob: bytes) -> SliceWriter:
+    def write(fh) -> None:
+        for chunk in allocation.chunks():
+            fh.write(chunk)
+        fh.write(blob)
+    return SliceWriter(allocation.size, write)
 
 
 def apply(unsigned: Path, sig_tar: Path, out: Path) -> None:
@@ -156,13 +164,7 @@ def apply(unsigned: Path, sig_tar: Path, out: Path) -> None:
             shutil.copytree(unsigned, tmp, symlinks=True)
         restore = _make_folders_writable(tmp)
         for stem, sigs in sorted(plan.signatures.items()):
-            target = tmp if unsigned.is_file() else tmp / stem
-            data = attach_file(target, sigs, stem)
-            mode = os.stat(target).st_mode & 0o7777
-            target.unlink()
-            with open(target, "wb") as fh:
-                fh.write(data)
-            os.chmod(target, mode)
+            attach_file(tmp if unsigned.is_file() else tmp / stem, sigs, stem)
         for name, data in sorted(plan.resources.items()):
             target = tmp / name
             if not target.parent.is_dir():

@@ -372,10 +372,53 @@ class CodeDirectory:
 
     def expected_code_hashes(self, code: bytes | bytearray | memoryview) -> list[bytes]:
         """Hashes of ``code[:code_limit]`` page by page (last page short)."""
-        page = self.page_size
-        limit = self.code_limit
-        view = memoryview(code)          # pages are hashed without copying them
-        return [self.hash(view[off:min(off + page, limit)]) for off in range(0, limit, page)]
+        hasher = PageHasher(self)
+        hasher.update(memoryview(code)[:self.code_limit])
+        return hasher.digests()
+
+
+class PageHasher:
+    """A CodeDirectory's code-slot hashes over bytes fed in pieces of any
+    size, up to its codeLimit: each page is hashed as it completes, so
+    neither the code nor a page is ever held whole."""
+
+    def __init__(self, cd: CodeDirectory) -> None:
+        name, self._size = HASH_TYPES[cd.hash_type]
+        self._new = getattr(hashlib, name)
+        self._page = cd.page_size
+        self._left = cd.code_limit        # bytes still to hash
+        self._partial = None              # a page begun in an earlier piece
+        self._partial_len = 0
+        self._out: list[bytes] = []
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)[:self._left]
+        self._left -= len(view)
+        pos = 0
+        if self._partial is not None:
+            take = min(self._page - self._partial_len, len(view))
+            self._partial.update(view[:take])
+            self._partial_len += take
+            pos = take
+            if self._partial_len == self._page:
+                self._out.append(self._partial.digest()[:self._size])
+                self._partial = None
+        page, new, size = self._page, self._new, self._size
+        whole = pos + (len(view) - pos) // page * page
+        self._out += [new(view[off:off + page]).digest()[:size] for off in range(pos, whole, page)]
+        if whole < len(view):
+            self._partial = new(view[whole:])
+            self._partial_len = len(view) - whole
+
+    def digests(self) -> list[bytes]:
+        """The hashes, the last (short) page included; every byte up to
+        codeLimit must have been fed."""
+        if self._left:
+            raise ValueError(f"{self._left} bytes of code were not hashed")
+        if self._partial is not None:
+            self._out.append(self._partial.digest()[:self._size])
+            self._partial = None
+        return self._out
 
 
 def _cstring(blob: bytes, offset: int, ctx: BlobContext, where: str, field_off: int,

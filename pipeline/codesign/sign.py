@@ -32,7 +32,7 @@ import plistlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 from cryptography import x509 as cx509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -43,9 +43,9 @@ from cryptography.x509.oid import NameOID
 
 from ..atomic import atomic_write_bytes
 from ..errors import InputError
-from ..macho import MachOSlice, build_universal, read_macho
+from ..macho import MachOSlice, read_macho
 from . import blobs
-from .allocate import allocate, default_dataoff, round_up
+from .allocate import default_dataoff, plan_allocation, round_up
 from .bundle import read_info_plist
 from .cms import build_signed_data
 from .coderesources import build_code_resources
@@ -53,6 +53,7 @@ from .nested import signing_order
 from .requirements import (AppleGenericAnchor, CertField, CertGenericExists, CertHash,
                            DESIGNATED_REQUIREMENT, Expr, Ident, SLOT_ROOT, all_of, oid_contents,
                            requirements_blob)
+from .writeout import SliceWriter, write_macho
 
 OID_DEVELOPER_ID_LEAF = "1.2.840.113635.100.6.1.13"
 OID_DEVELOPER_ID_INTERMEDIATE = "1.2.840.113635.100.6.2.6"
@@ -119,8 +120,9 @@ def signing_time(epoch: int) -> _dt.datetime:
 def sign_slice(sl: MachOSlice, identity: Identity | None, identifier: str, *,
                info_plist: bytes | None = None, code_resources: bytes | None = None,
                entitlements: bytes | None = None, hardened_runtime: bool = False,
-               epoch: int = 0) -> bytearray:
-    """The slice's bytes signed with ``identity`` (None: ad hoc)."""
+               epoch: int = 0) -> SliceWriter:
+    """The slice signed with ``identity`` (None: ad hoc), as a writer that
+    streams it: the code is read, hashed and written a window at a time."""
     text = sl.segment("__TEXT")
     if text is None:
         raise InputError(f"{sl.path}: {sl.arch}: no __TEXT segment")
@@ -151,9 +153,9 @@ def sign_slice(sl: MachOSlice, identity: Identity | None, identifier: str, *,
     cd.special_hashes = special
     cd.n_special_slots = max(special)
 
-    def superblob(code: memoryview | None) -> bytes:
-        # code None: the sizes only (every hash has the same length)
-        cd.code_hashes = cd.expected_code_hashes(code) if code is not None else \
+    def superblob(code_hashes: list[bytes] | None) -> bytes:
+        # code_hashes None: the sizes only (every hash has the same length)
+        cd.code_hashes = code_hashes if code_hashes is not None else \
             [bytes(cd.hash_size)] * -(-dataoff // cd.page_size)
         cd_blob = cd.pack()
         cms_der = b"" if identity is None else build_signed_data(
@@ -170,13 +172,22 @@ def sign_slice(sl: MachOSlice, identity: Identity | None, identifier: str, *,
     # a few bytes, so leave room for that.
     slack = 16 if identity and isinstance(identity.key, ec.EllipticCurvePrivateKey) else 0
     size = round_up(estimate + slack, 16)
-    data = allocate(sl, size, dataoff)
-    with memoryview(data) as view:
-        sig = superblob(view[:dataoff])
-    if len(sig) > size:
-        raise AssertionError("signature outgrew its estimate")
-    data[dataoff:dataoff + len(sig)] = sig
-    return data
+    allocation = plan_allocation(sl, size, dataoff)
+
+    def write(fh: BinaryIO) -> None:
+        # One pass: each window is written and hashed; the signature, which
+        # holds the hashes, follows the code it covers.
+        hasher = blobs.PageHasher(cd)
+        for chunk in allocation.chunks():
+            fh.write(chunk)
+            hasher.update(chunk)
+        sig = superblob(hasher.digests())
+        if len(sig) > size:
+            raise AssertionError("signature outgrew its estimate")
+        fh.write(sig)
+        fh.write(bytes(size - len(sig)))
+
+    return SliceWriter(allocation.size, write)
 
 
 def sign_file(path: Path, identity: Identity | None, identifier: str, **options) -> bytes:
@@ -184,12 +195,7 @@ def sign_file(path: Path, identity: Identity | None, identifier: str, **options)
     slice's cdhash (what a CodeResources seal records for nested code)."""
     macho = read_macho(path)
     slices = [sign_slice(sl, identity, identifier, **options) for sl in macho.slices]
-    fat = macho.fat
-    del macho                      # the input bytes are no longer needed
-    data = slices[0] if fat is None else build_universal(fat, slices)
-    mode = os.stat(path).st_mode & 0o7777
-    atomic_write_bytes(path, data)
-    os.chmod(path, mode)
+    write_macho(path, macho.fat, slices, mode=os.stat(path).st_mode & 0o7777)
     first = read_macho(path).slices[0]
     return blobs.CodeDirectory.parse(blobs.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
 

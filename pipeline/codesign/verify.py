@@ -122,12 +122,13 @@ def verify_slice(sl: MachOSlice, info_plist: bytes | None = None,
         rep.failures.append("not signed (no LC_CODE_SIGNATURE)")
         return rep
     ctx = blobs.BlobContext(sl.path, sl.arch, sl.file_offset + cs.dataoff)
+    signature = sl.read(cs.dataoff, cs.datasize)
     try:
-        superblob = blobs.SuperBlob.parse(sl.data[cs.dataoff:cs.dataoff + cs.datasize], ctx)
+        superblob = blobs.SuperBlob.parse(signature, ctx)
         cds = [(slot, blob, blobs.CodeDirectory.parse(blob, ctx))
                for slot, blob in superblob.code_directories()]
     except CorruptError as exc:
-        if not any(sl.data[cs.dataoff:cs.dataoff + cs.datasize]):
+        if not any(signature):
             rep.failures.append(f"not signed (LC_CODE_SIGNATURE reserves {cs.datasize} zero bytes)")
             return rep
         where = exc.where.removeprefix(sl.arch + " ")
@@ -147,8 +148,8 @@ def verify_slice(sl: MachOSlice, info_plist: bytes | None = None,
     rep.code_slots = len(primary.code_hashes)
     rep.code_limit = primary.code_limit
     rep.cdhash = primary.cdhash().hex()
+    _check_code(sl, cs.dataoff, [(slot, cd) for slot, _blob, cd in cds], rep)
     for slot, _blob, cd in cds:
-        _check_code(sl, cs.dataoff, slot, cd, rep)
         _check_special(superblob, slot, cd, info_plist, code_resources, rep)
     wrapper = superblob.get(blobs.CSSLOT_SIGNATURESLOT)
     cms_der = blobs.blob_payload(wrapper) if wrapper is not None else b""
@@ -172,29 +173,35 @@ def _slot_label(slot: int) -> str:
     return "CodeDirectory" if slot == 0 else f"alternate CodeDirectory {slot:#x}"
 
 
-def _check_code(sl: MachOSlice, dataoff: int, slot: int, cd: blobs.CodeDirectory,
+def _check_code(sl: MachOSlice, dataoff: int, cds: list[tuple[int, blobs.CodeDirectory]],
                 rep: SliceReport) -> None:
-    label = _slot_label(slot)
-    if cd.code_limit != dataoff:
-        rep.failures.append(f"{label}: codeLimit {cd.code_limit:#x} is not the signature "
-                            f"offset {dataoff:#x} (signature made for another layout)")
-        if cd.code_limit > len(sl.data):
-            return
-    page = cd.page_size
-    want_slots = -(-cd.code_limit // page)
-    if len(cd.code_hashes) != want_slots:
-        rep.failures.append(f"{label}: {len(cd.code_hashes)} code slots, codeLimit "
-                            f"{cd.code_limit:#x} needs {want_slots}")
-    bad = []
-    for i, (have, want) in enumerate(zip(cd.code_hashes,
-                                         cd.expected_code_hashes(
-                                             memoryview(sl.data)[:cd.code_limit]))):
-        if have != want:
-            bad.append(i)
-    if bad:
-        more = f" ({len(bad)} pages differ)" if len(bad) > 1 else ""
-        rep.failures.append(f"{label}: code page {bad[0]} (offset {bad[0] * page:#x}) hash "
-                            f"mismatch{more}")
+    """Every CodeDirectory's code-slot hashes against the slice, read once
+    for all of them a window at a time."""
+    checked = []
+    for slot, cd in cds:
+        label = _slot_label(slot)
+        if cd.code_limit != dataoff:
+            rep.failures.append(f"{label}: codeLimit {cd.code_limit:#x} is not the signature "
+                                f"offset {dataoff:#x} (signature made for another layout)")
+            if cd.code_limit > sl.size:
+                continue
+        want_slots = -(-cd.code_limit // cd.page_size)
+        if len(cd.code_hashes) != want_slots:
+            rep.failures.append(f"{label}: {len(cd.code_hashes)} code slots, codeLimit "
+                                f"{cd.code_limit:#x} needs {want_slots}")
+        checked.append((label, cd, blobs.PageHasher(cd)))
+    if not checked:
+        return
+    for chunk in sl.chunks(0, max(cd.code_limit for _label, cd, _h in checked)):
+        for _label, _cd, hasher in checked:
+            hasher.update(chunk)
+    for label, cd, hasher in checked:
+        bad = [i for i, (have, want) in enumerate(zip(cd.code_hashes, hasher.digests()))
+               if have != want]
+        if bad:
+            more = f" ({len(bad)} pages differ)" if len(bad) > 1 else ""
+            rep.failures.append(f"{label}: code page {bad[0]} (offset {bad[0] * cd.page_size:#x}) "
+                                f"hash mismatch{more}")
 
 
 _SPECIAL_BLOB_SLOTS = (blobs.CSSLOT_REQUIREMENTS, blobs.CSSLOT_ENTITLEMENTS, blobs.CSSLOT_DER_ENTITLEMENTS)

@@ -168,7 +168,7 @@ def _sigtar_run(data: bytes, path: Path) -> None:
     unsigned = _corpus_executable().parents[3] / "unsigned"
     plan = _plan(unsigned, path)
     for stem, sigs in sorted(plan.signatures.items()):
-        attach_file(unsigned / stem, sigs, stem)
+        attach_file(unsigned / stem, sigs, stem, out=path.with_name("attached"))
 
 
 def _xar_seed(path: Path) -> bytes:

@@ -35,7 +35,12 @@ class FatHeader:
         return FatHeaderFields.struct_size() + len(self.archs) * self.arch_struct.struct_size()
 
     @classmethod
-    def parse(cls, data: bytes, path: str | None = None) -> "FatHeader":
+    def parse(cls, data: bytes, path: str | None = None,
+              file_size: int | None = None) -> "FatHeader":
+        """The header and arch table at the start of ``data``; slices are
+        checked against ``file_size`` (default: ``data`` is the whole file)."""
+        if file_size is None:
+            file_size = len(data)
         head_size = FatHeaderFields.struct_size()
         if len(data) < head_size:
             raise CorruptError(path, "fat_header", "file shorter than a fat header", 0)
@@ -57,9 +62,9 @@ class FatHeader:
             where = f"fat_arch[{i}] ({arch.arch})"
             if arch.align > MAX_ALIGN:
                 raise CorruptError(path, where + ".align", f"2**{arch.align} is not a sane alignment", off)
-            if arch.offset < head_size + nfat * size or arch.offset + arch.size > len(data):
+            if arch.offset < head_size + nfat * size or arch.offset + arch.size > file_size:
                 raise CorruptError(path, where, f"slice [{arch.offset:#x}, +{arch.size:#x}) is outside "
-                                   f"the file ({len(data):#x} bytes)", off)
+                                   f"the file ({file_size:#x} bytes)", off)
             if arch.offset % (1 << arch.align):
                 raise CorruptError(path, where + ".offset",
                                    f"{arch.offset:#x} is not aligned to 2**{arch.align}", off)
@@ -87,25 +92,32 @@ def _round_up(value: int, align: int) -> int:
     return (value + align - 1) // align * align
 
 
-def build_universal(header: FatHeader, slices: list[bytes | bytearray]) -> bytes:
-    """Lay ``slices`` out behind ``header`` (same arch order, same aligns).
+def universal_layout(header: FatHeader, sizes: list[int]) -> FatHeader:
+    """The header for slices of ``sizes`` bytes (same arch order, same aligns).
 
     The first slice keeps its offset; each later one starts at the next
     multiple of its own alignment after the previous slice, which is what
-    lipo and codesign_allocate write.  The gap bytes are zero.
+    lipo and codesign_allocate write.
     """
-    if len(slices) != len(header.archs):
+    if len(sizes) != len(header.archs):
         raise ValueError("one slice per fat_arch")
     archs = []
     pos = header.header_size
-    out = bytearray()
-    for i, (arch, data) in enumerate(zip(header.archs, slices)):
+    for i, (arch, size) in enumerate(zip(header.archs, sizes)):
         offset = arch.offset if i == 0 else _round_up(pos, 1 << arch.align)
         if offset < pos:
             offset = _round_up(pos, 1 << arch.align)
-        archs.append(dataclasses.replace(arch, offset=offset, size=len(data)))
-        pos = offset + len(data)
-    new_header = FatHeader(header.magic, archs)
+        archs.append(dataclasses.replace(arch, offset=offset, size=size))
+        pos = offset + size
+    return FatHeader(header.magic, archs)
+
+
+def build_universal(header: FatHeader, slices: list[bytes | bytearray]) -> bytes:
+    """Lay ``slices`` out behind ``header`` as ``universal_layout`` places
+    them; the gap bytes are zero."""
+    new_header = universal_layout(header, [len(data) for data in slices])
+    archs = new_header.archs
+    out = bytearray()
     out += new_header.pack()
     for arch, data in zip(archs, slices):
         out += bytes(arch.offset - len(out))

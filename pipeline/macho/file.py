@@ -4,6 +4,11 @@ parses each slice's header and load commands.
 Every offset and count read from the file is checked against the slice
 before use; a malformed file raises ``CorruptError`` naming the file, the
 architecture, the structure and the byte offset (relative to the file).
+
+``read_macho`` reads only the headers and load commands of a file; the rest
+of a slice is read on demand, a window at a time (``MachOSlice.read`` and
+``chunks``), so signing or verifying a binary of any size holds a few MiB,
+not the binary.  ``parse_macho`` parses bytes already in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import CorruptError, InputError
 from . import structs
@@ -21,6 +27,50 @@ from .fat import FatHeader
 MAX_MACHO_SIZE = 4 << 30
 # mach_header.ncmds is a u32; real binaries have < 200 commands.
 MAX_NCMDS = 4096
+# The load commands must fit between the header and the first section; real
+# binaries have tens of KiB of them.  Larger is a hostile header.
+MAX_SIZEOFCMDS = 16 << 20
+# Page hashes of the largest slice accepted (4 GiB) with a SHA-1 and a
+# SHA-256 CodeDirectory come to ~55 MiB; a larger LC_CODE_SIGNATURE is hostile.
+MAX_SIGNATURE_SIZE = 64 << 20
+# How much of a slice is read before its header says how much more is needed.
+_HEAD_READ = 64 << 10
+# Contents are read and hashed in windows of this size.
+WINDOW = 1 << 20
+
+
+class FileRanges:
+    """Byte ranges of one open file, read with pread: what the slices of a
+    file opened by ``read_macho`` read their contents through."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self.size = os.fstat(self.fd).st_size
+        except OSError:
+            self.close()
+            raise
+
+    def read(self, offset: int, length: int) -> bytes:
+        parts = []
+        while length > 0:
+            piece = os.pread(self.fd, length, offset)
+            if not piece:
+                raise CorruptError(self.path, "file", "shorter than when it was opened (changed "
+                                   "while being read?)", offset)
+            parts.append(piece)
+            offset += len(piece)
+            length -= len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
 
 @dataclass
@@ -72,11 +122,14 @@ class BuildVersion:
 
 @dataclass
 class MachOSlice:
-    """One architecture: the bytes ``data`` are this slice only."""
+    """One architecture of ``size`` bytes.  ``data`` holds the whole slice
+    when parsed from memory, or only its header and load commands when read
+    from a file (``source``); ``read`` and ``chunks`` serve any range."""
 
     path: str
     file_offset: int     # where the slice starts in its file (0 if thin)
     data: bytes
+    size: int
     magic: int
     cputype: int
     cpusubtype: int
@@ -88,6 +141,25 @@ class MachOSlice:
     segments: list[Segment] = field(default_factory=list)
     linkedit_data: list[LinkeditData] = field(default_factory=list)
     build_version: BuildVersion | None = None
+    source: FileRanges | None = field(default=None, repr=False, compare=False)
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Bytes ``[offset, offset + length)`` of the slice, clipped to it."""
+        end = min(offset + length, self.size)
+        if offset >= end:
+            return b""
+        if end <= len(self.data):
+            return bytes(self.data[offset:end])
+        assert self.source is not None, "a slice parsed from a prefix has a source"
+        return self.source.read(self.file_offset + offset, end - offset)
+
+    def chunks(self, start: int, end: int, window: int = WINDOW) -> Iterator[bytes | memoryview]:
+        """The slice's bytes ``[start, end)`` in windows of at most ``window`` bytes."""
+        end = min(end, self.size)
+        in_memory = len(self.data) >= end
+        for off in range(start, end, window):
+            n = min(window, end - off)
+            yield memoryview(self.data)[off:off + n] if in_memory else self.read(off, n)
 
     @property
     def arch(self) -> str:
@@ -118,7 +190,7 @@ class MachOSlice:
         cs = self.code_signature
         if cs is None:
             return None
-        return self.data[cs.dataoff:cs.dataoff + cs.datasize]
+        return self.read(cs.dataoff, cs.datasize)
 
     def first_section_offset(self) -> int:
         """Lowest file offset of section contents: the load commands may grow
@@ -134,7 +206,7 @@ class MachOSlice:
                             and sec.flags & structs.S_THREAD_LOCAL_ZEROFILL != structs.S_THREAD_LOCAL_ZEROFILL]
             elif seg.fileoff and seg.filesize:
                 offsets.append(seg.fileoff)
-        return min(offsets) if offsets else len(self.data)
+        return min(offsets) if offsets else self.size
 
     def linkedit_content_end(self) -> int:
         """End of the __LINKEDIT contents other than the code signature."""
@@ -161,7 +233,7 @@ class MachOSlice:
         linkedit = self.segment("__LINKEDIT")
         if not ends and linkedit is not None:
             ends.append(linkedit.fileoff)
-        return max(ends) if ends else len(self.data)
+        return max(ends) if ends else self.size
 
     def where(self, structure: str) -> str:
         return f"{self.arch} {structure}"
@@ -171,13 +243,17 @@ def _name(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("latin-1")
 
 
-def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
-    """Parse one thin Mach-O image held in ``data``."""
+def parse_slice(data: bytes, path: str, file_offset: int = 0, *, size: int | None = None,
+                source: FileRanges | None = None) -> MachOSlice:
+    """Parse one thin Mach-O image: ``data`` holds all of it, or (with
+    ``size`` and ``source``) at least its header and load commands."""
 
     def fail(where: str, problem: str, off: int) -> CorruptError:
         return CorruptError(path, where, problem, file_offset + off)
 
-    if len(data) < 4:
+    if size is None:
+        size = len(data)
+    if size < 4:
         raise fail("mach_header", "shorter than a Mach-O header", 0)
     (magic,) = struct.unpack_from("<I", data, 0)
     if magic == structs.MH_MAGIC_64:
@@ -189,18 +265,23 @@ def parse_slice(data: bytes, path: str, file_offset: int = 0) -> MachOSlice:
     else:
         raise fail("mach_header.magic", f"{magic:#x} is not a Mach-O magic", 0)
     hsize = header_struct.struct_size()
-    if len(data) < hsize:
+    if size < hsize:
         raise fail("mach_header", "shorter than a Mach-O header", 0)
     h = header_struct.parse(data)
     ncmds, sizeofcmds = h.ncmds, h.sizeofcmds
-    sl = MachOSlice(path, file_offset, data, magic, h.cputype, h.cpusubtype, h.filetype, ncmds,
-                    sizeofcmds, h.flags)
+    sl = MachOSlice(path, file_offset, data, size, magic, h.cputype, h.cpusubtype, h.filetype,
+                    ncmds, sizeofcmds, h.flags, source=source)
     arch = sl.arch
     if ncmds > MAX_NCMDS:
         raise fail(f"{arch} mach_header.ncmds", f"{ncmds} load commands is not sane", 16)
-    if hsize + sizeofcmds > len(data):
+    if hsize + sizeofcmds > size:
         raise fail(f"{arch} mach_header.sizeofcmds",
-                   f"{sizeofcmds} bytes of load commands run past the slice ({len(data)} bytes)", 20)
+                   f"{sizeofcmds} bytes of load commands run past the slice ({size} bytes)", 20)
+    if sizeofcmds > MAX_SIZEOFCMDS:
+        raise fail(f"{arch} mach_header.sizeofcmds", f"{sizeofcmds} bytes of load commands is "
+                   "not sane", 20)
+    if len(data) < hsize + sizeofcmds:
+        raise ValueError("parse_slice: data must hold the header and load commands")
     pos = hsize
     end = hsize + sizeofcmds
     ptr_align = 8 if sl.is64 else 4
@@ -246,9 +327,9 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
         if size + nsects * ssize > lc.cmdsize:
             raise fail(where + ".nsects", f"{nsects} sections do not fit in cmdsize {lc.cmdsize}",
                        lc.offset)
-        if fileoff + filesize > len(data):
+        if fileoff + filesize > sl.size:
             raise fail(where + ".filesize", f"[{fileoff:#x}, +{filesize:#x}) runs past the slice "
-                       f"({len(data):#x} bytes)", lc.offset)
+                       f"({sl.size:#x} bytes)", lc.offset)
         sections = []
         for i in range(nsects):
             sec = sect_struct.parse(data, lc.offset + size + i * ssize)
@@ -260,27 +341,30 @@ def _parse_command(sl: MachOSlice, lc: LoadCommand, fail, ptr_align: int) -> Non
         _need(lc, structs.LinkeditDataCommand.struct_size(), f"{arch} load command {lc.index}", fail)
         led = structs.LinkeditDataCommand.parse(data, lc.offset)
         dataoff, datasize = led.dataoff, led.datasize
-        if dataoff + datasize > len(data):
+        if dataoff + datasize > sl.size:
             raise fail(f"{arch} linkedit_data_command {lc.cmd:#x}.dataoff",
-                       f"[{dataoff:#x}, +{datasize:#x}) runs past the slice ({len(data):#x} bytes)",
+                       f"[{dataoff:#x}, +{datasize:#x}) runs past the slice ({sl.size:#x} bytes)",
                        lc.offset + 8)
+        if lc.cmd == structs.LC_CODE_SIGNATURE and datasize > MAX_SIGNATURE_SIZE:
+            raise fail(f"{arch} LC_CODE_SIGNATURE.datasize", f"{datasize} bytes is larger than "
+                       "any code signature", lc.offset + 12)
         sl.linkedit_data.append(LinkeditData(lc.cmd, dataoff, datasize, lc))
     elif lc.cmd == structs.LC_SYMTAB:
         _need(lc, structs.SymtabCommand.struct_size(), f"{arch} LC_SYMTAB", fail)
         st = structs.SymtabCommand.parse(data, lc.offset)
         nlist = 16 if sl.is64 else 12
-        if st.symoff + st.nsyms * nlist > len(data) or st.stroff + st.strsize > len(data):
+        if st.symoff + st.nsyms * nlist > sl.size or st.stroff + st.strsize > sl.size:
             raise fail(f"{arch} LC_SYMTAB", "symbol or string table runs past the slice", lc.offset + 8)
     elif lc.cmd == structs.LC_DYSYMTAB:
         _need(lc, structs.DysymtabCommand.struct_size(), f"{arch} LC_DYSYMTAB", fail)
         for off, count, size in _dysymtab_tables(sl, lc):
-            if off + count * size > len(data):
+            if off + count * size > sl.size:
                 raise fail(f"{arch} LC_DYSYMTAB", f"a table at {off:#x} ({count} entries) runs "
                            "past the slice", lc.offset + 8)
     elif lc.cmd in (structs.LC_DYLD_INFO, structs.LC_DYLD_INFO_ONLY):
         _need(lc, structs.DyldInfoCommand.struct_size(), f"{arch} LC_DYLD_INFO", fail)
         for i, (off, size) in enumerate(structs.DyldInfoCommand.parse(data, lc.offset).tables()):
-            if off + size > len(data):
+            if off + size > sl.size:
                 raise fail(f"{arch} LC_DYLD_INFO", "a table runs past the slice",
                            lc.offset + 8 + 8 * i)
     elif lc.cmd == structs.LC_BUILD_VERSION:
@@ -302,7 +386,7 @@ def _dysymtab_tables(sl: MachOSlice, lc: LoadCommand) -> list[tuple[int, int, in
 @dataclass
 class MachOFile:
     path: str
-    data: bytes
+    data: bytes | None   # None when read from a file (slices read their ranges)
     fat: FatHeader | None
     slices: list[MachOSlice]
 
@@ -334,12 +418,39 @@ def parse_macho(data: bytes, path: str | os.PathLike = "<input>") -> MachOFile:
 
 
 def read_macho(path: str | os.PathLike) -> MachOFile:
+    """Open a Mach-O file: headers and load commands are read now, contents
+    when a slice's ``read`` or ``chunks`` asks for them."""
     p = Path(path)
+    name = os.fspath(p)
     try:
-        size = p.stat().st_size
-        if size > MAX_MACHO_SIZE:
-            raise InputError(f"{p}: {size} bytes is larger than any Mach-O this tool accepts")
-        data = p.read_bytes()
+        source = FileRanges(name)
     except OSError as exc:
         raise InputError(f"{p}: cannot read: {exc.strerror}") from None
-    return parse_macho(data, p)
+    if source.size > MAX_MACHO_SIZE:
+        raise InputError(f"{p}: {source.size} bytes is larger than any Mach-O this tool accepts")
+    try:
+        head = source.read(0, min(source.size, _HEAD_READ))
+        if len(head) >= 4 and struct.unpack_from(">I", head, 0)[0] in (structs.FAT_MAGIC,
+                                                                       structs.FAT_MAGIC_64):
+            fat = FatHeader.parse(head, name, file_size=source.size)
+            slices = [parse_slice(_slice_head(source, a.offset, a.size), name, a.offset,
+                                  size=a.size, source=source) for a in fat.archs]
+            return MachOFile(name, None, fat, slices)
+        return MachOFile(name, None, None, [parse_slice(_slice_head(source, 0, source.size), name,
+                                                        0, size=source.size, source=source)])
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror}") from None
+
+
+def _slice_head(source: FileRanges, offset: int, size: int) -> bytes:
+    """The first bytes of a slice: enough for its header and load commands
+    (what parse_slice checks and refuses is left to it)."""
+    head = source.read(offset, min(size, _HEAD_READ))
+    if len(head) >= 24 and struct.unpack_from("<I", head, 0)[0] in (structs.MH_MAGIC,
+                                                                    structs.MH_MAGIC_64):
+        hsize = 32 if struct.unpack_from("<I", head, 0)[0] == structs.MH_MAGIC_64 else 28
+        (sizeofcmds,) = struct.unpack_from("<I", head, 20)
+        need = min(size, hsize + sizeofcmds)
+        if len(head) < need and sizeofcmds <= MAX_SIZEOFCMDS:
+            head = source.read(offset, need)
+    return head

@@ -74,7 +74,7 @@ def test_adhoc_signing_unsigned_binary_allocates_and_verifies(builder, tmp_path)
     assert macho.code_signature.dataoff % 16 == 0
     linkedit = macho.segment("__LINKEDIT")
     # codesign_allocate: filesize ends at the signature, vmsize page-rounded (x86_64: 4 KiB)
-    assert linkedit.fileoff + linkedit.filesize == len(macho.data)
+    assert linkedit.fileoff + linkedit.filesize == macho.size
     assert linkedit.vmsize % 0x1000 == 0 and linkedit.vmsize >= linkedit.filesize
     require_tool("llvm-objdump-19")
     subprocess.run(["llvm-objdump-19", "--macho", "-d", str(out)], check=True, capture_output=True)

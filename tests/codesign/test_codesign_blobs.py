@@ -85,7 +85,7 @@ def test_alternate_code_directories_are_verified(builder, tmp_path):
         return blobs.SuperBlob(blobs.CSMAGIC_EMBEDDED_SIGNATURE,
                            [(0, sha1.pack()), (0x1000, primary.pack())]).pack()
 
-    size = -(-len(superblob(sl.data)) // 16) * 16
+    size = -(-len(superblob(sl.read(0, sl.size))) // 16) * 16
     data = allocate(sl, size, cs.dataoff)          # the signature grows: header page changes
     sig = superblob(bytes(data[:cs.dataoff]))
     data[cs.dataoff:cs.dataoff + len(sig)] = sig

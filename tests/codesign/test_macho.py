@@ -33,7 +33,7 @@ def test_build_version_and_segments_of_lld_binary(builder):
     sl = read_macho(builder.link("arm64", "bv-arm64")).slices[0]
     assert sl.build_version.platform == 1                  # PLATFORM_MACOS
     assert sl.build_version.minos == 0x000B0000            # 11.0, from -platform_version
-    assert sl.segment("__LINKEDIT").fileoff + sl.segment("__LINKEDIT").filesize == len(sl.data)
+    assert sl.segment("__LINKEDIT").fileoff + sl.segment("__LINKEDIT").filesize == sl.size
 
 
 def test_not_macho_is_refused_with_file_and_offset():

@@ -189,6 +189,26 @@ def test_hostile_macho_header_is_refused(data, expected):
     assert str(info.value).startswith("hostile.bin: " + expected), str(info.value)
 
 
+@pytest.mark.parametrize("data, size, expected", [
+    (thin_header(1, 16, struct.pack("<IIII", 0x1D, 16, 0x1000, 65 << 20)), 80 << 20,
+     "x86_64 LC_CODE_SIGNATURE.datasize: offset 0x2c: 68157440 bytes is larger than any code "
+     "signature"),
+    (thin_header(1, 17 << 20), 20 << 20, "x86_64 mach_header.sizeofcmds: offset 0x14: 17825792 "
+                                         "bytes of load commands is not sane"),
+])
+def test_hostile_sizes_in_a_large_file_are_refused_before_reading(tmp_path, data, size, expected):
+    # read_macho reads headers only: a sparse file of tens of MiB whose
+    # header asks for a huge signature or load-command area is refused
+    # from the header, before any of that is read.
+    path = tmp_path / "hostile.bin"
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.truncate(size)
+    with pytest.raises(CorruptError) as info:
+        read_macho(path)
+    assert str(info.value).startswith(f"{path}: " + expected), str(info.value)
+
+
 # --- hostile signature blobs ----------------------------------------------------------
 
 def corpus_cd() -> bytes:
