@@ -295,18 +295,12 @@ def volume_of(args: argparse.Namespace) -> Iterator[tuple[Any, str, str]]:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from ..hfs.listing import format_entries
     from ..hfs.reader import HFSReader
-    from .hfs import listing_json, warn_journal
+    from .hfs import print_listing, warn_journal
     with volume_of(args) as (source, label, partition):
         reader = HFSReader(source, label)
         warn_journal(reader, label)
-        entries = list(reader.entries())
-        if args.json:
-            emit_json({"image": args.image, "partition": partition,
-                       **listing_json(reader, entries)})
-        else:
-            sys.stdout.write(format_entries(entries))
+        print_listing(reader, args.json, {"image": args.image, "partition": partition})
     return 0
 
 

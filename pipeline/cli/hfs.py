@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..atomic import atomic_output
 from ..imagesource import FileImageSource
 from ..progress import TerminalProgress
-from .output import emit_json
+from .output import emit_json, emit_json_streaming, emit_lines
 from .volume import add_volume_options, build_volume_from_args, volume_name
 
 if TYPE_CHECKING:
@@ -56,16 +56,11 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from ..hfs.listing import format_entries
     from ..hfs.reader import HFSReader
     with FileImageSource(args.image) as src:
         reader = HFSReader(src, args.image)
         warn_journal(reader, args.image)
-        entries = list(reader.entries())
-        if args.json:
-            emit_json(listing_json(reader, entries))
-        else:
-            sys.stdout.write(format_entries(entries))
+        print_listing(reader, args.json)
     return 0
 
 
@@ -83,16 +78,24 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def listing_json(reader: "HFSReader", entries: list) -> dict:
-    """What `hfs ls --json` and `dmg ls --json` print: the volume, then its entries."""
-    return {"volume_name": reader.volume_name,
-            "signature": reader.vh.signature.decode(),
-            "case_sensitive": reader.case_sensitive,
-            "journal": reader.journal,
-            "block_size": reader.vh.blockSize,
-            "total_blocks": reader.vh.totalBlocks,
-            "free_blocks": reader.vh.freeBlocks,
-            "entries": [e.to_json() for e in entries]}
+def print_listing(reader: "HFSReader", as_json: bool, head: dict | None = None) -> None:
+    """What `hfs ls` and `dmg ls` print: one line per entry, or (``--json``)
+    ``head``, the volume's fields and its entries.  Entries are read from
+    the catalog as they are printed: a volume of a million files is listed
+    in the memory of a few thousand."""
+    from ..hfs.listing import format_entry
+    entries = reader.entries()
+    if not as_json:
+        emit_lines(format_entry(e) + "\n" for e in entries)
+        return
+    volume = {"volume_name": reader.volume_name,
+              "signature": reader.vh.signature.decode(),
+              "case_sensitive": reader.case_sensitive,
+              "journal": reader.journal,
+              "block_size": reader.vh.blockSize,
+              "total_blocks": reader.vh.totalBlocks,
+              "free_blocks": reader.vh.freeBlocks}
+    emit_json_streaming({**(head or {}), **volume}, "entries", (e.to_json() for e in entries))
 
 
 def add_xattrs_option(p: argparse.ArgumentParser) -> None:

@@ -14,8 +14,10 @@ The rules every command follows:
 
 from __future__ import annotations
 
+import itertools
+import json
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..jsonfile import canonical_json
 
@@ -34,3 +36,42 @@ def report_failures(problems: Iterable[str]) -> int:
 
 def emit_json(obj: Any) -> None:
     sys.stdout.write(canonical_json(obj).decode("utf-8"))
+
+
+# Listings longer than this are printed as they are read; shorter ones are
+# printed whole or, when the input turns out damaged, not at all.
+STREAM_AFTER = 10_000
+
+
+def _held(items: Iterable[Any], hold: int) -> tuple[list[Any], Iterator[Any]]:
+    it = iter(items)
+    return list(itertools.islice(it, hold)), it
+
+
+def emit_lines(lines: Iterable[str], hold: int = STREAM_AFTER) -> None:
+    """Write text lines; a long listing streams instead of being held."""
+    first, rest = _held(lines, hold)
+    sys.stdout.write("".join(first))
+    for line in rest:
+        sys.stdout.write(line)
+
+
+def emit_json_streaming(obj: dict, key: str, items: Iterable[Any],
+                        hold: int = STREAM_AFTER) -> None:
+    """``emit_json({**obj, key: list(items)})``, byte for byte, without
+    holding a long list: past ``hold`` items, they are written as they come
+    (a damaged input then ends the document early, and the command fails)."""
+    first, rest = _held(items, hold)
+    if len(first) < hold:
+        emit_json({**obj, key: first})
+        return
+    marker = "\0reprodmg-stream\0"
+    head, tail = canonical_json({**obj, key: [marker]}).decode("utf-8").split(
+        json.dumps(marker), 1)
+    indent = head[head.rindex("\n") + 1:]          # the list items' indentation
+    out = sys.stdout
+    out.write(head[:len(head) - len(indent)])
+    for n, item in enumerate(itertools.chain(first, rest)):
+        text = json.dumps(item, indent=2, sort_keys=True, ensure_ascii=False)
+        out.write((",\n" if n else "") + indent + text.replace("\n", "\n" + indent))
+    out.write(tail)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError
@@ -39,6 +39,8 @@ COMPARE_BINARY = 0xBC
 # No tree we read or write has nodes outside 512..32768 bytes (TN1150).
 MIN_NODE_SIZE = 512
 MAX_NODE_SIZE = 32768
+# Apple's B-tree code allows 16 levels (kMaxTreeDepth); deeper is hostile.
+MAX_TREE_DEPTH = 16
 
 
 def header_map_bytes(node_size: int) -> int:
@@ -359,6 +361,66 @@ class BTreeReader:
         for node in self.leaf_nodes():
             for i, rec in enumerate(node.records):
                 yield node, i, rec
+
+    def records_from(self, before: Callable[[bytes], bool], max_key_length: int
+                     ) -> Iterator[tuple[Node, int, bytes]]:
+        """Leaf records in key order from the first whose key (keyLength
+        included) is not ``before``: ``before`` is true of every key that
+        sorts ahead of the wanted range.  The index is descended from the
+        root, so a range costs a few nodes, not the tree; the caller stops
+        when its range ends."""
+        hdr = self.header
+        if hdr.treeDepth == 0 or hdr.leafRecords == 0 and hdr.firstLeafNode == 0:
+            return
+        number = hdr.rootNode
+        for _level in range(min(hdr.treeDepth, MAX_TREE_DEPTH)):
+            node = self.node(number)
+            if node.descriptor.kind == KIND_LEAF:
+                break
+            if node.descriptor.kind != KIND_INDEX or not node.records:
+                raise CorruptError(self.name, f"{self.tree} B-tree node {number}",
+                                   f"kind {node.descriptor.kind} with {len(node.records)} "
+                                   "records where an index node was expected", node.offset + 8)
+            child = None
+            for i, rec in enumerate(node.records):
+                key, rest = split_key(rec, self.tree, self.name, node, i, max_key_length)
+                if len(rest) < 4:
+                    raise CorruptError(self.name, f"{self.tree} B-tree node {number} record {i}",
+                                       "index record without a child pointer",
+                                       node.offset + node.record_offsets[i])
+                if child is not None and not before(key):
+                    break
+                child = struct.unpack_from(">I", rec, len(rec) - 4)[0]
+            number = child
+        else:
+            raise CorruptError(self.name, f"{self.tree} B-tree header node.treeDepth",
+                               f"index nodes deeper than treeDepth {hdr.treeDepth}",
+                               self._image_offset(14 + 2))
+        seen: set[int] = set()
+        prev = number
+        started = False
+        while number:
+            if number in seen:
+                raise CorruptError(self.name, f"{self.tree} B-tree node {prev}.fLink",
+                                   f"cyclic leaf chain: node {number} visited twice",
+                                   self._image_offset(prev * self.node_size))
+            seen.add(number)
+            node = self.node(number, KIND_LEAF)
+            for i, rec in enumerate(node.records):
+                key, _ = split_key(rec, self.tree, self.name, node, i, max_key_length)
+                if not before(key):
+                    started = True
+                    yield node, i, rec
+                elif started:
+                    # Keys went back: the chain leads to earlier nodes.
+                    if i == 0 and number != prev:
+                        raise CorruptError(self.name, f"{self.tree} B-tree node {prev}.fLink",
+                                           f"cyclic leaf chain: node {number} holds keys that "
+                                           f"sort before node {prev}'s",
+                                           self._image_offset(prev * self.node_size))
+                    raise CorruptError(self.name, f"{self.tree} B-tree node {number} record {i}",
+                                       "keys out of order", node.offset + node.record_offsets[i])
+            prev, number = number, node.descriptor.fLink
 
 
 def split_key(rec: bytes, tree: str, name: str, node: Node, index: int,

@@ -51,9 +51,16 @@ class HFSVolume:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
                              f"({self.size})")
-        out = bytearray(length)
         i = max(0, bisect.bisect_right(self._starts, offset) - 1)
         end = offset + length
+        if i < len(self._segments):
+            # A window inside one segment (a large file's data): read it
+            # as it is, without assembling a copy.
+            start, payload = self._segments[i]
+            if start <= offset and end <= start + self._length(payload):
+                return _payload_slice(payload, offset - start, length)
+        out = bytearray(length)
+        view = memoryview(out)
         while i < len(self._segments):
             start, payload = self._segments[i]
             if start >= end:
@@ -61,7 +68,7 @@ class HFSVolume:
             seg_len = self._length(payload)
             lo, hi = max(start, offset), min(start + seg_len, end)
             if lo < hi:
-                out[lo - offset:hi - offset] = _payload_slice(payload, lo - start, hi - lo)
+                _payload_into(payload, lo - start, view[lo - offset:hi - offset])
             i += 1
         return bytes(out)
 
@@ -112,6 +119,27 @@ def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes
     if len(data) != length:
         raise InputError(f"{payload.path}: file shrank while the volume was being written")
     return data
+
+
+def _payload_into(payload: bytes | FileData, offset: int, view: memoryview) -> None:
+    """Fill ``view`` with the payload's bytes from ``offset`` (file data is
+    read straight into it)."""
+    if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
+        view[:] = _payload_slice(payload, offset, len(view))
+        return
+    try:
+        with open(payload.path, "rb", buffering=0) as fh:
+            fh.seek(offset)
+            got = 0
+            while got < len(view):
+                n = fh.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+    except OSError as exc:
+        raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
+    if got != len(view):
+        raise InputError(f"{payload.path}: file shrank while the volume was being written")
 
 
 def _write_zeros(fileobj: IO[bytes], n: int) -> None:

@@ -11,6 +11,7 @@ against the image.
 from __future__ import annotations
 
 import io
+import itertools
 import stat
 import struct
 from dataclasses import asdict, dataclass, field
@@ -234,13 +235,14 @@ class HFSReader:
                                    "key", str(exc), node.offset + node.record_offsets[i]) from None
             yield parent, hfsuni.decode_name(raw)
 
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        children: dict[int, list[tuple[str, object]]] = {}
-        threads: dict[int, tuple[int, str]] = {}
+    def _children(self, folder_id: int) -> Iterator[tuple[str, object]]:
+        """(name, FolderRecord | FileRecord) of the folder's items, in
+        catalog order, read from the B-tree range holding them: one folder's
+        records at a time, never the whole catalog."""
         prev = None
-        for node, i, rec in self.catalog.leaf_records():
+        for node, i, rec in self.catalog.records_from(
+                lambda key: len(key) >= 6 and struct.unpack_from(">I", key, 2)[0] < folder_id,
+                CATALOG_MAX_KEY_LENGTH):
             where = f"catalog B-tree node {node.number} record {i}"
             off = node.offset + node.record_offsets[i]
             key, data = split_key(rec, "catalog", self.name, node, i, CATALOG_MAX_KEY_LENGTH)
@@ -248,8 +250,13 @@ class HFSReader:
                 parent, raw = parse_catalog_key(key)
             except (ValueError, struct.error) as exc:
                 raise CorruptError(self.name, f"{where} key", str(exc), off) from None
+            if parent != folder_id:
+                if parent < folder_id:
+                    raise CorruptError(self.name, f"{where} key", "catalog keys out of order "
+                                       f"(parent {parent} after parent {folder_id})", off)
+                return
             name = hfsuni.decode_name(raw)
-            order = (parent, hfsuni.name_key(name, self.case_sensitive))
+            order = hfsuni.name_key(name, self.case_sensitive)
             if prev is not None and order <= prev:
                 raise CorruptError(self.name, f"{where} key", "catalog keys out of order "
                                    f"(parent {parent}, name {name!r})", off)
@@ -259,45 +266,50 @@ class HFSReader:
                 if rtype == REC_FOLDER:
                     if len(data) < FolderRecord.struct_size():
                         raise ValueError(f"folder record of {len(data)} bytes")
-                    children.setdefault(parent, []).append((name, FolderRecord.parse(data)))
+                    yield name, FolderRecord.parse(data)
                 elif rtype == REC_FILE:
                     if len(data) < FILE_RECORD_SIZE:
                         raise ValueError(f"file record of {len(data)} bytes")
-                    children.setdefault(parent, []).append((name, FileRecord.parse(data)))
+                    yield name, FileRecord.parse(data)
                 elif rtype in (REC_FOLDER_THREAD, REC_FILE_THREAD):
                     if name:
                         raise ValueError("thread record key has a name")
-                    th = ThreadRecord.parse(data)
-                    threads[parent] = (th.parentID, hfsuni.decode_name(th.nodeName))
+                    ThreadRecord.parse(data)
                 else:
                     raise ValueError(f"unknown record type {rtype}")
             except (ValueError, struct.error) as exc:
                 raise CorruptError(self.name, where, str(exc), off) from None
-        self._children = children
-        self._threads = threads
-        self._private_id = None
-        for name, rec in children.get(CNID_ROOT_FOLDER, []):
-            if name == PRIVATE_DATA_NAME and isinstance(rec, FolderRecord):
-                self._private_id = rec.folderID
-        self._inodes: dict[int, FileRecord] = {}
-        if self._private_id is not None:
-            for name, rec in children.get(self._private_id, []):
-                if isinstance(rec, FileRecord) and name.startswith("iNode"):
-                    try:
-                        self._inodes[int(name[5:])] = rec
-                    except ValueError:
-                        pass
-        roots = children.get(CNID_ROOT_PARENT, [])
+
+    def _load(self) -> None:
+        """The root folder record and the hard-link inodes (the private
+        folder's files): what every entry may need.  Other folders are read
+        when the walk reaches them."""
+        if self._loaded:
+            return
+        roots = list(itertools.islice(self._children(CNID_ROOT_PARENT), 2))
         if not roots or not isinstance(roots[0][1], FolderRecord) \
                 or roots[0][1].folderID != CNID_ROOT_FOLDER:
             raise CorruptError(self.name, "catalog B-tree", "no root folder record "
                                "(parent 1, CNID 2)")
+        self._root_record = roots[0][1]
         self._volume_name = roots[0][0]
         try:
             self._volume_name.encode("utf-8")
         except UnicodeEncodeError:
             raise CorruptError(self.name, "catalog root folder record", "volume name is not "
                                "valid UTF-16 (unpaired surrogate)") from None
+        self._private_id = None
+        for name, rec in self._children(CNID_ROOT_FOLDER):
+            if name == PRIVATE_DATA_NAME and isinstance(rec, FolderRecord):
+                self._private_id = rec.folderID
+        self._inodes: dict[int, FileRecord] = {}
+        if self._private_id is not None:
+            for name, rec in self._children(self._private_id):
+                if isinstance(rec, FileRecord) and name.startswith("iNode"):
+                    try:
+                        self._inodes[int(name[5:])] = rec
+                    except ValueError:
+                        pass
         self._loaded = True
 
     @property
@@ -433,7 +445,7 @@ class HFSReader:
         """The root folder itself (path ""): its Finder info carries the
         volume's custom-icon flag."""
         self._load()
-        return self._make_entry("", self._children[CNID_ROOT_PARENT][0][1])
+        return self._make_entry("", self._root_record)
 
     def entries(self, include_private: bool = False,
                 hide_journal: bool = False) -> Iterator[Entry]:
@@ -452,7 +464,7 @@ class HFSReader:
         while stack:
             folder_id, prefix, depth = stack.pop()
             subdirs = []
-            for name, rec in self._children.get(folder_id, []):
+            for name, rec in self._children(folder_id):
                 if folder_id == CNID_ROOT_FOLDER and name in hidden and not include_private:
                     continue
                 posix = hfsuni.to_posix_name(name)

@@ -130,8 +130,7 @@ def test_hfsx_folders_have_folder_count(tmp_path):
     reader = HFSReader(vol, "x")
     entries = {e.path: e for e in reader.entries()}
     assert entries["a"].flags & 0x10 and entries["a/b"].flags & 0x10   # kHFSHasFolderCount
-    reader._load()
-    rec = dict(reader._children[2])["a"]
+    rec = dict(reader._children(2))["a"]
     assert rec.folderCount == 2 and rec.valence == 2
 
 
