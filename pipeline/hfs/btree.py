@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError
@@ -114,75 +114,71 @@ def pack_node(desc: NodeDescriptor, records: Sequence[bytes], node_size: int) ->
 class BuiltTree:
     """A complete B-tree file: ``data`` is totalNodes x nodeSize bytes."""
 
-    data: bytes
+    data: bytearray
     header: HeaderRecord
     node_count_used: int
 
 
-def _pack_level(records: list[bytes], node_size: int) -> list[list[bytes]]:
-    """Fill nodes in order, each as full as it can get."""
-    nodes: list[list[bytes]] = []
-    cur: list[bytes] = []
+def _level_counts(sizes: Iterable[int], node_size: int) -> list[int]:
+    """How many records each node of one level holds: nodes are filled in
+    order, each as full as it can get."""
+    counts: list[int] = []
+    n = 0
     used = NODE_DESCRIPTOR_SIZE + 2          # descriptor + free-space offset
-    for rec in records:
-        need = len(rec) + 2
+    for size in sizes:
+        need = size + 2
         if NODE_DESCRIPTOR_SIZE + 2 + need > node_size:
-            raise ValueError(f"a {len(rec)}-byte record cannot fit a {node_size}-byte node")
-        if cur and used + need > node_size:
-            nodes.append(cur)
-            cur, used = [], NODE_DESCRIPTOR_SIZE + 2
-        cur.append(rec)
+            raise ValueError(f"a {size}-byte record cannot fit a {node_size}-byte node")
+        if n and used + need > node_size:
+            counts.append(n)
+            n, used = 0, NODE_DESCRIPTOR_SIZE + 2
+        n += 1
         used += need
-    if cur:
-        nodes.append(cur)
-    return nodes
+    if n:
+        counts.append(n)
+    return counts
 
 
-def build_tree(leaf_records: Sequence[tuple[bytes, bytes]], *, node_size: int,
-               max_key_length: int, attributes: int, key_compare_type: int = 0,
-               min_bytes: int = 0, block_size: int = 4096) -> BuiltTree:
-    """Build a B-tree bottom-up from (key, data) pairs already in key order.
+def _first_of_each(values: list, counts: list[int]) -> list:
+    out, i = [], 0
+    for c in counts:
+        out.append(values[i])
+        i += c
+    return out
 
-    Keys include their u16 keyLength.  Index records use the full key of
-    their child's first record (VariableIndexKeys), or a key padded to
-    maxKeyLength when that attribute is clear.  Nodes are numbered: header
-    0, leaves 1..L in order, then each index level, root last; map nodes
-    (only for huge trees) follow.  Unused nodes stay all zero.
-    """
-    levels: list[list[list[bytes]]] = []
-    leaf_level = _pack_level([k + d for k, d in leaf_records], node_size)
-    levels.append(leaf_level)
-    first_keys = []
-    # First key of every leaf node, in order.
-    i = 0
-    for node in leaf_level:
-        first_keys.append(leaf_records[i][0])
-        i += len(node)
-    next_no = 1
-    numbers: list[list[int]] = [list(range(next_no, next_no + len(leaf_level)))]
-    next_no += len(leaf_level)
+
+def tree_shape(sizes: Iterable[tuple[int, int]], *, node_size: int, max_key_length: int,
+               attributes: int) -> list[list[int]]:
+    """The record count of every node, level by level from the leaves, for
+    leaf records of (key length, data length) in key order: the layout
+    ``build_tree`` gives those records, known before any is packed.  Index
+    records take their child's first key (at its own length with
+    VariableIndexKeys, else padded to maxKeyLength) and a 4-byte pointer."""
+    key_lengths: list[int] = []
+
+    def record_sizes() -> Iterator[int]:
+        for key_len, data_len in sizes:
+            key_lengths.append(key_len)
+            yield key_len + data_len
+
+    levels = [_level_counts(record_sizes(), node_size)]
+    if not levels[0]:
+        return []                     # an empty tree: the header node only
+    first = _first_of_each(key_lengths, levels[0])
+    del key_lengths[:]
     while len(levels[-1]) > 1:
-        child_numbers = numbers[-1]
-        recs = []
-        for key, child in zip(first_keys, child_numbers):
-            if not attributes & BT_VARIABLE_INDEX_KEYS:
-                key = struct.pack(">H", max_key_length) + key[2:].ljust(max_key_length, b"\0")
-            recs.append(key + struct.pack(">I", child))
-        level = _pack_level(recs, node_size)
-        new_first = []
-        j = 0
-        for node in level:
-            new_first.append(first_keys[j])
-            j += len(node)
-        first_keys = new_first
-        levels.append(level)
-        numbers.append(list(range(next_no, next_no + len(level))))
-        next_no += len(level)
-    used_nodes = next_no if leaf_records else 1
-    if not leaf_records:
-        levels, numbers = [], []
+        index = [(k if attributes & BT_VARIABLE_INDEX_KEYS else 2 + max_key_length) + 4
+                 for k in first]
+        counts = _level_counts(index, node_size)
+        first = _first_of_each(first, counts)
+        levels.append(counts)
+    return levels
 
-    # Size: enough nodes for the records and the map, rounded up to blocks.
+
+def _node_totals(shape: list[list[int]], node_size: int, min_bytes: int,
+                 block_size: int) -> tuple[int, int, int]:
+    """(nodes in use before the map, map nodes, total nodes) of a tree."""
+    used_nodes = 1 + sum(len(level) for level in shape)
     unit = max(node_size, block_size)
     total = max(used_nodes, (min_bytes + node_size - 1) // node_size)
     total = -(-total * node_size // unit) * unit // node_size
@@ -191,44 +187,108 @@ def build_tree(leaf_records: Sequence[tuple[bytes, bytes]], *, node_size: int,
         map_nodes += 1
         total = max(total, used_nodes + map_nodes)
         total = -(-total * node_size // unit) * unit // node_size
+    return used_nodes, map_nodes, total
+
+
+def tree_bytes(shape: list[list[int]], *, node_size: int, min_bytes: int = 0,
+               block_size: int = 4096) -> int:
+    """The size of the B-tree file ``build_tree`` writes for ``shape``."""
+    return _node_totals(shape, node_size, min_bytes, block_size)[2] * node_size
+
+
+def build_tree(leaf_records: Iterable[tuple[bytes, bytes]], *, node_size: int,
+               max_key_length: int, attributes: int, key_compare_type: int = 0,
+               min_bytes: int = 0, block_size: int = 4096,
+               shape: list[list[int]] | None = None) -> BuiltTree:
+    """Build a B-tree bottom-up from (key, data) pairs already in key order.
+
+    Keys include their u16 keyLength.  Index records use the full key of
+    their child's first record (VariableIndexKeys), or a key padded to
+    maxKeyLength when that attribute is clear.  Nodes are numbered: header
+    0, leaves 1..L in order, then each index level, root last; map nodes
+    (only for huge trees) follow.  Unused nodes stay all zero.
+
+    With ``shape`` (``tree_shape`` of the records' sizes) the records may be
+    an iterator: each leaf node is packed as its records arrive, so the
+    records are never all held at once.
+    """
+    if shape is None:
+        leaf_records = list(leaf_records)
+        shape = tree_shape(((len(k), len(d)) for k, d in leaf_records), node_size=node_size,
+                           max_key_length=max_key_length, attributes=attributes)
+    used_nodes, map_nodes, total = _node_totals(shape, node_size, min_bytes, block_size)
+    numbers: list[list[int]] = []
+    next_no = 1
+    for level in shape:
+        numbers.append(list(range(next_no, next_no + len(level))))
+        next_no += len(level)
     map_numbers = list(range(used_nodes, used_nodes + map_nodes))
     in_use = used_nodes + map_nodes
+    out = bytearray(total * node_size)
+
+    def put(height: int, idx: int, recs: list[bytes]) -> None:
+        nos = numbers[height - 1]
+        desc = NodeDescriptor(fLink=nos[idx + 1] if idx + 1 < len(nos) else 0,
+                              bLink=nos[idx - 1] if idx > 0 else 0,
+                              kind=KIND_LEAF if height == 1 else KIND_INDEX, height=height)
+        no = nos[idx]
+        out[no * node_size:(no + 1) * node_size] = pack_node(desc, recs, node_size)
+
+    records = iter(leaf_records)
+    first_keys: list[bytes] = []
+    leaf_count = 0
+    for idx, count in enumerate(shape[0] if shape else []):
+        recs = []
+        for _ in range(count):
+            key, data = next(records, (None, None))
+            if key is None:
+                raise ValueError("fewer records than the tree's shape holds")
+            if not recs:
+                first_keys.append(key)
+            recs.append(key + data)
+        leaf_count += count
+        put(1, idx, recs)
+    if next(records, None) is not None:
+        raise ValueError("more records than the tree's shape holds")
+    for height, counts in enumerate(shape[1:], start=2):
+        index = []
+        for key, child in zip(first_keys, numbers[height - 2]):
+            if not attributes & BT_VARIABLE_INDEX_KEYS:
+                key = struct.pack(">H", max_key_length) + key[2:].ljust(max_key_length, b"\0")
+            index.append(key + struct.pack(">I", child))
+        pos = 0
+        new_first = []
+        for idx, count in enumerate(counts):
+            new_first.append(first_keys[pos])
+            put(height, idx, index[pos:pos + count])
+            pos += count
+        first_keys = new_first
 
     header = HeaderRecord(
-        treeDepth=len(levels),
-        rootNode=numbers[-1][0] if levels else 0,
-        leafRecords=len(leaf_records),
-        firstLeafNode=numbers[0][0] if levels else 0,
-        lastLeafNode=numbers[0][-1] if levels else 0,
+        treeDepth=len(shape),
+        rootNode=numbers[-1][0] if shape else 0,
+        leafRecords=leaf_count,
+        firstLeafNode=numbers[0][0] if shape else 0,
+        lastLeafNode=numbers[0][-1] if shape else 0,
         nodeSize=node_size, maxKeyLength=max_key_length,
         totalNodes=total, freeNodes=total - in_use,
         clumpSize=total * node_size, keyCompareType=key_compare_type,
         attributes=attributes)
-
-    out = bytearray(total * node_size)
     bitmap = bytearray((total + 7) // 8)
     for n in range(in_use):
         bitmap[n >> 3] |= 0x80 >> (n & 7)
     hm = header_map_bytes(node_size)
-    head = pack_node(NodeDescriptor(fLink=map_numbers[0] if map_numbers else 0,
-                                    kind=KIND_HEADER),
-                     [header.pack(), bytes(USER_DATA_SIZE), bytes(bitmap[:hm]).ljust(hm, b"\0")],
-                     node_size)
-    out[0:node_size] = head
-    for height, (level, nos) in enumerate(zip(levels, numbers), start=1):
-        kind = KIND_LEAF if height == 1 else KIND_INDEX
-        for idx, (recs, no) in enumerate(zip(level, nos)):
-            desc = NodeDescriptor(fLink=nos[idx + 1] if idx + 1 < len(nos) else 0,
-                                  bLink=nos[idx - 1] if idx > 0 else 0,
-                                  kind=kind, height=height)
-            out[no * node_size:(no + 1) * node_size] = pack_node(desc, recs, node_size)
+    out[0:node_size] = pack_node(NodeDescriptor(fLink=map_numbers[0] if map_numbers else 0,
+                                                kind=KIND_HEADER),
+                                 [header.pack(), bytes(USER_DATA_SIZE),
+                                  bytes(bitmap[:hm]).ljust(hm, b"\0")], node_size)
     mb = map_node_bytes(node_size)
     for k, no in enumerate(map_numbers):
         chunk = bytes(bitmap[hm + k * mb:hm + (k + 1) * mb]).ljust(mb, b"\0")
         desc = NodeDescriptor(fLink=map_numbers[k + 1] if k + 1 < len(map_numbers) else 0,
                               kind=KIND_MAP)
         out[no * node_size:(no + 1) * node_size] = pack_node(desc, [chunk], node_size)
-    return BuiltTree(bytes(out), header, in_use)
+    return BuiltTree(out, header, in_use)
 
 
 # --- reader --------------------------------------------------------------------

@@ -21,7 +21,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Hashable, Mapping
+from typing import TYPE_CHECKING, Hashable, Iterator, Mapping
 
 from ..errors import InputError, UnsupportedError
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 from . import unicode as hfsuni
 from .allocation import allocation_bitmap, blocks_for, contiguous_fork, volume_blocks, volume_id
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
-                    build_tree)
+                    build_tree, tree_bytes, tree_shape)
 from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALOG_MAX_KEY_LENGTH,
                       CNID_FIRST_USER, CNID_ROOT_FOLDER, CNID_ROOT_PARENT, CREATOR_HFSPLUS,
                       CREATOR_SYMLINK, EXTENT_MAX_KEY_LENGTH, FLAG_HAS_ATTRIBUTES,
@@ -38,7 +38,8 @@ from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALO
                       REC_FILE_THREAD, REC_FOLDER_THREAD, SIG_HFSPLUS, SIG_HFSX,
                       TYPE_HARDLINK, TYPE_SYMLINK, VERSION_HFSPLUS, VERSION_HFSX,
                       VOL_UNMOUNTED, VOL_UNUSED_NODE_FIX, VOLUME_HEADER_OFFSET, BSDInfo,
-                      FileRecord, FolderRecord, ForkData, ThreadRecord, VolumeHeader,
+                      FILE_RECORD_SIZE, CatalogKeyHead, FileRecord, FolderRecord, ForkData,
+                      ThreadRecord, ThreadRecordHead, VolumeHeader,
                       hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key, HFS_EPOCH_OFFSET)
 from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .tree import Entry as TreeEntry
@@ -75,7 +76,7 @@ XATTR_FINDER_INFO = "com.apple.FinderInfo"
 XATTR_RESOURCE_FORK = "com.apple.ResourceFork"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     """One catalog object being authored."""
 
@@ -178,6 +179,7 @@ class _Builder:
             raise InputError("volume name must not be empty")
         self.volname = self._hfs_name(volname, "volume name")
         self.items: list[_Item] = []          # every catalog object except the root
+        self._order: list | None = None
         self.by_path: dict[str, _Item] = {}
 
     # names -----------------------------------------------------------------
@@ -449,27 +451,45 @@ class _Builder:
             dataFork=self._fork(item.data.size, item.data_ext),
             resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
 
-    def catalog_records(self) -> list[tuple[bytes, bytes]]:
-        recs: list[tuple[tuple[int, bytes], bytes, bytes]] = []
+    def _catalog_order(self) -> list[tuple[tuple[int, bytes], int, bytes, _Item, bool]]:
+        """Every catalog record as (sort key, key parentID, key name in
+        UTF-16, item, is a thread record), sorted once: sizing the tree and
+        writing it both walk this list, and records are packed only as the
+        tree is written."""
+        if self._order is None:
+            order = []
+            for item in [self.root] + self.items:
+                parent = CNID_ROOT_PARENT if item is self.root else item.parent
+                order.append(((parent, self._key(item.name)), parent,
+                              hfsuni.encode_name(item.name), item, False))
+                order.append(((item.cnid, b""), item.cnid, b"", item, True))
+            order.sort(key=lambda r: r[0])
+            self._order = order
+        return self._order
 
-        def add(parent: int, name: str, data: bytes) -> None:
-            recs.append(((parent, self._key(name)),
-                         pack_catalog_key(parent, hfsuni.encode_name(name)), data))
-
-        root = self.root
-        add(CNID_ROOT_PARENT, root.name, self._folder_record(root).pack())
-        add(root.cnid, "", ThreadRecord(REC_FOLDER_THREAD, CNID_ROOT_PARENT,
-                                        hfsuni.encode_name(root.name)).pack())
-        for item in self.items:
-            if item.kind == "dir":
-                rec, ttype = self._folder_record(item).pack(), REC_FOLDER_THREAD
+    def catalog_record_sizes(self) -> Iterator[tuple[int, int]]:
+        """(key length, data length) of every catalog record, in key order."""
+        key_head = CatalogKeyHead.struct_size()
+        thread_head = ThreadRecordHead.struct_size()
+        folder = FolderRecord.struct_size()
+        for _, _parent, name, item, thread in self._catalog_order():
+            if thread:
+                yield key_head, thread_head + len(hfsuni.encode_name(item.name))
             else:
-                rec, ttype = self._file_record(item).pack(), REC_FILE_THREAD
-            add(item.parent, item.name, rec)
-            add(item.cnid, "", ThreadRecord(ttype, item.parent,
-                                            hfsuni.encode_name(item.name)).pack())
-        recs.sort(key=lambda r: r[0])
-        return [(k, d) for _, k, d in recs]
+                yield key_head + len(name), folder if item.kind == "dir" else FILE_RECORD_SIZE
+
+    def catalog_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, data) of every catalog record, in key order."""
+        for _, parent, name, item, thread in self._catalog_order():
+            if thread:
+                ttype = REC_FOLDER_THREAD if item.kind == "dir" else REC_FILE_THREAD
+                owner = CNID_ROOT_PARENT if item is self.root else item.parent
+                yield pack_catalog_key(parent, b""), ThreadRecord(
+                    ttype, owner, hfsuni.encode_name(item.name)).pack()
+            else:
+                record = self._folder_record(item) if item.kind == "dir" else \
+                    self._file_record(item)
+                yield pack_catalog_key(parent, name), record.pack()
 
     def attribute_records(self) -> list[tuple[bytes, bytes]]:
         recs = []
@@ -492,13 +512,18 @@ class _Builder:
                           attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
                           block_size=block_size)
 
-    def _catalog_tree(self, block_size: int):
+    def _catalog_shape(self) -> list[list[int]]:
+        return tree_shape(self.catalog_record_sizes(), node_size=CATALOG_NODE_SIZE,
+                          max_key_length=CATALOG_MAX_KEY_LENGTH,
+                          attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS)
+
+    def _catalog_tree(self, block_size: int, shape: list[list[int]]):
         return build_tree(self.catalog_records(), node_size=CATALOG_NODE_SIZE,
                           max_key_length=CATALOG_MAX_KEY_LENGTH,
                           attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
                           key_compare_type=(COMPARE_BINARY if self.case_sensitive
                                             else COMPARE_CASE_FOLDING),
-                          block_size=block_size)
+                          block_size=block_size, shape=shape)
 
     # layout ---------------------------------------------------------------------
 
@@ -540,9 +565,11 @@ class _Builder:
                                   max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
                                   block_size=bs)
         # Tree sizes do not depend on the extents inside the records: size the
-        # trees first, allocate, then build them for real.
+        # trees first (the catalog from its records' lengths alone),
+        # allocate, then build them.
         attr_size = len(self._attributes_tree(bs).data)
-        catalog_size = len(self._catalog_tree(bs).data)
+        catalog_shape = self._catalog_shape()
+        catalog_size = tree_bytes(catalog_shape, node_size=CATALOG_NODE_SIZE, block_size=bs)
         forks = self._forks()
         meta = [len(extents_tree.data), catalog_size, attr_size]
         fixed = (1 + sum(blocks_for(n, bs) for n in meta)
@@ -560,7 +587,7 @@ class _Builder:
             self._set_extent(item, which, (next_block, n))
             next_block += n
         used_end = next_block
-        catalog_tree = self._catalog_tree(bs)
+        catalog_tree = self._catalog_tree(bs, catalog_shape)
         attr_tree = self._attributes_tree(bs)
         assert len(catalog_tree.data) == catalog_size and len(attr_tree.data) == attr_size
         bitmap = allocation_bitmap(bitmap_blocks, bs, used_end, total)

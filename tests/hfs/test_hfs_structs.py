@@ -11,7 +11,8 @@ import pytest
 from hfs_corpus import HFS_DMGS
 from hfs_source import BytesSource
 from pipeline.hfs.btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, BTreeReader, HeaderRecord,
-                                NodeDescriptor, build_tree, split_key)
+                                NodeDescriptor, build_tree, split_key, tree_bytes,
+                                tree_shape)
 from pipeline.hfs.reader import HFSReader
 from pipeline.hfs.structs import (REC_FILE, REC_FILE_THREAD, REC_FOLDER, REC_FOLDER_THREAD,
                                   FileRecord, FolderRecord, ThreadRecord, VolumeHeader,
@@ -80,6 +81,24 @@ def test_builder_chains_map_nodes_and_zeroes_free_space():
     got = [rec for _node, _i, rec in reader.leaf_records()]
     assert got == [k + d for k, d in recs]
     assert hdr.leafRecords == len(recs) and 2 <= hdr.treeDepth <= 8
+
+
+@pytest.mark.parametrize("attributes", [BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS, BT_BIG_KEYS])
+def test_a_tree_shaped_from_sizes_is_the_tree_built_from_records(attributes):
+    # The writer sizes the catalog from record lengths, then streams the
+    # records into build_tree: same bytes as building from the list.
+    recs = [(struct.pack(">HIH", 6 + 2 * (i % 40), i // 7, i % 40) + bytes(2 * (i % 40)),
+             bytes(10 + i % 300)) for i in range(5000)]
+    kwargs = dict(node_size=4096, max_key_length=516, attributes=attributes, block_size=4096)
+    built = build_tree(recs, **kwargs)
+    shape = tree_shape(((len(k), len(d)) for k, d in recs), node_size=4096,
+                       max_key_length=516, attributes=attributes)
+    assert len(shape) > 2 and tree_bytes(shape, node_size=4096) == len(built.data)
+    assert build_tree(iter(recs), shape=shape, **kwargs).data == built.data
+    with pytest.raises(ValueError, match="fewer records"):
+        build_tree(iter(recs[:-1]), shape=shape, **kwargs)
+    with pytest.raises(ValueError, match="more records"):
+        build_tree(iter(recs + recs[-1:]), shape=shape, **kwargs)
 
 
 def test_empty_tree_has_depth_and_root_zero():
