@@ -7,7 +7,7 @@ The baseline is the same command with ``--workers 1``, run alternately with
 seeded tree of ``pipeline.bench.dmg``; output bytes are checked identical
 for both worker counts.
 
-    python -m pipeline.bench scaling [--size-mb 100] [--runs 3] [--json]
+    python -m pipeline.bench scaling [--size-mb 100 | --tree DIR] [--runs 3] [--json]
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--codec", action="append", choices=CODECS)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--tree", default=None, help="measure this folder instead of the seeded "
+                    "tree (e.g. a copy of Python's library and /usr/share/doc)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="reprodmg-scaling-"))
-    tree = work / "tree"
+    tree = Path(args.tree) if args.tree else work / "tree"
     if not tree.exists():
         make_tree(tree, args.size_mb)
     rows = []
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                      "ratio": round(two / one, 3), "target": TARGET, "met": two / one <= TARGET,
                      "identical_output": len(digests) == 1})
     if args.json:
-        print(json.dumps({"size_mb": args.size_mb, "runs": args.runs, "rows": rows}, indent=2))
+        print(json.dumps({"tree": args.tree or f"seeded {args.size_mb} MiB", "runs": args.runs,
+                          "rows": rows}, indent=2))
     else:
         for r in rows:
             print(f"{r['codec']}: 1 worker {r['one_worker_s']} s, 2 workers {r['two_workers_s']} s,"

@@ -32,6 +32,7 @@ from .appledouble import build_appledouble
 from .reader import Entry, HFSReader
 
 _STREAM_CHUNK = 1 << 20
+_ZEROS = bytes(_STREAM_CHUNK)
 # Resource forks are small (icons, old-style resources); a larger one is
 # refused rather than held in memory.
 MAX_RESOURCE_FORK = 64 << 20
@@ -96,8 +97,7 @@ def extract(reader: HFSReader, dest: str | os.PathLike, *,
                     out.hard_link(entry.path, inode_paths[entry.hardlink_inode])
                 else:
                     with out.new_file(entry.path) as fh, reader.open(entry) as src:
-                        while chunk := src.read(_STREAM_CHUNK):
-                            fh.write(chunk)
+                        _copy_sparse(src, fh)
                     target = out.target(entry.path)
                     _keep_metadata(reader, entry, out, target, metadata, result)
                     os.chmod(target, stat.S_IMODE(entry.mode) & 0o777)
@@ -117,6 +117,20 @@ def extract(reader: HFSReader, dest: str | os.PathLike, *,
         raise InputError(f"{os.fspath(dest)}: cannot extract {current!r}: "
                          f"{exc.strerror or exc}") from None
     return result
+
+
+def _copy_sparse(src, fh) -> None:
+    """Copy a fork, leaving a hole where a whole window is zeros: a volume
+    of mostly sparse files extracts to sparse files, not gigabytes of
+    written zeros (the size is set at the end, so a trailing hole counts)."""
+    size = 0
+    while chunk := src.read(_STREAM_CHUNK):
+        if chunk == (_ZEROS if len(chunk) == _STREAM_CHUNK else bytes(len(chunk))):
+            fh.seek(len(chunk), os.SEEK_CUR)
+        else:
+            fh.write(chunk)
+        size += len(chunk)
+    fh.truncate(size)
 
 
 def _keep_metadata(reader: HFSReader, entry: Entry, out: SafeDestination, target: str,

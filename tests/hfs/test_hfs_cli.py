@@ -192,3 +192,26 @@ def test_extract_keeps_attributes_finder_info_and_resource_forks(tmp_path, capsy
     err = capsys.readouterr().err
     assert "1 item(s) were left out" in err
     assert os.listxattr(str(tmp_path / "none" / "doc.txt")) == []
+
+
+def test_extract_leaves_holes_where_a_file_is_zeros(tmp_path, capsys):
+    # A 512 MiB sparse file and one with data between holes: extraction
+    # gives the same bytes, and disk blocks only where there is data.
+    s = tmp_path / "src"
+    s.mkdir()
+    with open(s / "zeros", "wb") as fh:
+        fh.truncate(512 << 20)
+    with open(s / "mixed", "wb") as fh:
+        fh.write(b"x" * 5000)
+        fh.seek(10 << 20)
+        fh.write(b"y" * 100)
+        fh.truncate(20 << 20)
+    vol = tmp_path / "vol.hfs"
+    assert main(["hfs", "create", str(s), "-o", str(vol), "--volname", "Sparse"]) == 0
+    out = tmp_path / "out"
+    assert main(["hfs", "extract", str(vol), str(out)]) == 0
+    capsys.readouterr()
+    for name in ("zeros", "mixed"):
+        assert (out / name).read_bytes() == (s / name).read_bytes()
+    allocated = sum((out / n).stat().st_blocks * 512 for n in ("zeros", "mixed"))
+    assert allocated <= 4 << 20, allocated
