@@ -19,7 +19,7 @@ from typing import Hashable, Iterator
 from ..errors import InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileData:
     """Where a fork's bytes come from: exactly one of ``path`` or ``data``."""
 
@@ -70,7 +70,7 @@ class FinderInfo:
             raise InputError(f"Finder info must be 32 bytes, got {len(self.raw)}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """Common metadata.  ``mode`` holds permission bits only (0o7777) and is
     used verbatim only with ``keep_modes``; otherwise the writer normalises."""
@@ -85,12 +85,12 @@ class Entry:
     bsd_flags: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Folder(Entry):
     children: dict[str, "Entry"] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class File(Entry):
     data: FileData = EMPTY
     rsrc: FileData | None = None
@@ -98,7 +98,7 @@ class File(Entry):
     link_group: Hashable | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Symlink(Entry):
     target: str = ""                 # stored as UTF-8 (surrogateescape for raw bytes)
 
