@@ -404,8 +404,13 @@ class BTreeReader:
         if self.header.treeDepth == 0 or self.header.leafRecords == 0 and \
                 self.header.firstLeafNode == 0:
             return
+        for _prev, node in self._leaf_chain(self.header.firstLeafNode):
+            yield node
+
+    def _leaf_chain(self, number: int) -> Iterator[tuple[int, Node]]:
+        """(the node whose fLink led here, leaf node) from leaf ``number`` on;
+        a node visited twice is a cycle."""
         seen: set[int] = set()
-        number = self.header.firstLeafNode
         prev = 0
         while number:
             if number in seen:
@@ -414,7 +419,7 @@ class BTreeReader:
                                    self._image_offset(prev * self.node_size))
             seen.add(number)
             node = self.node(number, KIND_LEAF)
-            yield node
+            yield prev, node
             prev, number = number, node.descriptor.fLink
 
     def leaf_records(self) -> Iterator[tuple[Node, int, bytes]]:
@@ -456,16 +461,9 @@ class BTreeReader:
             raise CorruptError(self.name, f"{self.tree} B-tree header node.treeDepth",
                                f"index nodes deeper than treeDepth {hdr.treeDepth}",
                                self._image_offset(14 + 2))
-        seen: set[int] = set()
-        prev = number
         started = False
-        while number:
-            if number in seen:
-                raise CorruptError(self.name, f"{self.tree} B-tree node {prev}.fLink",
-                                   f"cyclic leaf chain: node {number} visited twice",
-                                   self._image_offset(prev * self.node_size))
-            seen.add(number)
-            node = self.node(number, KIND_LEAF)
+        for prev, node in self._leaf_chain(number):
+            number = node.number
             for i, rec in enumerate(node.records):
                 key, _ = split_key(rec, self.tree, self.name, node, i, max_key_length)
                 if not before(key):
@@ -480,7 +478,6 @@ class BTreeReader:
                                            self._image_offset(prev * self.node_size))
                     raise CorruptError(self.name, f"{self.tree} B-tree node {number} record {i}",
                                        "keys out of order", node.offset + node.record_offsets[i])
-            prev, number = number, node.descriptor.fLink
 
 
 def split_key(rec: bytes, tree: str, name: str, node: Node, index: int,
