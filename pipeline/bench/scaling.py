@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="reprodmg-scaling-"))
+    work.mkdir(parents=True, exist_ok=True)
     tree = Path(args.tree) if args.tree else work / "tree"
     if not tree.exists():
         make_tree(tree, args.size_mb)
