@@ -6,7 +6,7 @@ import sys
 
 BENCHMARKS = {"hfs": "pipeline.bench.hfs", "dmg": "pipeline.bench.dmg",
               "sdk": "pipeline.bench.sdk", "scaling": "pipeline.bench.scaling",
-              "sig": "pipeline.bench.sig"}
+              "sig": "pipeline.bench.sig", "flow": "pipeline.bench.flow"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,31 +90,34 @@ def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, float]:
     return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
-def floors(raw: Path, level: int) -> dict:
-    import deflate
-
+def floors(raw: Path, level: int, codec: str = "zlib", all_chunks: bool = True) -> dict:
+    """One-core compression floors of a raw volume with the codec as the
+    writer runs it: every 1 MiB chunk, and exactly the writer's data chunks
+    (zero and free regions excluded)."""
+    from .. import codecs
     from ..hfs.freespace import free_byte_ranges
     from ..imagesource import FileImageSource
     from ..udif.writer import plan_chunks
 
+    compress = codecs.compressor(codec, level)
     step = 1 << 20
     t0, c0 = time.perf_counter(), time.process_time()
     with open(raw, "rb") as fh:
-        while True:
+        while all_chunks:
             chunk = fh.read(step)
             if not chunk:
                 break
-            deflate.zlib_compress(chunk, level)
-    all_chunks = time.perf_counter() - t0
+            compress(chunk)
+    all_chunks_s = time.perf_counter() - t0
     all_cpu = time.process_time() - c0
     with FileImageSource(raw) as src:
         free = free_byte_ranges(src, raw.name) or []
         data = [d for _, _, _, d in plan_chunks(src, src.size // 512, free) if d is not None]
     t0 = time.perf_counter()
     for d in data:
-        deflate.zlib_compress(d, level)
+        compress(d)
     same = time.perf_counter() - t0
-    return {"floor_all_chunks_s": all_chunks, "floor_writer_chunks_s": same,
+    return {"floor_all_chunks_s": all_chunks_s, "floor_writer_chunks_s": same,
             "floor_all_chunks_cpu_s": all_cpu,
             "writer_data_chunks": len(data)}
 
