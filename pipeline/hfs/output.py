@@ -5,6 +5,7 @@ where nothing was written."""
 from __future__ import annotations
 
 import bisect
+import errno
 import io
 import os
 import stat
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from ..progress import ProgressCallback
 
 _COPY_CHUNK = 1 << 20
+_ZERO_WINDOW = bytes(_COPY_CHUNK)
+_ZERO_VIEW = memoryview(_ZERO_WINDOW)
 
 
 class HFSVolume:
@@ -112,6 +115,8 @@ def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes
         return payload.data[offset:offset + length]
     try:
         with open(payload.path, "rb") as fh:
+            if _hole_end(fh.fileno(), offset, offset + length, payload.path) == offset + length:
+                return _ZERO_WINDOW if length == _COPY_CHUNK else bytes(length)
             fh.seek(offset)
             data = fh.read(length)
     except OSError as exc:
@@ -119,6 +124,22 @@ def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes
     if len(data) != length:
         raise InputError(f"{payload.path}: file shrank while the volume was being written")
     return data
+
+
+def _hole_end(fd: int, offset: int, end: int, path: str) -> int:
+    """Where the hole at ``offset`` ends, clipped to ``end`` (``offset``
+    itself when there is data there).  Reading a hole costs as much as
+    reading data (the kernel fills page-cache pages with zeros); asking
+    costs one lseek, and a mostly sparse input is read at memory speed."""
+    try:
+        data = os.lseek(fd, offset, os.SEEK_DATA)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:
+            return offset               # no SEEK_DATA here: read it all
+        data = end                      # no data after offset: a hole to EOF
+    if min(data, end) > offset and os.fstat(fd).st_size < end:
+        raise InputError(f"{path}: file shrank while the volume was being written")
+    return min(data, end)
 
 
 def _payload_into(payload: bytes | FileData, offset: int, view: memoryview) -> None:
@@ -129,6 +150,11 @@ def _payload_into(payload: bytes | FileData, offset: int, view: memoryview) -> N
         return
     try:
         with open(payload.path, "rb", buffering=0) as fh:
+            if _hole_end(fh.fileno(), offset, offset + len(view), payload.path) == \
+                    offset + len(view):
+                view[:] = _ZERO_WINDOW[:len(view)] if len(view) <= _COPY_CHUNK else \
+                    bytes(len(view))
+                return
             fh.seek(offset)
             got = 0
             while got < len(view):
@@ -161,24 +187,31 @@ def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None
         fileobj.write(chunk)
 
 
-def file_chunks(payload: FileData) -> Iterator[bytes]:
+def file_chunks(payload: FileData) -> Iterator[bytes | memoryview]:
     """The ``payload.size`` bytes of a file on disk, in chunks of at most 1 MiB.
 
     The size was taken when the tree was scanned; a file that has shrunk
     since would leave stale bytes in the volume, so it is an error.
     """
-    remaining = payload.size
+    size, pos = payload.size, 0
     try:
         with open(payload.path, "rb") as fh:
-            while remaining > 0:
-                chunk = fh.read(min(_COPY_CHUNK, remaining))
+            while pos < size:
+                n = min(_COPY_CHUNK, size - pos)
+                hole = _hole_end(fh.fileno(), pos, pos + n, payload.path) - pos
+                if hole:
+                    pos += hole
+                    yield _ZERO_VIEW[:hole]     # holes are not read
+                    continue
+                fh.seek(pos)
+                chunk = fh.read(n)
                 if not chunk:
                     break
-                remaining -= len(chunk)
+                pos += len(chunk)
                 yield chunk
     except OSError as exc:
         raise InputError(f"{payload.path}: cannot read: {exc.strerror}") from None
-    if remaining:
+    if pos < size:
         raise InputError(f"{payload.path}: file shrank while the volume was being written")
 
 
