@@ -25,6 +25,7 @@ says otherwise: Mach-O headers are little-endian).
 from __future__ import annotations
 
 import dataclasses
+import operator
 import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -105,6 +106,11 @@ class _Layout:
         if self.struct.size != offset:
             raise TypeError(f"{cls.__name__}: field sizes do not add up (alignment padding?)")
         self.names = [f.name for f in fields]
+        # Every stored value in one C call (pack runs per catalog record).
+        getter = operator.attrgetter(*self.names) if self.names else (lambda _obj: ())
+        self.values = getter if len(self.names) > 1 else (lambda obj: (getter(obj),))
+        self.array_items = {i: items for i, _count, items in self.arrays}
+        self.array_shapes = {i: (count, items) for i, count, items in self.arrays}
         self.offsets = {d.attribute: d.offset for d in self.disk_fields}
         self.flat = not self.nested and not self.arrays
         # The stored fields come first in the dataclass: construct by position (fast).
@@ -152,13 +158,15 @@ class BinStruct:
 
     def pack(self) -> bytes:
         layout = self._layout()
-        values = [getattr(self, name) for name in layout.names]
         if layout.flat:
-            return layout.struct.pack(*values)
+            return layout.struct.pack(*layout.values(self))
+        values = list(layout.values(self))
         for i, _nested in layout.nested:
             values[i] = values[i].pack()
+        if not layout.arrays:
+            return layout.struct.pack(*values)
         flat: list[Any] = []
-        arrays = {i: items for i, _count, items in layout.arrays}
+        arrays = layout.array_items
         for i, value in enumerate(values):
             if i not in arrays:
                 flat.append(value)
@@ -172,7 +180,7 @@ class BinStruct:
 
 def _group(flat: tuple, layout: _Layout) -> list[Any]:
     """Struct items back into one value per field (arrays as lists)."""
-    arrays = {i: (count, items) for i, count, items in layout.arrays}
+    arrays = layout.array_shapes
     values: list[Any] = []
     pos = 0
     for i in range(len(layout.names)):

@@ -44,13 +44,24 @@ def _universal(builder, name: str, section: int) -> Path:
     return builder.lipo(name, *slices)
 
 
+# The command runs as the grandchild of a small process: Linux counts the
+# pages of the process a child was forked from in the child's ru_maxrss (the
+# high-water mark survives exec), and this test process may hold hundreds of
+# MB from earlier tests.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_pid, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def _peak_rss(*args: str) -> int:
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    err = proc.stderr.read().decode()
-    assert os.waitstatus_to_exitcode(status) == 0, (args, err)
-    return usage.ru_maxrss * 1024
+    out = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "pipeline", *args],
+                         capture_output=True, text=True, check=True)
+    status, maxrss = map(int, out.stdout.split())
+    assert status == 0, (args, out.stderr)
+    return maxrss * 1024
 
 
 def _measure(builder, root: Path, section: int) -> dict[str, int]:
