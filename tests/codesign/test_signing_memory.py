@@ -12,9 +12,10 @@ from __future__ import annotations
 import filecmp
 import os
 import plistlib
-import subprocess
 import sys
 from pathlib import Path
+
+from pipeline.bench.sdk import measure_command
 
 
 BIG_SECTION = 96 << 20
@@ -44,24 +45,13 @@ def _universal(builder, name: str, section: int) -> Path:
     return builder.lipo(name, *slices)
 
 
-# The command runs as the grandchild of a small process: Linux counts the
-# pages of the process a child was forked from in the child's ru_maxrss (the
-# high-water mark survives exec), and this test process may hold hundreds of
-# MB from earlier tests.
-_MEASURE = """
-import os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-_pid, status, usage = os.wait4(proc.pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
-"""
-
-
 def _peak_rss(*args: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "pipeline", *args],
-                         capture_output=True, text=True, check=True)
-    status, maxrss = map(int, out.stdout.split())
-    assert status == 0, (args, out.stderr)
-    return maxrss * 1024
+    # As the grandchild of a small process (see measure_command): this test
+    # process may hold hundreds of MB from earlier tests, which Linux would
+    # count in a direct child's peak RSS.
+    status, _seconds, rss_kb, _out = measure_command([sys.executable, "-m", "pipeline", *args])
+    assert status == 0, args
+    return rss_kb * 1024
 
 
 def _measure(builder, root: Path, section: int) -> dict[str, int]:
