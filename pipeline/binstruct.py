@@ -107,8 +107,13 @@ class _Layout:
             raise TypeError(f"{cls.__name__}: field sizes do not add up (alignment padding?)")
         self.names = [f.name for f in fields]
         # Every stored value in one C call (pack runs per catalog record).
-        getter = operator.attrgetter(*self.names) if self.names else (lambda _obj: ())
-        self.values = getter if len(self.names) > 1 else (lambda obj: (getter(obj),))
+        if len(self.names) > 1:
+            self.values = operator.attrgetter(*self.names)
+        elif self.names:
+            single = operator.attrgetter(self.names[0])
+            self.values = lambda obj: (single(obj),)
+        else:
+            self.values = lambda _obj: ()
         self.array_items = {i: items for i, _count, items in self.arrays}
         self.array_shapes = {i: (count, items) for i, count, items in self.arrays}
         self.offsets = {d.attribute: d.offset for d in self.disk_fields}

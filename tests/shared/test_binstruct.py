@@ -53,3 +53,16 @@ def test_a_field_that_would_hide_a_method_is_refused():
         pack: int = on_disk("I", "pack")
     with pytest.raises(TypeError, match="pack"):
         Bad.parse(bytes(4))
+
+
+def test_structures_of_one_field_and_of_none_pack_and_parse():
+    @dataclass
+    class One(BinStruct):
+        a: int = on_disk("I", "a")
+
+    @dataclass
+    class Empty(BinStruct):
+        pass
+
+    assert One(7).pack() == b"\0\0\0\x07" and One.parse(b"\0\0\0\x07") == One(7)
+    assert Empty().pack() == b"" and Empty.struct_size() == 0
