@@ -451,45 +451,47 @@ class _Builder:
             dataFork=self._fork(item.data.size, item.data_ext),
             resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
 
-    def _catalog_order(self) -> list[tuple[tuple[int, bytes], int, bytes, _Item, bool]]:
-        """Every catalog record as (sort key, key parentID, key name in
-        UTF-16, item, is a thread record), sorted once: sizing the tree and
-        writing it both walk this list, and records are packed only as the
-        tree is written."""
+    def _catalog_order(self) -> list[tuple[tuple[int, bytes], _Item, bytes, bool]]:
+        """Every catalog record as (sort key, item, the item's name in
+        UTF-16, is a thread record), sorted once: sizing the tree and writing
+        it both walk this list, and records are packed only as the tree is
+        written.  A record's key is (parent, name); a thread record's is
+        (the item's CNID, "") and its data names the parent and the name."""
         if self._order is None:
             order = []
             for item in [self.root] + self.items:
-                parent = CNID_ROOT_PARENT if item is self.root else item.parent
-                order.append(((parent, self._key(item.name)), parent,
-                              hfsuni.encode_name(item.name), item, False))
-                order.append(((item.cnid, b""), item.cnid, b"", item, True))
+                name = hfsuni.encode_name(item.name)
+                order.append(((self._parent(item), self._key(item.name)), item, name, False))
+                order.append(((item.cnid, b""), item, name, True))
             order.sort(key=lambda r: r[0])
             self._order = order
         return self._order
+
+    def _parent(self, item: _Item) -> int:
+        return CNID_ROOT_PARENT if item is self.root else item.parent
 
     def catalog_record_sizes(self) -> Iterator[tuple[int, int]]:
         """(key length, data length) of every catalog record, in key order."""
         key_head = CatalogKeyHead.struct_size()
         thread_head = ThreadRecordHead.struct_size()
         folder = FolderRecord.struct_size()
-        for _, _parent, name, item, thread in self._catalog_order():
+        for _, item, name, thread in self._catalog_order():
             if thread:
-                yield key_head, thread_head + len(hfsuni.encode_name(item.name))
+                yield key_head, thread_head + len(name)
             else:
                 yield key_head + len(name), folder if item.kind == "dir" else FILE_RECORD_SIZE
 
     def catalog_records(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, data) of every catalog record, in key order."""
-        for _, parent, name, item, thread in self._catalog_order():
+        for _, item, name, thread in self._catalog_order():
             if thread:
                 ttype = REC_FOLDER_THREAD if item.kind == "dir" else REC_FILE_THREAD
-                owner = CNID_ROOT_PARENT if item is self.root else item.parent
-                yield pack_catalog_key(parent, b""), ThreadRecord(
-                    ttype, owner, hfsuni.encode_name(item.name)).pack()
+                yield pack_catalog_key(item.cnid, b""), ThreadRecord(
+                    ttype, self._parent(item), name).pack()
             else:
                 record = self._folder_record(item) if item.kind == "dir" else \
                     self._file_record(item)
-                yield pack_catalog_key(parent, name), record.pack()
+                yield pack_catalog_key(self._parent(item), name), record.pack()
 
     def attribute_records(self) -> list[tuple[bytes, bytes]]:
         recs = []
