@@ -195,8 +195,7 @@ def sign_file(path: Path, identity: Identity | None, identifier: str, **options)
     slice's cdhash (what a CodeResources seal records for nested code)."""
     macho = read_macho(path)
     slices = [sign_slice(sl, identity, identifier, **options) for sl in macho.slices]
-    write_macho(path, macho.fat, slices, mode=os.stat(path).st_mode & 0o7777)
-    first = read_macho(path).slices[0]
+    first = write_macho(path, macho.fat, slices, mode=os.stat(path).st_mode & 0o7777).slices[0]
     return blobs.CodeDirectory.parse(blobs.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..atomic import atomic_output
-from ..macho import FatHeader, read_macho, universal_layout
+from ..macho import FatHeader, MachOFile, read_macho, universal_layout
 
 
 @dataclass
@@ -24,9 +24,9 @@ class SliceWriter:
 
 
 def write_macho(path: Path, fat: FatHeader | None, slices: list[SliceWriter],
-                mode: int | None = None) -> None:
+                mode: int | None = None) -> MachOFile:
     """Write the file at ``path`` (atomically; ``mode`` None keeps the
-    umask's) and check that it parses again."""
+    umask's); return it opened again, which checks that it parses."""
     with atomic_output(path) as fh:
         if fat is None:
             _write_slice(fh, 0, slices[0])
@@ -38,7 +38,7 @@ def write_macho(path: Path, fat: FatHeader | None, slices: list[SliceWriter],
                 _write_slice(fh, arch.offset, sl)
     if mode is not None:
         os.chmod(path, mode)
-    read_macho(path)                  # what was written must parse again
+    return read_macho(path)
 
 
 def _write_slice(fh: BinaryIO, start: int, sl: SliceWriter) -> None:
