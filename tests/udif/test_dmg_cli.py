@@ -236,6 +236,27 @@ def test_benchmark_runs_on_a_small_tree(tmp_path):
     assert (tmp_path / "create.dmg").read_bytes() == (tmp_path / "conv.dmg").read_bytes()
 
 
+def test_scaling_benchmark_compresses_exactly_the_writers_chunks(tmp_path, capsys):
+    """`bench scaling`'s compression-alone ceiling must time the chunks
+    `dmg create` compresses, no more and no fewer."""
+    from pipeline import codecs
+    from pipeline.bench.dmg import make_tree
+    from pipeline.bench.scaling import writer_chunks
+    tree = tmp_path / "tree"
+    make_tree(tree, 3)
+    out = tmp_path / "out.dmg"
+    code, stdout, err = cli(capsys, "dmg", "create", str(tree), "-o", str(out),
+                            "--format", "UDZO", "--json")
+    assert code == 0, err
+    counts = json.loads(stdout)["chunks"]
+    chunks = writer_chunks(tree)
+    assert len(chunks) == counts.get("zlib", 0) + counts.get("raw", 0) > 1
+    # The data fork is exactly these chunks, each compressed or stored raw.
+    compress = codecs.compressor("zlib", 1)
+    stored = sum(min(len(compress(c)), len(c)) for c in chunks)
+    assert stored == Koly.parse(out.read_bytes()[-KOLY_SIZE:]).data_fork_length
+
+
 def test_ls_and_extract_warn_about_an_unreplayed_journal(tmp_path, capsys):
     import struct
     from hfs_corpus import extract_volume
