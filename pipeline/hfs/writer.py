@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from array import array
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Hashable, Iterator, Mapping
 
 from ..errors import InputError, UnsupportedError
@@ -76,6 +78,12 @@ XATTR_FINDER_INFO = "com.apple.FinderInfo"
 XATTR_RESOURCE_FORK = "com.apple.ResourceFork"
 
 
+# Shared by every item that has none: a million-file volume must not hold a
+# million empty dicts and lists.  Read-only, so a slip that writes to the
+# shared one fails instead of giving every item the attribute.
+_NO_XATTRS: Mapping[str, bytes] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class _Item:
     """One catalog object being authored."""
@@ -86,11 +94,11 @@ class _Item:
     parent: int = 0
     cnid: int = 0
     mode: int = 0
-    entry: TreeEntry | None = None
-    children: list["_Item"] = field(default_factory=list)
+    entry: TreeEntry | None = None     # the tree's entry, dropped once collected
+    children: list["_Item"] | tuple = ()   # a folder's, in catalog order
     data: FileData = EMPTY
     rsrc: FileData = EMPTY
-    xattrs: dict[str, bytes] = field(default_factory=dict)
+    xattrs: Mapping[str, bytes] = field(default_factory=lambda: _NO_XATTRS)
     finder: bytes = bytes(32)
     special: int = 0
     link_prev: int = 0
@@ -102,7 +110,6 @@ class _Item:
     admin_flags: int = 0
     data_ext: tuple[int, int] = (0, 0)
     rsrc_ext: tuple[int, int] = (0, 0)
-    xattr_ext: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 # --- building ------------------------------------------------------------------
@@ -135,12 +142,13 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     if not 0 <= epoch <= 0xFFFFFFFF - HFS_EPOCH_OFFSET:
         raise InputError(f"epoch {epoch}: outside 0..{0xFFFFFFFF - HFS_EPOCH_OFFSET} "
                          "(HFS+ dates end on 2040-02-06)")
-    tree = source if isinstance(source, Tree) else tree_from_directory(source)
     when = hfs_date(epoch)
     for label, value in (("uid", uid), ("gid", gid)):
         if not 0 <= value <= 0xFFFFFFFF:
             raise InputError(f"{label} {value} is out of range")
-    builder = _Builder(tree, volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
+    # No local name for a tree read here: the builder lets it go once collected.
+    builder = _Builder(source if isinstance(source, Tree) else tree_from_directory(source),
+                       volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
                        xattrs or {}, finder_info or {}, resource_forks or {})
     builder.collect()
     return builder.allocate(size, headroom_bytes, headroom_percent, open_folder, progress)
@@ -179,8 +187,10 @@ class _Builder:
             raise InputError("volume name must not be empty")
         self.volname = self._hfs_name(volname, "volume name")
         self.items: list[_Item] = []          # every catalog object except the root
-        self._order: list | None = None
+        self._order: array | None = None
         self.by_path: dict[str, _Item] = {}
+        # (CNID, attribute name) -> extent of an attribute too large to inline.
+        self.xattr_extents: dict[tuple[int, str], tuple[int, int]] = {}
 
     # names -----------------------------------------------------------------
 
@@ -239,7 +249,7 @@ class _Builder:
 
     def collect(self) -> None:
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
-                     self._mode(self.tree.root, "dir"), self.tree.root)
+                     self._mode(self.tree.root, "dir"), self.tree.root, children=[])
         self._apply_extras(root)
         self.root = root
         next_cnid = CNID_FIRST_USER
@@ -280,7 +290,9 @@ class _Builder:
                 item = _Item(kind, path, hname, folder.cnid, next_cnid,
                              self._mode(entry, kind), entry)
                 next_cnid += 1
-                if kind == "file":
+                if kind == "dir":
+                    item.children = []
+                elif kind == "file":
                     item.data = entry.data
                     item.rsrc = entry.rsrc or EMPTY
                     if entry.link_group is not None and self.hard_links == "link":
@@ -309,6 +321,12 @@ class _Builder:
         if linked:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = max(i.cnid for i in self.items) + 1 if self.items else CNID_FIRST_USER
+        # Everything the entries held is in the items now: let the tree go
+        # (when the caller does not keep it), all but the files' data sources.
+        for item in self.items:
+            item.entry = None
+        self.root.entry = None
+        self.tree = None
 
     def _apply_extras(self, item: _Item) -> None:
         entry = item.entry
@@ -337,7 +355,7 @@ class _Builder:
                 raise UnsupportedError(
                     f"{item.path or '/'}: extended attribute {name!r} is {len(value)} bytes; "
                     f"at most {MAX_ATTR_SIZE} are supported")
-        item.xattrs = xattrs
+        item.xattrs = xattrs or _NO_XATTRS
         if entry.bsd_flags & ~0x00FF00FF:
             raise InputError(f"{item.path or '/'}: BSD flags {entry.bsd_flags:#x} do not fit "
                              "HFS+ ownerFlags (bits 0-7) and adminFlags (bits 16-23)")
@@ -376,7 +394,7 @@ class _Builder:
                 link.kind = "hardlink"
                 link.data = EMPTY
                 link.rsrc = EMPTY
-                link.xattrs = {}
+                link.xattrs = _NO_XATTRS
                 link.special = inode.cnid
                 link.link_prev = group[i - 1].cnid if i > 0 else 0
                 link.link_next = group[i + 1].cnid if i + 1 < len(group) else 0
@@ -451,21 +469,27 @@ class _Builder:
             dataFork=self._fork(item.data.size, item.data_ext),
             resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
 
-    def _catalog_order(self) -> list[tuple[tuple[int, bytes], _Item, bytes, bool]]:
-        """Every catalog record as (sort key, item, the item's name in
-        UTF-16, is a thread record), sorted once: sizing the tree and writing
-        it both walk this list, and records are packed only as the tree is
-        written.  A record's key is (parent, name); a thread record's is
-        (the item's CNID, "") and its data names the parent and the name."""
+    def _catalog_order(self) -> Iterator[tuple[_Item, bytes, bool]]:
+        """Every catalog record as (item, the item's name in UTF-16, is a
+        thread record), in key order.  A record's key is (parent, name); a
+        thread record's is (the item's CNID, "") and its data names the
+        parent and the name.
+
+        Sorted once, sizing the tree and writing it both walk the order; it
+        is kept as record numbers (2 x the item's place in [root] + items,
+        plus 1 for its thread), 8 bytes a record, because held as tuples of
+        keys, names and items it weighed ~400 bytes a file: names and keys
+        are cheaper made again than held."""
+        everyone = [self.root] + self.items
         if self._order is None:
-            order = []
-            for item in [self.root] + self.items:
-                name = hfsuni.encode_name(item.name)
-                order.append(((self._parent(item), self._key(item.name)), item, name, False))
-                order.append(((item.cnid, b""), item, name, True))
-            order.sort(key=lambda r: r[0])
-            self._order = order
-        return self._order
+            def sort_key(record: int) -> tuple[int, bytes]:
+                item = everyone[record >> 1]
+                return (item.cnid, b"") if record & 1 else \
+                    (self._parent(item), self._key(item.name))
+            self._order = array("Q", sorted(range(2 * len(everyone)), key=sort_key))
+        for record in self._order:
+            item = everyone[record >> 1]
+            yield item, hfsuni.encode_name(item.name), bool(record & 1)
 
     def _parent(self, item: _Item) -> int:
         return CNID_ROOT_PARENT if item is self.root else item.parent
@@ -475,7 +499,7 @@ class _Builder:
         key_head = CatalogKeyHead.struct_size()
         thread_head = ThreadRecordHead.struct_size()
         folder = FolderRecord.struct_size()
-        for _, item, name, thread in self._catalog_order():
+        for item, name, thread in self._catalog_order():
             if thread:
                 yield key_head, thread_head + len(name)
             else:
@@ -483,7 +507,7 @@ class _Builder:
 
     def catalog_records(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, data) of every catalog record, in key order."""
-        for _, item, name, thread in self._catalog_order():
+        for item, name, thread in self._catalog_order():
             if thread:
                 ttype = REC_FOLDER_THREAD if item.kind == "dir" else REC_FILE_THREAD
                 yield pack_catalog_key(item.cnid, b""), ThreadRecord(
@@ -503,7 +527,8 @@ class _Builder:
                 else:
                     # HFSPlusAttrForkData: recordType, reserved, then the fork.
                     rec = struct.pack(">II", ATTR_FORK_DATA, 0) + \
-                        self._fork(len(value), item.xattr_ext.get(name, (0, 0))).pack()
+                        self._fork(len(value),
+                                   self.xattr_extents.get((item.cnid, name), (0, 0))).pack()
                 recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw), rec))
         recs.sort(key=lambda r: r[0])
         return [(k, d) for _, k, d in recs]
@@ -539,14 +564,20 @@ class _Builder:
         forks.sort(key=lambda f: (f[0].cnid, f[1]))
         return forks
 
-    @staticmethod
-    def _set_extent(item: _Item, which: str, extent: tuple[int, int]) -> None:
+    def _set_extent(self, item: _Item, which: str, extent: tuple[int, int]) -> None:
         if which == "data":
             item.data_ext = extent
         elif which == "rsrc":
             item.rsrc_ext = extent
         else:
-            item.xattr_ext[which[len("xattr:"):]] = extent
+            self.xattr_extents[item.cnid, which[len("xattr:"):]] = extent
+
+    def _extent(self, item: _Item, which: str) -> tuple[int, int]:
+        if which == "data":
+            return item.data_ext
+        if which == "rsrc":
+            return item.rsrc_ext
+        return self.xattr_extents[item.cnid, which[len("xattr:"):]]
 
     def _open_folder_cnid(self, open_folder: str | None) -> int:
         if open_folder is None:
@@ -622,9 +653,7 @@ class _Builder:
             (attr_start * bs, attr_tree.data),
         ]
         for item, which, fd in forks:
-            ext = {"data": item.data_ext, "rsrc": item.rsrc_ext}.get(which) or \
-                item.xattr_ext[which[len("xattr:"):]]
-            segments.append((ext[0] * bs, fd))
+            segments.append((self._extent(item, which)[0] * bs, fd))
         vh.finderInfo[6], vh.finderInfo[7] = volume_id(vh.pack(), segments, progress)
         header = vh.pack()
         segments.insert(0, (VOLUME_HEADER_OFFSET, header))
