@@ -35,6 +35,12 @@ class SafeDestination:
         self._made_root = False
         self._created: list[str] = []        # top-level names this extraction created
         self._real_root = ""
+        # Folders already resolved to inside the root.  Only a symbolic link
+        # made here can change where a folder resolves (folders are made with
+        # mkdir, which never follows or replaces one), so making a link of
+        # either kind forgets them all; a million files in a thousand folders resolve a thousand
+        # folders, not a million paths.
+        self._inside: set[str] = set()
 
     def __enter__(self) -> "SafeDestination":
         exists = self.root.exists() or self.root.is_symlink()
@@ -52,9 +58,12 @@ class SafeDestination:
     def target(self, rel: str) -> str:
         """The absolute path for ``rel``, after checking where its folder resolves."""
         target = os.path.join(self._real_root, rel)
-        parent = os.path.realpath(os.path.dirname(target))
-        if os.path.commonpath([parent, self._real_root]) != self._real_root:
-            raise self._outside(rel)
+        folder = os.path.dirname(target)
+        if folder not in self._inside:
+            parent = os.path.realpath(folder)
+            if os.path.commonpath([parent, self._real_root]) != self._real_root:
+                raise self._outside(rel)
+            self._inside.add(folder)
         return target
 
     def _made(self, rel: str) -> None:
@@ -86,12 +95,14 @@ class SafeDestination:
 
     def symlink(self, rel: str, link_target: str) -> str:
         target = self.target(rel)
+        self._inside.clear()
         os.symlink(link_target, target)
         self._made(rel)
         return target
 
     def hard_link(self, rel: str, existing: str) -> str:
         target = self.target(rel)
+        self._inside.clear()                 # a hard link to a symbolic link is one too
         os.link(existing, target)
         self._made(rel)
         return target

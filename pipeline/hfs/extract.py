@@ -124,13 +124,16 @@ def _copy_sparse(src, fh) -> None:
     of mostly sparse files extracts to sparse files, not gigabytes of
     written zeros (the size is set at the end, so a trailing hole counts)."""
     size = 0
+    hole_at_end = False
     while chunk := src.read(_STREAM_CHUNK):
-        if chunk == (_ZEROS if len(chunk) == _STREAM_CHUNK else bytes(len(chunk))):
+        hole_at_end = chunk == (_ZEROS if len(chunk) == _STREAM_CHUNK else bytes(len(chunk)))
+        if hole_at_end:
             fh.seek(len(chunk), os.SEEK_CUR)
         else:
             fh.write(chunk)
         size += len(chunk)
-    fh.truncate(size)
+    if hole_at_end:
+        fh.truncate(size)
 
 
 def _keep_metadata(reader: HFSReader, entry: Entry, out: SafeDestination, target: str,
