@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Sequence
 from deflate import crc32   # libdeflate: the same CRC-32 as zlib, several times faster
 
 from ..errors import InputError
-from .output import file_chunks
+from .output import Payload, file_chunks
+from .spill import SpilledBytes
 from .structs import ForkData
-from .tree import FileData
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
@@ -74,7 +74,7 @@ def contiguous_fork(start: int, length: int, block_size: int, clump: int = 0) ->
     return ForkData(length, max(length, clump), n, [(start, n)] + [(0, 0)] * 7)
 
 
-def volume_id(header: bytes, segments: Sequence[tuple[int, bytes | FileData]],
+def volume_id(header: bytes, segments: Sequence[tuple[int, Payload]],
               progress: ProgressCallback | None = None) -> tuple[int, int]:
     """finderInfo[6..7]: a hash of everything else in the volume
     (docs/formats.md §1.2), never a clock or a random number."""
@@ -103,7 +103,7 @@ def _set_bits(bitmap: bytearray, start: int, count: int) -> None:
         start += 1
 
 
-def _hash_payload(digest, payload: bytes | FileData) -> None:
+def _hash_payload(digest, payload: Payload) -> None:
     """Feed one segment into the volume-id digest.
 
     Metadata goes in whole.  A fork goes in as its size and CRC-32: the id
@@ -113,6 +113,10 @@ def _hash_payload(digest, payload: bytes | FileData) -> None:
     """
     if isinstance(payload, (bytes, bytearray)):
         digest.update(payload)
+        return
+    if isinstance(payload, SpilledBytes):
+        for chunk in payload.chunks():
+            digest.update(chunk)
         return
     if payload.data is not None:
         digest.update(struct.pack(">QI", len(payload.data), crc32(payload.data)))

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from ..binstruct import BinStruct, on_disk
 from ..errors import CorruptError
 from ..imagesource import ImageSource
+from .spill import SpilledBytes
 
 KIND_LEAF = -1
 KIND_INDEX = 0
@@ -114,7 +115,7 @@ def pack_node(desc: NodeDescriptor, records: Sequence[bytes], node_size: int) ->
 class BuiltTree:
     """A complete B-tree file: ``data`` is totalNodes x nodeSize bytes."""
 
-    data: bytearray
+    data: bytearray | SpilledBytes
     header: HeaderRecord
     node_count_used: int
 
@@ -199,7 +200,8 @@ def tree_bytes(shape: list[list[int]], *, node_size: int, min_bytes: int = 0,
 def build_tree(leaf_records: Iterable[tuple[bytes, bytes]], *, node_size: int,
                max_key_length: int, attributes: int, key_compare_type: int = 0,
                min_bytes: int = 0, block_size: int = 4096,
-               shape: list[list[int]] | None = None) -> BuiltTree:
+               shape: list[list[int]] | None = None,
+               spill_over: int | None = None, what: str = "B-tree") -> BuiltTree:
     """Build a B-tree bottom-up from (key, data) pairs already in key order.
 
     Keys include their u16 keyLength.  Index records use the full key of
@@ -210,7 +212,9 @@ def build_tree(leaf_records: Iterable[tuple[bytes, bytes]], *, node_size: int,
 
     With ``shape`` (``tree_shape`` of the records' sizes) the records may be
     an iterator: each leaf node is packed as its records arrive, so the
-    records are never all held at once.
+    records are never all held at once.  A tree larger than ``spill_over``
+    bytes is written to a temporary file (``SpilledBytes``, named ``what``
+    in errors) instead of memory.
     """
     if shape is None:
         leaf_records = list(leaf_records)
@@ -224,15 +228,24 @@ def build_tree(leaf_records: Iterable[tuple[bytes, bytes]], *, node_size: int,
         next_no += len(level)
     map_numbers = list(range(used_nodes, used_nodes + map_nodes))
     in_use = used_nodes + map_nodes
-    out = bytearray(total * node_size)
+    out: bytearray | SpilledBytes
+    if spill_over is not None and total * node_size > spill_over:
+        out = SpilledBytes(total * node_size, what)
+
+        def store(no: int, node: bytes) -> None:
+            out.write_at(no * node_size, node)
+    else:
+        out = bytearray(total * node_size)
+
+        def store(no: int, node: bytes) -> None:
+            out[no * node_size:(no + 1) * node_size] = node
 
     def put(height: int, idx: int, recs: list[bytes]) -> None:
         nos = numbers[height - 1]
         desc = NodeDescriptor(fLink=nos[idx + 1] if idx + 1 < len(nos) else 0,
                               bLink=nos[idx - 1] if idx > 0 else 0,
                               kind=KIND_LEAF if height == 1 else KIND_INDEX, height=height)
-        no = nos[idx]
-        out[no * node_size:(no + 1) * node_size] = pack_node(desc, recs, node_size)
+        store(nos[idx], pack_node(desc, recs, node_size))
 
     records = iter(leaf_records)
     first_keys: list[bytes] = []
@@ -278,16 +291,16 @@ def build_tree(leaf_records: Iterable[tuple[bytes, bytes]], *, node_size: int,
     for n in range(in_use):
         bitmap[n >> 3] |= 0x80 >> (n & 7)
     hm = header_map_bytes(node_size)
-    out[0:node_size] = pack_node(NodeDescriptor(fLink=map_numbers[0] if map_numbers else 0,
-                                                kind=KIND_HEADER),
-                                 [header.pack(), bytes(USER_DATA_SIZE),
-                                  bytes(bitmap[:hm]).ljust(hm, b"\0")], node_size)
+    store(0, pack_node(NodeDescriptor(fLink=map_numbers[0] if map_numbers else 0,
+                                      kind=KIND_HEADER),
+                       [header.pack(), bytes(USER_DATA_SIZE),
+                        bytes(bitmap[:hm]).ljust(hm, b"\0")], node_size))
     mb = map_node_bytes(node_size)
     for k, no in enumerate(map_numbers):
         chunk = bytes(bitmap[hm + k * mb:hm + (k + 1) * mb]).ljust(mb, b"\0")
         desc = NodeDescriptor(fLink=map_numbers[k + 1] if k + 1 < len(map_numbers) else 0,
                               kind=KIND_MAP)
-        out[no * node_size:(no + 1) * node_size] = pack_node(desc, [chunk], node_size)
+        store(no, pack_node(desc, [chunk], node_size))
     return BuiltTree(out, header, in_use)
 
 

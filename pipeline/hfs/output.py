@@ -12,11 +12,16 @@ import stat
 from typing import IO, TYPE_CHECKING, Iterator
 
 from ..errors import InputError
+from .spill import SpilledBytes
 from .structs import VolumeHeader
 from .tree import FileData
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
+
+# What a segment of a volume holds: metadata in memory or spilled to a
+# temporary file (a large catalog), or a fork's data.
+Payload = bytes | bytearray | SpilledBytes | FileData
 
 _COPY_CHUNK = 1 << 20
 _ZERO_WINDOW = bytes(_COPY_CHUNK)
@@ -29,10 +34,11 @@ class HFSVolume:
     writer need not parse the volume it was just handed), and
     ``write_to(fileobj)`` to stream it out.
 
-    Metadata is held in memory; file data is read from its source on demand.
+    Metadata is held in memory (a large catalog in a temporary file); file
+    data is read from its source on demand.
     """
 
-    def __init__(self, size: int, segments: list[tuple[int, bytes | FileData]],
+    def __init__(self, size: int, segments: list[tuple[int, Payload]],
                  header: VolumeHeader, stats: dict,
                  free: list[tuple[int, int]]) -> None:
         self.size = size
@@ -47,7 +53,7 @@ class HFSVolume:
         return list(self._free)
 
     @staticmethod
-    def _length(payload: bytes | FileData) -> int:
+    def _length(payload: Payload) -> int:
         return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
 
     def read(self, offset: int, length: int) -> bytes:
@@ -108,9 +114,11 @@ class HFSVolume:
             _write_zeros(fileobj, self.size - pos)
 
 
-def _payload_slice(payload: bytes | FileData, offset: int, length: int) -> bytes:
+def _payload_slice(payload: Payload, offset: int, length: int) -> bytes:
     if isinstance(payload, (bytes, bytearray)):
         return bytes(payload[offset:offset + length])
+    if isinstance(payload, SpilledBytes):
+        return payload.read(offset, length)
     if payload.data is not None:
         return payload.data[offset:offset + length]
     try:
@@ -142,9 +150,12 @@ def _hole_end(fd: int, offset: int, end: int, path: str) -> int:
     return min(data, end)
 
 
-def _payload_into(payload: bytes | FileData, offset: int, view: memoryview) -> None:
+def _payload_into(payload: Payload, offset: int, view: memoryview) -> None:
     """Fill ``view`` with the payload's bytes from ``offset`` (file data is
     read straight into it)."""
+    if isinstance(payload, SpilledBytes):
+        payload.readinto(offset, view)
+        return
     if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
         view[:] = _payload_slice(payload, offset, len(view))
         return
@@ -176,9 +187,13 @@ def _write_zeros(fileobj: IO[bytes], n: int) -> None:
         n -= k
 
 
-def _write_payload_stream(fileobj: IO[bytes], payload: bytes | FileData) -> None:
+def _write_payload_stream(fileobj: IO[bytes], payload: Payload) -> None:
     if isinstance(payload, (bytes, bytearray)):
         fileobj.write(payload)
+        return
+    if isinstance(payload, SpilledBytes):
+        for chunk in payload.chunks():
+            fileobj.write(chunk)
         return
     if payload.data is not None:
         fileobj.write(payload.data)
@@ -215,7 +230,12 @@ def file_chunks(payload: FileData) -> Iterator[bytes | memoryview]:
         raise InputError(f"{payload.path}: file shrank while the volume was being written")
 
 
-def _write_payload_at(fd: int, offset: int, payload: bytes | FileData) -> None:
+def _write_payload_at(fd: int, offset: int, payload: Payload) -> None:
+    if isinstance(payload, SpilledBytes):
+        for chunk in payload.chunks():
+            _write_payload_at(fd, offset, chunk)
+            offset += len(chunk)
+        return
     if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
         data = payload if isinstance(payload, (bytes, bytearray)) else payload.data
         view = memoryview(data)

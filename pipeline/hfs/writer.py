@@ -29,6 +29,7 @@ from ..errors import InputError, UnsupportedError
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
+from . import spill
 from . import unicode as hfsuni
 from .allocation import allocation_bitmap, blocks_for, contiguous_fork, volume_blocks, volume_id
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
@@ -550,7 +551,8 @@ class _Builder:
                           attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
                           key_compare_type=(COMPARE_BINARY if self.case_sensitive
                                             else COMPARE_CASE_FOLDING),
-                          block_size=block_size, shape=shape)
+                          block_size=block_size, shape=shape,
+                          spill_over=spill.SPILL_BYTES, what="catalog B-tree")
 
     # layout ---------------------------------------------------------------------
 
