@@ -38,9 +38,6 @@ class SpilledBytes:
     def __len__(self) -> int:
         return self.size
 
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
     def write_at(self, offset: int, data: bytes) -> None:
         view = memoryview(data)
         try:
@@ -72,6 +69,3 @@ class SpilledBytes:
     def chunks(self) -> Iterator[bytes]:
         for pos in range(0, self.size, _WINDOW):
             yield self.read(pos, min(_WINDOW, self.size - pos))
-
-    def close(self) -> None:
-        self._fh.close()
