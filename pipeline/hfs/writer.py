@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from array import array
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Hashable, Iterator, Mapping
@@ -188,7 +187,6 @@ class _Builder:
             raise InputError("volume name must not be empty")
         self.volname = self._hfs_name(volname, "volume name")
         self.items: list[_Item] = []          # every catalog object except the root
-        self._order: array | None = None
         self.by_path: dict[str, _Item] = {}
         # (CNID, attribute name) -> extent of an attribute too large to inline.
         self.xattr_extents: dict[tuple[int, str], tuple[int, int]] = {}
@@ -476,21 +474,19 @@ class _Builder:
         thread record's is (the item's CNID, "") and its data names the
         parent and the name.
 
-        Sorted once, sizing the tree and writing it both walk the order; it
-        is kept as record numbers (2 x the item's place in [root] + items,
-        plus 1 for its thread), 8 bytes a record, because held as tuples of
-        keys, names and items it weighed ~400 bytes a file: names and keys
-        are cheaper made again than held."""
-        everyone = [self.root] + self.items
-        if self._order is None:
-            def sort_key(record: int) -> tuple[int, bytes]:
-                item = everyone[record >> 1]
-                return (item.cnid, b"") if record & 1 else \
-                    (self._parent(item), self._key(item.name))
-            self._order = array("Q", sorted(range(2 * len(everyone)), key=sort_key))
-        for record in self._order:
-            item = everyone[record >> 1]
-            yield item, hfsuni.encode_name(item.name), bool(record & 1)
+        Made as it is walked (sizing the tree and writing it both walk it),
+        never held: CNID by CNID, the thread record (its empty name sorts
+        first), then a folder's children sorted by name.  The root's own
+        record, under its parent 1, comes before everything."""
+        yield self.root, hfsuni.encode_name(self.root.name), False
+        by_cnid = [self.root] + self.items
+        if any(a.cnid >= b.cnid for a, b in zip(by_cnid, by_cnid[1:])):
+            by_cnid.sort(key=lambda it: it.cnid)
+        for item in by_cnid:
+            yield item, hfsuni.encode_name(item.name), True
+            if item.kind == "dir":
+                for child in sorted(item.children, key=lambda it: self._key(it.name)):
+                    yield child, hfsuni.encode_name(child.name), False
 
     def _parent(self, item: _Item) -> int:
         return CNID_ROOT_PARENT if item is self.root else item.parent
