@@ -45,7 +45,7 @@ from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALO
                       hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key, HFS_EPOCH_OFFSET)
 from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .tree import Entry as TreeEntry
-from .output import HFSVolume
+from .output import HFSVolume, Payload
 
 BLOCK_SIZE = 4096
 CATALOG_NODE_SIZE = 4096
@@ -108,8 +108,8 @@ class _Item:
     flags: int = 0
     owner_flags: int = 0
     admin_flags: int = 0
-    data_ext: tuple[int, int] = (0, 0)
-    rsrc_ext: tuple[int, int] = (0, 0)
+    data_start: int = 0             # first allocation block of the fork (one extent)
+    rsrc_start: int = 0
 
 
 # --- building ------------------------------------------------------------------
@@ -188,8 +188,8 @@ class _Builder:
         self.volname = self._hfs_name(volname, "volume name")
         self.items: list[_Item] = []          # every catalog object except the root
         self.by_path: dict[str, _Item] = {}
-        # (CNID, attribute name) -> extent of an attribute too large to inline.
-        self.xattr_extents: dict[tuple[int, str], tuple[int, int]] = {}
+        # (CNID, attribute name) -> first block of an attribute too large to inline.
+        self.xattr_starts: dict[tuple[int, str], int] = {}
 
     # names -----------------------------------------------------------------
 
@@ -249,6 +249,10 @@ class _Builder:
     def collect(self) -> None:
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
                      self._mode(self.tree.root, "dir"), self.tree.root, children=[])
+        # Entries are let go as soon as their items are made (a file's at
+        # once, a folder's once its children are): a tree read for this
+        # volume alone is freed as the walk goes, not held beside the items.
+        self.tree = None
         self._apply_extras(root)
         self.root = root
         next_cnid = CNID_FIRST_USER
@@ -302,9 +306,12 @@ class _Builder:
                         raise InputError(f"{path}: symbolic link with an empty target")
                     item.data = FileData.from_bytes(target)
                 self._apply_extras(item)
+                if kind != "dir":
+                    item.entry = None
                 folder.children.append(item)
                 self.items.append(item)
                 self.by_path[path] = item
+            folder.entry = None
             # A folder's children get CNIDs in catalog order, then each
             # subfolder is visited in that order: CNIDs depend on names only.
             for item in reversed(folder.children):
@@ -320,12 +327,6 @@ class _Builder:
         if linked:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = max(i.cnid for i in self.items) + 1 if self.items else CNID_FIRST_USER
-        # Everything the entries held is in the items now: let the tree go
-        # (when the caller does not keep it), all but the files' data sources.
-        for item in self.items:
-            item.entry = None
-        self.root.entry = None
-        self.tree = None
 
     def _apply_extras(self, item: _Item) -> None:
         entry = item.entry
@@ -429,8 +430,9 @@ class _Builder:
 
     # records -------------------------------------------------------------------
 
-    def _fork(self, size: int, ext: tuple[int, int]) -> ForkData:
-        start, count = ext
+    @staticmethod
+    def _fork(size: int, start: int) -> ForkData:
+        count = blocks_for(size, BLOCK_SIZE)        # every fork is one extent
         extents = [(start, count)] if count else []
         return ForkData(size, 0, count, extents + [(0, 0)] * (8 - len(extents)))
 
@@ -465,8 +467,8 @@ class _Builder:
             bsdInfo=BSDInfo(owner, group, item.admin_flags, item.owner_flags, item.mode,
                             special),
             userInfo=item.finder[:16], finderInfo=item.finder[16:],
-            dataFork=self._fork(item.data.size, item.data_ext),
-            resourceFork=self._fork(item.rsrc.size, item.rsrc_ext))
+            dataFork=self._fork(item.data.size, item.data_start),
+            resourceFork=self._fork(item.rsrc.size, item.rsrc_start))
 
     def _catalog_order(self) -> Iterator[tuple[_Item, bytes, bool]]:
         """Every catalog record as (item, the item's name in UTF-16, is a
@@ -479,10 +481,7 @@ class _Builder:
         first), then a folder's children sorted by name.  The root's own
         record, under its parent 1, comes before everything."""
         yield self.root, hfsuni.encode_name(self.root.name), False
-        by_cnid = [self.root] + self.items
-        if any(a.cnid >= b.cnid for a, b in zip(by_cnid, by_cnid[1:])):
-            by_cnid.sort(key=lambda it: it.cnid)
-        for item in by_cnid:
+        for item in self._by_cnid():
             yield item, hfsuni.encode_name(item.name), True
             if item.kind == "dir":
                 for child in sorted(item.children, key=lambda it: self._key(it.name)):
@@ -524,8 +523,7 @@ class _Builder:
                 else:
                     # HFSPlusAttrForkData: recordType, reserved, then the fork.
                     rec = struct.pack(">II", ATTR_FORK_DATA, 0) + \
-                        self._fork(len(value),
-                                   self.xattr_extents.get((item.cnid, name), (0, 0))).pack()
+                        self._fork(len(value), self.xattr_starts.get((item.cnid, name), 0)).pack()
                 recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw), rec))
         recs.sort(key=lambda r: r[0])
         return [(k, d) for _, k, d in recs]
@@ -552,30 +550,32 @@ class _Builder:
 
     # layout ---------------------------------------------------------------------
 
-    def _forks(self) -> list[tuple[_Item, str, FileData]]:
-        """Every fork that needs blocks (data, resource, large attributes), in CNID order."""
-        forks = [(it, which, fd) for it in self.items
-                 for which, fd in (("data", it.data), ("rsrc", it.rsrc)) if fd.size]
-        forks += [(it, "xattr:" + name, FileData.from_bytes(bytes(value)))
-                  for it in [self.root] + self.items for name, value in it.xattrs.items()
-                  if len(value) > MAX_INLINE_ATTR]
-        forks.sort(key=lambda f: (f[0].cnid, f[1]))
-        return forks
+    def _forks(self) -> Iterator[tuple[_Item, str, FileData]]:
+        """Every fork that needs blocks, in CNID order: an item's data, its
+        resource fork, then its attributes too large to inline, by name."""
+        for it in self._by_cnid():
+            for which, fd in (("data", it.data), ("rsrc", it.rsrc)):
+                if fd.size:
+                    yield it, which, fd
+            for name in sorted(it.xattrs):
+                if len(it.xattrs[name]) > MAX_INLINE_ATTR:
+                    yield it, "xattr:" + name, FileData.from_bytes(bytes(it.xattrs[name]))
 
-    def _set_extent(self, item: _Item, which: str, extent: tuple[int, int]) -> None:
+    def _by_cnid(self) -> list[_Item]:
+        """The root and every item, in CNID order (the order they were made
+        in, bar hard links' inodes)."""
+        items = [self.root] + self.items
+        if any(a.cnid >= b.cnid for a, b in zip(items, items[1:])):
+            items.sort(key=lambda it: it.cnid)
+        return items
+
+    def _set_start(self, item: _Item, which: str, start: int) -> None:
         if which == "data":
-            item.data_ext = extent
+            item.data_start = start
         elif which == "rsrc":
-            item.rsrc_ext = extent
+            item.rsrc_start = start
         else:
-            self.xattr_extents[item.cnid, which[len("xattr:"):]] = extent
-
-    def _extent(self, item: _Item, which: str) -> tuple[int, int]:
-        if which == "data":
-            return item.data_ext
-        if which == "rsrc":
-            return item.rsrc_ext
-        return self.xattr_extents[item.cnid, which[len("xattr:"):]]
+            self.xattr_starts[item.cnid, which[len("xattr:"):]] = start
 
     def _open_folder_cnid(self, open_folder: str | None) -> int:
         if open_folder is None:
@@ -601,10 +601,9 @@ class _Builder:
         attr_size = len(self._attributes_tree(bs).data)
         catalog_shape = self._catalog_shape()
         catalog_size = tree_bytes(catalog_shape, node_size=CATALOG_NODE_SIZE, block_size=bs)
-        forks = self._forks()
         meta = [len(extents_tree.data), catalog_size, attr_size]
         fixed = (1 + sum(blocks_for(n, bs) for n in meta)
-                 + sum(blocks_for(fd.size, bs) for _, _, fd in forks) + 1)
+                 + sum(blocks_for(fd.size, bs) for _, _, fd in self._forks()) + 1)
         total, bitmap_blocks = volume_blocks(fixed, bs, size=size, headroom_bytes=headroom_bytes,
                                              headroom_percent=headroom_percent)
 
@@ -613,10 +612,14 @@ class _Builder:
         cat_start = ext_start + blocks_for(len(extents_tree.data), bs)
         attr_start = cat_start + blocks_for(catalog_size, bs)
         next_block = attr_start + blocks_for(attr_size, bs)
-        for item, which, fd in forks:
-            n = blocks_for(fd.size, bs)
-            self._set_extent(item, which, (next_block, n))
-            next_block += n
+        # The forks' segments, with the metadata's put in front below.
+        segments: list[tuple[int, Payload]] = []
+        content_bytes = 0
+        for item, which, fd in self._forks():
+            self._set_start(item, which, next_block)
+            segments.append((next_block * bs, fd))
+            content_bytes += fd.size
+            next_block += blocks_for(fd.size, bs)
         used_end = next_block
         catalog_tree = self._catalog_tree(bs, catalog_shape)
         attr_tree = self._attributes_tree(bs)
@@ -644,20 +647,18 @@ class _Builder:
             attributesFile=contiguous_fork(attr_start, len(attr_tree.data), bs))
         vh.finderInfo[2] = self._open_folder_cnid(open_folder)
 
-        segments: list[tuple[int, bytes | FileData]] = [
+        segments[0:0] = [
             (bitmap_start * bs, bitmap),
             (ext_start * bs, extents_tree.data),
             (cat_start * bs, catalog_tree.data),
             (attr_start * bs, attr_tree.data),
         ]
-        for item, which, fd in forks:
-            segments.append((self._extent(item, which)[0] * bs, fd))
         vh.finderInfo[6], vh.finderInfo[7] = volume_id(vh.pack(), segments, progress)
         header = vh.pack()
         segments.insert(0, (VOLUME_HEADER_OFFSET, header))
         segments.append((total * bs - 1024, header))
         stats = {"files": files, "folders": folders, "total_blocks": total,
-                 "free_blocks": free_blocks, "content_bytes": sum(fd.size for _, _, fd in forks)}
+                 "free_blocks": free_blocks, "content_bytes": content_bytes}
         free = [(used_end * bs, free_blocks * bs)] if free_blocks else []
         return HFSVolume(total * bs, segments, vh, stats, free)
 
