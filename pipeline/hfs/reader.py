@@ -14,7 +14,7 @@ import io
 import itertools
 import stat
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterator
 
 from ..errors import CorruptError, InputError, UnsupportedError
@@ -148,13 +148,19 @@ class Entry:
         return self._fork_owner
 
     def to_json(self) -> dict:
-        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        # Every public field is a plain value (xattrs is replaced below): no
+        # deep copy (asdict would copy the private fork records too, and
+        # cost most of a long `ls --json`).
+        out = {name: getattr(self, name) for name in _PUBLIC_ENTRY_FIELDS}
         if self.link_target is not None:
             out["link_target"] = printable(self.link_target)
         out["mode"] = f"{self.mode:06o}"
         out["xattrs"] = {k: {"size": len(v), "hex": v.hex() if len(v) <= 64 else None}
                          for k, v in sorted(self.xattrs.items())}
         return out
+
+
+_PUBLIC_ENTRY_FIELDS = tuple(f.name for f in fields(Entry) if not f.name.startswith("_"))
 
 
 class ForkStream(SizedStream):
