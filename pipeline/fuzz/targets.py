@@ -90,6 +90,39 @@ def _hfs_run(data: bytes, path: Path) -> None:
     _read_volume(_Bytes(data), "<volume>")
 
 
+class EscapedDestination(AssertionError):
+    """An extraction wrote beside its destination: the fuzzer's failure."""
+
+
+def _hfs_extract_run(data: bytes, path: Path) -> None:
+    """Extract the volume into a fresh folder inside a fresh sandbox, then
+    look beside the destination: anything there was written outside it."""
+    from ..hfs.extract import extract
+    from ..hfs.reader import HFSReader
+    sandbox = path.with_name(path.name + ".sandbox")
+    _remove(sandbox)
+    sandbox.mkdir()
+    around = sorted(os.listdir(path.parent))
+    try:
+        extract(HFSReader(_Bytes(data), "<volume>"), sandbox / "dest")
+    finally:
+        beside = sorted(set(os.listdir(sandbox)) - {"dest"})
+        moved = sorted(os.listdir(path.parent)) != around
+        _remove(sandbox)
+    if beside or moved:
+        raise EscapedDestination(f"written outside the destination: {beside or 'its parent'}")
+
+
+def _remove(folder: Path) -> None:
+    """Remove an extracted tree, read-only folders included."""
+    import shutil
+    if not folder.exists():
+        return
+    for dirpath, _dirs, _files in os.walk(folder):
+        os.chmod(dirpath, 0o700)
+    shutil.rmtree(folder)
+
+
 def _sparse_seed(path: Path) -> bytes:
     from ..udif.sparse import write_sparseimage
     disk = _volume_bytes()
@@ -205,6 +238,7 @@ def _appdmg_run(data: bytes, path: Path) -> None:
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("udif", _udif_seed, _udif_run),
     Target("hfs", _hfs_seed, _hfs_run, hot=64 << 10),
+    Target("hfs-extract", _hfs_seed, _hfs_extract_run, hot=64 << 10),
     Target("sparse", _sparse_seed, lambda d, p: _container_run(d, p), hot=4096),
     Target("encrypted", _encrypted_seed, lambda d, p: _container_run(d, p, b"fuzz"), hot=4096),
     Target("macho", _macho_seed, _macho_run, hot=8192),

@@ -46,3 +46,21 @@ def test_mutations_are_seeded():
     a = [mutate(data, random.Random(5)) for _ in range(3)]
     b = [mutate(data, random.Random(5)) for _ in range(3)]
     assert a == b and any(x != data for x in a)
+
+
+def test_the_extraction_target_sees_writes_beside_the_destination(tmp_path, monkeypatch):
+    import importlib
+    import pytest
+    from pipeline.fuzz.targets import EscapedDestination
+    extract_module = importlib.import_module("pipeline.hfs.extract")
+
+    target = TARGETS["hfs-extract"]
+    seed = target.make_seed(tmp_path / "seed")
+    target.run(seed, tmp_path / "case")          # the valid volume extracts cleanly
+
+    def escaping(reader, dest, **kwargs):
+        (dest.parent / "escaped").write_bytes(b"x")
+    monkeypatch.setattr(extract_module, "extract", escaping)
+    with pytest.raises(EscapedDestination, match="escaped"):
+        target.run(seed, tmp_path / "case")
+    assert not (tmp_path / "case.sandbox").exists()
