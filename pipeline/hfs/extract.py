@@ -26,7 +26,7 @@ import posixpath
 import stat
 from dataclasses import dataclass
 
-from ..errors import CorruptError, InputError
+from ..errors import CorruptError, InputError, UnsupportedError
 from ..safedest import SafeDestination
 from .appledouble import build_appledouble
 from .reader import Entry, HFSReader
@@ -39,6 +39,10 @@ MAX_RESOURCE_FORK = 64 << 20
 METADATA_MODES = ("linux", "appledouble", "none")
 # Linux refuses xattr values over 64 KiB (XATTR_SIZE_MAX).
 _LINUX_XATTR_MAX = 64 << 10
+# An AppleDouble attribute name is NUL-terminated, its length one byte; a
+# Linux one is "user." + the name in at most 255 bytes (longer ones go to
+# AppleDouble).
+_APPLEDOUBLE_NAME_MAX = 254
 # Errors that mean "this file system will not hold that attribute here".
 _XATTR_REFUSED = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.E2BIG, errno.ENOSPC, errno.EPERM,
                   errno.ERANGE}
@@ -68,7 +72,23 @@ def _metadata(reader: HFSReader, entry: Entry) -> tuple[bytes, dict[str, bytes],
                              f"({MAX_RESOURCE_FORK}); use --xattrs none to leave it out")
         with reader.open(entry, "rsrc") as src:
             rsrc = src.read()
+    for name in entry.xattrs:
+        _check_xattr_name(reader, entry, name)
     return finder, dict(entry.xattrs), rsrc
+
+
+def _check_xattr_name(reader: HFSReader, entry: Entry, name: str) -> None:
+    """A name no Mac could have made, or none but HFS+ can hold, is an error
+    here rather than a traceback from setxattr or a truncated ._ file."""
+    where = f"{entry.path!r}: extended attribute {name!r}"
+    if "\0" in name:
+        raise CorruptError(reader.name, where, "name contains a NUL character")
+    # (The reader refuses names that are not valid UTF-16.)
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > _APPLEDOUBLE_NAME_MAX:
+        raise UnsupportedError(f"{reader.name}: {where}: name is {size} bytes of UTF-8; "
+                               f"neither Linux nor AppleDouble keeps names over "
+                               f"{_APPLEDOUBLE_NAME_MAX}; use --xattrs none to leave it out")
 
 
 def extract(reader: HFSReader, dest: str | os.PathLike, *,

@@ -290,3 +290,25 @@ def test_paths_longer_than_path_max_are_refused_while_listing():
     tree.add("/".join(f"{i:02d}" + "n" * 253 for i in range(15)) + "/" + "f" * 255, File())
     entries = list(HFSReader(BytesSource(_image(tree)), "ok.hfs").entries())
     assert len(entries) == 16 and len(entries[-1].path) == 4095
+
+
+@pytest.mark.parametrize("name, error, message", [
+    ("com.example.a\0b", CorruptError, "contains a NUL character"),
+    ("\u20ac" * 127, "UnsupportedError", "381 bytes of UTF-8"),
+])
+def test_attribute_names_no_host_can_hold_are_errors(tmp_path, name, error, message):
+    # Found by the hfs-extract fuzz target: setxattr raised ValueError on a
+    # NUL in a name; a 381-byte name failed too (AppleDouble's name length is
+    # a byte).  (The reader refuses a name that is not UTF-16 for every mode.)
+    from pipeline.errors import UnsupportedError
+    error = UnsupportedError if error == "UnsupportedError" else error
+    tree = Tree()
+    tree.add("f", File(data=FileData.from_bytes(b"x"), xattrs={name: b"v"}))
+    volume = build_volume(tree, volname="X")
+    for mode in ("linux", "appledouble"):
+        dest = tmp_path / mode
+        with pytest.raises(error, match=message):
+            extract(HFSReader(volume, "vol.hfs"), dest, metadata=mode)
+        assert not dest.exists()
+    extract(HFSReader(volume, "vol.hfs"), tmp_path / "none", metadata="none")
+    assert (tmp_path / "none" / "f").read_bytes() == b"x"
