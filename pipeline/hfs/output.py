@@ -41,8 +41,8 @@ class HFSVolume:
     Metadata is held in memory (a large catalog in a temporary file); file
     data is read from its source on demand.
 
-    It is an ``UnsettledImageSource``: the volume id in the volume header
-    (first and last segment) hashes every file, so the writer hands over
+    An ``UnsettledImageSource``: the volume id in the volume header (first
+    and last segment) may be left unsettled: it hashes every file, so the writer hands over
     ``finish_header`` to run when the id is first needed.  Reading the id's
     bytes, writing the volume or asking for ``header`` settles it;
     ``read_unsettled`` never does, for a consumer (the UDIF writer) that
