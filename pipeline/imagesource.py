@@ -23,30 +23,6 @@ class ImageSource(Protocol):
         """Return exactly ``length`` bytes at ``offset`` (``offset + length <= size``)."""
 
 
-@runtime_checkable
-class UnsettledImageSource(ImageSource, Protocol):
-    """A source some of whose bytes are costly to compute and wanted last
-    (an HFS+ volume's id hashes every file).  ``read`` computes them when
-    it touches them; ``read_unsettled`` gives zeros there instead, in
-    sectors that are never all zero, so a writer can plan and compress
-    everything else first and read the ``unsettled()`` ranges again after
-    ``settle()``."""
-
-    def unsettled(self) -> list[tuple[int, int]]:
-        """(offset, length) of the bytes not computed yet; empty once settled."""
-
-    def read_unsettled(self, offset: int, length: int) -> bytes:
-        """``read`` without computing anything."""
-
-    def settle(self) -> None:
-        """Compute the unsettled bytes."""
-
-
-def overlaps(ranges: list[tuple[int, int]], offset: int, length: int) -> bool:
-    """Whether [offset, offset + length) meets any (start, length) range."""
-    return any(start < offset + length and offset < start + n for start, n in ranges)
-
-
 class FileImageSource:
     """An ``ImageSource`` over an existing raw image file."""
 

@@ -12,7 +12,6 @@ import stat
 from typing import IO, TYPE_CHECKING, Callable, Iterator
 
 from ..errors import InputError
-from ..imagesource import overlaps
 from .spill import SpilledBytes
 from .structs import VolumeHeader
 from .tree import FileData
@@ -41,8 +40,8 @@ class HFSVolume:
     Metadata is held in memory (a large catalog in a temporary file); file
     data is read from its source on demand.
 
-    An ``UnsettledImageSource``: the volume id in the volume header (first
-    and last segment) may be left unsettled: it hashes every file, so the writer hands over
+    The volume id in the volume header (first and last segment) may be
+    left unsettled: it hashes every file, so the writer hands over
     ``finish_header`` to run when the id is first needed.  Reading the id's
     bytes, writing the volume or asking for ``header`` settles it;
     ``read_unsettled`` never does, for a consumer (the UDIF writer) that
@@ -94,7 +93,8 @@ class HFSVolume:
         return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
 
     def read(self, offset: int, length: int) -> bytes:
-        if overlaps(self.unsettled(), offset, length):
+        if any(start < offset + length and offset < start + n
+               for start, n in self.unsettled()):
             self.settle()
         return self.read_unsettled(offset, length)
 

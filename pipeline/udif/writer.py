@@ -29,7 +29,7 @@ from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times fas
 
 from ..atomic import atomic_output
 from ..errors import InputError
-from ..imagesource import ImageSource, UnsettledImageSource, overlaps
+from ..imagesource import ImageSource
 from .. import codecs
 from . import formats
 from .checksum import checksum_field, crc32_zeros
@@ -372,8 +372,8 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
             # (its volume id hashes every file) is planned and compressed
             # while it settles: the chunks holding the header wait, up to
             # UNSETTLED_BACKLOG chunks behind them are compressed meanwhile.
-            unsettled = part.source.unsettled() if parallel and isinstance(
-                part.source, UnsettledImageSource) else []
+            unsettled = part.source.unsettled() if parallel and hasattr(
+                part.source, "unsettled") else []
             read = part.source.read_unsettled if unsettled else None
             for ctype, sector, count, data in plan_chunks(part.source, part.sector_count,
                                                           part.free_ranges, read):
@@ -387,7 +387,7 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
                     chunk = Chunk(type=fmt.chunk_type, sector=sector, sector_count=count)
                     table.chunks.append(chunk)
                     compressed_chunks = compressed_chunks or fmt.chunk_type != CHUNK_RAW
-                    if overlaps(unsettled, sector * SECTOR, count * SECTOR):
+                    if _overlaps(unsettled, sector * SECTOR, count * SECTOR):
                         inflight.append((chunk, None, None, part.source))
                     elif fmt.chunk_type == CHUNK_RAW:
                         inflight.append((chunk, data, None, None))
@@ -436,6 +436,10 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
             "chunks": dict(sorted(counts.items())),
             "data_fork_crc32": f"{state['crc']:08x}",
             "master_crc32": f"{crc32(master_input):08x}"}
+
+
+def _overlaps(ranges: list[tuple[int, int]], offset: int, length: int) -> bool:
+    return any(start < offset + length and offset < start + n for start, n in ranges)
 
 
 class _Done:
