@@ -9,7 +9,7 @@ import errno
 import io
 import os
 import stat
-from typing import IO, TYPE_CHECKING, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Iterator
 
 from ..errors import InputError
 from .spill import SpilledBytes
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 # What a segment of a volume holds: metadata in memory or spilled to a
 # temporary file (a large catalog), or a fork's data.
 Payload = bytes | bytearray | SpilledBytes | FileData
-
-# finderInfo[6..7] of the volume header: the volume id.
-_VOLUME_ID_OFFSET = VolumeHeader.offset_of("finderInfo") + 6 * 4
 
 _COPY_CHUNK = 1 << 20
 _ZERO_WINDOW = bytes(_COPY_CHUNK)
@@ -39,50 +36,17 @@ class HFSVolume:
 
     Metadata is held in memory (a large catalog in a temporary file); file
     data is read from its source on demand.
-
-    The volume id in the volume header (first and last segment) may be
-    left unsettled: it hashes every file, so the writer hands over
-    ``finish_header`` to run when the id is first needed.  Reading the id's
-    bytes, writing the volume or asking for ``header`` settles it;
-    ``read_unsettled`` never does, for a consumer (the UDIF writer) that
-    plans and compresses chunks while the id is still to come, and reads
-    the ``unsettled()`` ranges again after ``settle()``.  Until then they
-    read as zeros, in sectors that are never all zero (the header's).
     """
 
     def __init__(self, size: int, segments: list[tuple[int, Payload]],
                  header: VolumeHeader, stats: dict,
-                 free: list[tuple[int, int]],
-                 finish_header: Callable[[], bytes] | None = None) -> None:
+                 free: list[tuple[int, int]]) -> None:
         self.size = size
         self._segments = segments              # sorted, non-overlapping (offset, payload)
         self._starts = [s for s, _ in segments]
-        self._header = header
+        self.header = header
         self.stats = stats
         self._free = free
-        self._finish_header = finish_header
-
-    @property
-    def header(self) -> VolumeHeader:
-        self.settle()
-        return self._header
-
-    def unsettled(self) -> list[tuple[int, int]]:
-        """(offset, length) of the bytes ``read_unsettled`` may still give
-        provisionally: the volume id in both copies of the header."""
-        if self._finish_header is None:
-            return []
-        return [(start + _VOLUME_ID_OFFSET, 8)
-                for start, _ in (self._segments[0], self._segments[-1])]
-
-    def settle(self) -> None:
-        """Compute what the header still lacks (a pass over every file)."""
-        if self._finish_header is None:
-            return
-        header = self._finish_header()       # a failure leaves it unsettled
-        self._finish_header = None
-        for i in (0, -1):
-            self._segments[i] = (self._segments[i][0], header)
 
     def free_ranges(self) -> list[tuple[int, int]]:
         """Sorted (byte offset, byte length) runs of free allocation blocks."""
@@ -93,13 +57,6 @@ class HFSVolume:
         return len(payload) if isinstance(payload, (bytes, bytearray)) else payload.size
 
     def read(self, offset: int, length: int) -> bytes:
-        if any(start < offset + length and offset < start + n
-               for start, n in self.unsettled()):
-            self.settle()
-        return self.read_unsettled(offset, length)
-
-    def read_unsettled(self, offset: int, length: int) -> bytes:
-        """``read``, without settling the header first (see the class)."""
         if offset < 0 or length < 0 or offset + length > self.size:
             raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
                              f"({self.size})")
@@ -126,7 +83,6 @@ class HFSVolume:
 
     def write_to(self, fileobj: IO[bytes], progress: ProgressCallback | None = None) -> None:
         """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""
-        self.settle()
         done = 0
 
         def advance(n: int) -> None:

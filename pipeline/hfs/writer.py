@@ -653,22 +653,14 @@ class _Builder:
             (cat_start * bs, catalog_tree.data),
             (attr_start * bs, attr_tree.data),
         ]
-        # The header goes in with a volume id of zero; the id (a pass over
-        # every file) is computed when the volume is first read, written or
-        # asked for its header, and a UDIF writer can compress chunks
-        # meanwhile.
-        provisional = vh.pack()
-        segments.insert(0, (VOLUME_HEADER_OFFSET, provisional))
-        segments.append((total * bs - 1024, provisional))
-
-        def finish_header() -> bytes:
-            vh.finderInfo[6], vh.finderInfo[7] = volume_id(provisional, segments[1:-1],
-                                                            progress)
-            return vh.pack()
+        vh.finderInfo[6], vh.finderInfo[7] = volume_id(vh.pack(), segments, progress)
+        header = vh.pack()
+        segments.insert(0, (VOLUME_HEADER_OFFSET, header))
+        segments.append((total * bs - 1024, header))
         stats = {"files": files, "folders": folders, "total_blocks": total,
                  "free_blocks": free_blocks, "content_bytes": content_bytes}
         free = [(used_end * bs, free_blocks * bs)] if free_blocks else []
-        return HFSVolume(total * bs, segments, vh, stats, free, finish_header)
+        return HFSVolume(total * bs, segments, vh, stats, free)
 
 
 def _finder_info(value: FinderInfo | bytes, where: str) -> FinderInfo:

@@ -23,7 +23,7 @@ import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from deflate import crc32   # libdeflate: same CRC-32 as zlib, several times faster
 
@@ -53,8 +53,6 @@ _ZERO_SECTOR = bytes(SECTOR)
 _MIN_ZERO_BYTES = bytes(MIN_ZERO_RUN * SECTOR)
 _ZEROS = bytes(CHUNK_BYTES)
 LAYOUTS = ("none", "gpt")
-# Chunks compressed ahead of one that waits for its source to settle.
-UNSETTLED_BACKLOG = 32
 
 
 def default_workers() -> int:
@@ -83,14 +81,12 @@ def _sector_ranges(free_ranges, sector_count: int) -> list[tuple[int, int]]:
 
 
 def plan_chunks(source: ImageSource | None, sector_count: int,
-                free_ranges: Iterable[tuple[int, int]] | None = None,
-                read: Callable[[int, int], bytes] | None = None
+                free_ranges: Iterable[tuple[int, int]] | None = None
                 ) -> Iterator[tuple[int, int, int, bytes | None]]:
     """(chunk type, first sector, sector count, data) in sector order.
 
     Data chunks carry their bytes (type CHUNK_RAW here: the caller picks
-    the codec); zero and ignore chunks carry None.  ``read`` replaces
-    ``source.read`` (the writer plans from a volume's unsettled bytes).
+    the codec); zero and ignore chunks carry None.
     """
     if source is None:
         if sector_count:
@@ -100,13 +96,13 @@ def plan_chunks(source: ImageSource | None, sector_count: int,
     pos = 0
     for start, end in ignore + [(sector_count, sector_count)]:
         if start > pos:
-            yield from _plan_content(read or source.read, pos, start)
+            yield from _plan_content(source, pos, start)
         if end > start:
             yield CHUNK_IGNORE, start, end - start, None
         pos = end
 
 
-def _plan_content(read: Callable[[int, int], bytes], start: int, end: int):
+def _plan_content(source: ImageSource, start: int, end: int):
     pending = bytearray()         # data sectors not yet emitted
     pending_at = start
     zero_at = start
@@ -150,7 +146,7 @@ def _plan_content(read: Callable[[int, int], bytes], start: int, end: int):
     sector = start
     while sector < end:
         n = min(CHUNK_SECTORS, end - sector)
-        window = read(sector * SECTOR, n * SECTOR)
+        window = source.read(sector * SECTOR, n * SECTOR)
         if window == _ZEROS[:n * SECTOR]:
             if not zero_len:
                 zero_at = sector
@@ -315,10 +311,7 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
     parallel = fmt.chunk_type != CHUNK_RAW and workers > 1
     expanded = hashlib.sha256()
     fork_sha = hashlib.sha256()
-    # Everything order-dependent (both digests, both CRC-32s, the offsets)
-    # is done as chunks are written, in order; chunks are planned and
-    # compressed ahead of that.
-    state = {"offset": 0, "crc": 0, "part_crc": 0}
+    state = {"offset": 0, "crc": 0}
     counts: dict[str, int] = {}
     codecs_used: set[str] = set()
     tables: dict[int, BlkxTable] = {}
@@ -326,28 +319,14 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
     with atomic_output(out_path) as fh, \
             ThreadPoolExecutor(max_workers=workers if parallel else 1) as pool:
         progress = _Sectors(f"{fmt.name} {out_path.name}", plan.sector_count, progress)
-        # (chunk, raw bytes, compression future, source to settle and read
-        # the chunk again from): a chunk holding unsettled bytes is written
-        # once its source is settled, with the settled bytes.
         inflight: deque = deque()
 
         def drain(limit: int) -> None:
             while len(inflight) > limit:
-                chunk, raw, fut, unsettled_source = inflight.popleft()
+                chunk, raw, fut = inflight.popleft()
                 chunk.offset = state["offset"]
-                if chunk.type in (CHUNK_ZERO, CHUNK_IGNORE):
-                    if chunk.type == CHUNK_ZERO:
-                        state["part_crc"] = crc32_zeros(state["part_crc"],
-                                                        chunk.sector_count * SECTOR)
-                    _hash_zeros(expanded, chunk.sector_count * SECTOR)
+                if raw is None:
                     continue
-                if unsettled_source is not None:
-                    unsettled_source.settle()
-                    raw = unsettled_source.read(chunk.sector * SECTOR,
-                                                chunk.sector_count * SECTOR)
-                    fut = _Done(compress(raw)) if fmt.chunk_type != CHUNK_RAW else None
-                state["part_crc"] = crc32(raw, state["part_crc"])
-                expanded.update(raw)
                 packed = fut.result() if fut is not None else raw
                 if len(packed) >= len(raw):
                     packed, chunk.type = raw, CHUNK_RAW
@@ -366,41 +345,37 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
             _hash_zeros(expanded, (part.first_sector - pos) * SECTOR)   # gap: zeros
             table = BlkxTable(first_sector=part.first_sector, sector_count=part.sector_count,
                               block_descriptors=part.descriptor & 0xFFFFFFFF)
-            state["part_crc"] = 0
+            crc = 0
             compressed_chunks = False
-            # With workers to spare, a volume whose header is not settled yet
-            # (its volume id hashes every file) is planned and compressed
-            # while it settles: the chunks holding the header wait, up to
-            # UNSETTLED_BACKLOG chunks behind them are compressed meanwhile.
-            unsettled = part.source.unsettled() if parallel and hasattr(
-                part.source, "unsettled") else []
-            read = part.source.read_unsettled if unsettled else None
             for ctype, sector, count, data in plan_chunks(part.source, part.sector_count,
-                                                          part.free_ranges, read):
+                                                          part.free_ranges):
                 if data is None:
                     chunk = Chunk(type=ctype, sector=sector, sector_count=count)
+                    if ctype == CHUNK_ZERO:
+                        crc = crc32_zeros(crc, count * SECTOR)
                     name = "zero" if ctype == CHUNK_ZERO else "ignore"
                     counts[name] = counts.get(name, 0) + 1
+                    _hash_zeros(expanded, count * SECTOR)
                     table.chunks.append(chunk)
-                    inflight.append((chunk, None, None, None))
+                    inflight.append((chunk, None, None))
                 else:
+                    crc = crc32(data, crc)
+                    expanded.update(data)
                     chunk = Chunk(type=fmt.chunk_type, sector=sector, sector_count=count)
                     table.chunks.append(chunk)
-                    compressed_chunks = compressed_chunks or fmt.chunk_type != CHUNK_RAW
-                    if _overlaps(unsettled, sector * SECTOR, count * SECTOR):
-                        inflight.append((chunk, None, None, part.source))
-                    elif fmt.chunk_type == CHUNK_RAW:
-                        inflight.append((chunk, data, None, None))
+                    if fmt.chunk_type == CHUNK_RAW:
+                        inflight.append((chunk, data, None))
                     else:
+                        compressed_chunks = True
                         fut = pool.submit(compress, data) if parallel else _Done(compress(data))
-                        inflight.append((chunk, data, fut, None))
-                drain(UNSETTLED_BACKLOG if inflight and inflight[0][3] is not None else window)
+                        inflight.append((chunk, data, fut))
+                drain(window)
                 progress.advance(count)
             drain(0)
             terminator = Chunk(type=CHUNK_TERMINATOR, sector=part.sector_count,
                                offset=state["offset"])
             table.chunks.append(terminator)
-            table.set_crc32(state["part_crc"])
+            table.set_crc32(crc)
             table.buffers_needed = CHUNK_SECTORS + BUFFERS_SLACK if compressed_chunks else 0
             tables[id(part)] = table
             pos = part.first_sector + part.sector_count
@@ -436,10 +411,6 @@ def _write_dmg(plan: PartitionPlan, out_path: Path, fmt: formats.Format, level: 
             "chunks": dict(sorted(counts.items())),
             "data_fork_crc32": f"{state['crc']:08x}",
             "master_crc32": f"{crc32(master_input):08x}"}
-
-
-def _overlaps(ranges: list[tuple[int, int]], offset: int, length: int) -> bool:
-    return any(start < offset + length and offset < start + n for start, n in ranges)
 
 
 class _Done:
