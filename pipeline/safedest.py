@@ -38,8 +38,8 @@ class SafeDestination:
         # Folders already resolved to inside the root.  Only a symbolic link
         # made here can change where a folder resolves (folders are made with
         # mkdir, which never follows or replaces one), so making a link of
-        # either kind forgets them all; a million files in a thousand folders resolve a thousand
-        # folders, not a million paths.
+        # either kind forgets them all; a million files in a thousand
+        # folders resolve a thousand folders, not a million paths.
         self._inside: set[str] = set()
 
     def __enter__(self) -> "SafeDestination":
@@ -122,18 +122,19 @@ class SafeDestination:
 
     def _undo(self) -> None:
         if self._made_root:
-            _remove_tree(self.root)
+            remove_tree(self.root)
             return
         for name in reversed(self._created):
             path = self.root / name
             if path.is_dir() and not path.is_symlink():
-                _remove_tree(path)
+                remove_tree(path)
             else:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """Remove an extracted tree, read-only folders included (nothing there: nothing done)."""
     for dirpath, _dirs, _files in os.walk(path):
         with contextlib.suppress(OSError):
             os.chmod(dirpath, 0o700)         # extracted read-only folders

@@ -99,8 +99,9 @@ def _hfs_extract_run(data: bytes, path: Path) -> None:
     look beside the destination: anything there was written outside it."""
     from ..hfs.extract import extract
     from ..hfs.reader import HFSReader
+    from ..safedest import remove_tree
     sandbox = path.with_name(path.name + ".sandbox")
-    _remove(sandbox)
+    remove_tree(sandbox)
     sandbox.mkdir()
     around = sorted(os.listdir(path.parent))
     try:
@@ -108,19 +109,9 @@ def _hfs_extract_run(data: bytes, path: Path) -> None:
     finally:
         beside = sorted(set(os.listdir(sandbox)) - {"dest"})
         moved = sorted(os.listdir(path.parent)) != around
-        _remove(sandbox)
+        remove_tree(sandbox)
     if beside or moved:
         raise EscapedDestination(f"written outside the destination: {beside or 'its parent'}")
-
-
-def _remove(folder: Path) -> None:
-    """Remove an extracted tree, read-only folders included."""
-    import shutil
-    if not folder.exists():
-        return
-    for dirpath, _dirs, _files in os.walk(folder):
-        os.chmod(dirpath, 0o700)
-    shutil.rmtree(folder)
 
 
 def _sparse_seed(path: Path) -> bytes:
