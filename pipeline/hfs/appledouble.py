@@ -63,6 +63,10 @@ class AttrEntryHead(BinStruct):
     namelen: int = on_disk("B", "namelen")
 
 
+# namelen is one byte and counts the name's NUL terminator.
+MAX_NAME_BYTES = 0xFF - 1
+
+
 def _align4(n: int) -> int:
     return (n + 3) & ~3
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from ..errors import CorruptError, InputError, UnsupportedError
 from ..safedest import SafeDestination
-from .appledouble import build_appledouble
+from .appledouble import MAX_NAME_BYTES, build_appledouble
 from .reader import Entry, HFSReader
 
 _STREAM_CHUNK = 1 << 20
@@ -39,10 +39,6 @@ MAX_RESOURCE_FORK = 64 << 20
 METADATA_MODES = ("linux", "appledouble", "none")
 # Linux refuses xattr values over 64 KiB (XATTR_SIZE_MAX).
 _LINUX_XATTR_MAX = 64 << 10
-# An AppleDouble attribute name is NUL-terminated, its length one byte; a
-# Linux one is "user." + the name in at most 255 bytes (longer ones go to
-# AppleDouble).
-_APPLEDOUBLE_NAME_MAX = 254
 # Errors that mean "this file system will not hold that attribute here".
 _XATTR_REFUSED = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.E2BIG, errno.ENOSPC, errno.EPERM,
                   errno.ERANGE}
@@ -83,12 +79,14 @@ def _check_xattr_name(reader: HFSReader, entry: Entry, name: str) -> None:
     where = f"{entry.path!r}: extended attribute {name!r}"
     if "\0" in name:
         raise CorruptError(reader.name, where, "name contains a NUL character")
-    # (The reader refuses names that are not valid UTF-16.)
+    # (The reader refuses names that are not valid UTF-16.)  Linux holds
+    # "user." + the name in 255 bytes and sends longer ones to AppleDouble,
+    # whose limit is then the last word.
     size = len(name.encode("utf-8", "surrogatepass"))
-    if size > _APPLEDOUBLE_NAME_MAX:
+    if size > MAX_NAME_BYTES:
         raise UnsupportedError(f"{reader.name}: {where}: name is {size} bytes of UTF-8; "
                                f"neither Linux nor AppleDouble keeps names over "
-                               f"{_APPLEDOUBLE_NAME_MAX}; use --xattrs none to leave it out")
+                               f"{MAX_NAME_BYTES}; use --xattrs none to leave it out")
 
 
 def extract(reader: HFSReader, dest: str | os.PathLike, *,
