@@ -39,11 +39,9 @@ class SpilledBytes:
         return self.size
 
     def write_at(self, offset: int, data: bytes) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                n = os.pwrite(self._fh.fileno(), view, offset)
-                view, offset = view[n:], offset + n
+            self._fh.seek(offset)
+            self._fh.write(data)
         except OSError as exc:
             raise self._error(exc) from None
 
@@ -53,13 +51,9 @@ class SpilledBytes:
         return bytes(out)
 
     def readinto(self, offset: int, view: memoryview) -> None:
-        got = 0
         try:
-            while got < len(view):
-                n = os.preadv(self._fh.fileno(), [view[got:]], offset + got)
-                if not n:
-                    break
-                got += n
+            self._fh.seek(offset)
+            got = self._fh.readinto(view)
         except OSError as exc:
             raise self._error(exc) from None
         if got != len(view):
