@@ -33,12 +33,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..udif.formats import FORMATS
 from .dmg import make_tree, run_measured
 
 CODECS = ("UDZO", "UDBZ", "ULFO", "ULMO")
 TARGET = 0.55
-FORMAT_CODECS = {"UDZO": ("zlib", 1), "UDBZ": ("bzip2", 9), "ULFO": ("lzfse", None),
-                 "ULMO": ("lzma", 6)}
 
 # What must happen before any layout is known: start the interpreter, import
 # the command line, walk the tree and name every entry.
@@ -111,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[workers].append(wall)
                 digests.add(hashlib.sha256(out.read_bytes()).hexdigest())
         one, two = statistics.median(times[1]), statistics.median(times[2])
-        alone1, alone2 = compression_alone(chunks, *FORMAT_CODECS[codec], args.runs)
+        fmt = FORMATS[codec]
+        alone1, alone2 = compression_alone(chunks, fmt.codec, fmt.default_level, args.runs)
         alone = alone2 / alone1
         best = (start + (one - start) * alone) / one
         rows.append({"codec": codec, "one_worker_s": round(one, 2), "two_workers_s": round(two, 2),
