@@ -87,7 +87,26 @@ class Entry:
 
 @dataclass(slots=True)
 class Folder(Entry):
-    children: dict[str, "Entry"] = field(default_factory=dict)
+    """A folder.  One read from disk (``tree_from_directory``) lists its
+    ``directory`` when its children are first asked for and keeps them; a
+    writer walking the whole tree reads the folders nobody asked for with
+    ``entries()``, which does not keep them, so a large tree is never held
+    whole."""
+
+    directory: str | None = None
+    _children: dict[str, "Entry"] | None = field(default=None, repr=False)
+
+    @property
+    def children(self) -> dict[str, "Entry"]:
+        if self._children is None:
+            self._children = {} if self.directory is None else _list_directory(self.directory)
+        return self._children
+
+    def entries(self) -> dict[str, "Entry"]:
+        """The children: those kept, or the directory's, read afresh and not kept."""
+        if self._children is None and self.directory is not None:
+            return _list_directory(self.directory)
+        return self.children
 
 
 @dataclass(slots=True)
@@ -152,8 +171,12 @@ class Tree:
 def tree_from_directory(path: str | os.PathLike) -> Tree:
     """Model of a directory: folders, regular files, symlinks (never followed).
 
-    Hard links inside the tree share a ``link_group`` (device, inode).
-    Sockets, FIFOs and device files are refused.
+    Only the top folder is listed here; each folder below is listed when it
+    is first needed (``Folder``), so a tree of a million files is walked by
+    the writer, never held.  Files with more than one link share a
+    ``link_group`` (device, inode): the writer makes HFS+ hard links of a
+    group's names inside the tree, and a file whose other names are all
+    outside it is just a file.  Sockets, FIFOs and device files are refused.
     """
     top = os.fspath(path)
     try:
@@ -162,45 +185,37 @@ def tree_from_directory(path: str | os.PathLike) -> Tree:
         raise InputError(f"{top}: cannot read: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise InputError(f"{top}: not a directory")
-    tree = Tree(Folder(mode=stat.S_IMODE(st.st_mode), origin=top))
-    nlinks: dict[tuple[int, int], int] = {}
+    return Tree(Folder(mode=stat.S_IMODE(st.st_mode), origin=top, directory=top))
 
-    def scan(dirpath: str, folder: Folder) -> None:
+
+def _list_directory(dirpath: str) -> dict[str, Entry]:
+    """One directory's entries, by name; folders below it are not listed."""
+    try:
+        names = sorted(os.listdir(dirpath))
+    except OSError as exc:
+        raise InputError(f"{dirpath}: cannot list: {exc.strerror}") from None
+    children: dict[str, Entry] = {}
+    for name in names:
+        full = os.path.join(dirpath, name)
         try:
-            names = sorted(os.listdir(dirpath))
-        except OSError as exc:
-            raise InputError(f"{dirpath}: cannot list: {exc.strerror}") from None
-        for name in names:
-            full = os.path.join(dirpath, name)
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError(f"{full!r}: file name is not valid UTF-8") from None
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{full!r}: file name is not valid UTF-8") from None
+        try:
             st = os.lstat(full)
-            mode = stat.S_IMODE(st.st_mode)
-            if stat.S_ISDIR(st.st_mode):
-                sub = Folder(mode=mode, origin=full)
-                folder.children[name] = sub
-                scan(full, sub)
-            elif stat.S_ISREG(st.st_mode):
-                group = None
-                if st.st_nlink > 1:
-                    group = (st.st_dev, st.st_ino)
-                    nlinks[group] = nlinks.get(group, 0) + 1
-                folder.children[name] = File(mode=mode, origin=full,
-                                             data=FileData(path=full, size=st.st_size),
-                                             link_group=group)
-            elif stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
-                folder.children[name] = Symlink(mode=mode, origin=full, target=target)
-            else:
-                raise InputError(f"{full}: not a file, folder or symlink "
-                                 "(sockets, FIFOs and devices cannot be stored)")
-
-    scan(top, tree.root)
-    # A hard link whose other names are outside the tree is just a file.
-    for _path, entry in tree.walk():
-        if isinstance(entry, File) and entry.link_group is not None \
-                and nlinks.get(entry.link_group, 0) < 2:
-            entry.link_group = None
-    return tree
+            target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else ""
+        except OSError as exc:
+            raise InputError(f"{full}: cannot read: {exc.strerror}") from None
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            children[name] = Folder(mode=mode, origin=full, directory=full)
+        elif stat.S_ISREG(st.st_mode):
+            group = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
+            children[name] = File(mode=mode, origin=full,
+                                  data=FileData(path=full, size=st.st_size), link_group=group)
+        elif stat.S_ISLNK(st.st_mode):
+            children[name] = Symlink(mode=mode, origin=full, target=target)
+        else:
+            raise InputError(f"{full}: not a file, folder or symlink "
+                             "(sockets, FIFOs and devices cannot be stored)")
+    return children

@@ -266,7 +266,7 @@ class _Builder:
             assert isinstance(folder.entry, Folder)
             by_key: dict[bytes, list[str]] = {}
             kids = []
-            for name, entry in folder.entry.children.items():
+            for name, entry in folder.entry.entries().items():
                 path = f"{folder.path}/{name}" if folder.path else name
                 hname = self._hfs_name(name, path)
                 key = self._key(hname)

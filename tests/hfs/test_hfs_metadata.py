@@ -268,6 +268,7 @@ def test_file_shrinking_after_the_scan_is_an_error(tmp_path):
         vol.read(start, 10000)
     # ... and so does building when it happens between the scan and the hash pass.
     tree = tree_from_directory(src)
+    assert tree.get("g").data.size         # the top folder is listed (scanned) here
     (src / "g").write_bytes(b"")
     with pytest.raises(InputError, match="g: file shrank"):
         build_volume(tree, volname="S")
