@@ -319,7 +319,11 @@ def add_layout(tree: "Tree", window: "WindowConfig", *, config_root: str | os.Pa
         tree.add(picture, File(data=data))
     store = tree.add(DS_STORE, File())        # content after the CNIDs: they do not depend on it
 
-    cnids = assign_cnids(tree, case_sensitive=case_sensitive)
+    named = [DS_STORE, BACKGROUND_FOLDER]
+    if picture is not None:             # the alias names the picture and each folder above it
+        parts = picture.split("/")
+        named += ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    cnids = assign_cnids(tree, case_sensitive=case_sensitive, paths=named)
     create_date = _hfs_when(epoch)
     alias = None
     if picture is not None:

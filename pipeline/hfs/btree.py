@@ -120,32 +120,28 @@ class BuiltTree:
     node_count_used: int
 
 
-def _level_counts(sizes: Iterable[int], node_size: int) -> list[int]:
-    """How many records each node of one level holds: nodes are filled in
-    order, each as full as it can get."""
+def _level(records: Iterable[tuple[int, int]], node_size: int) -> tuple[list[int], list[int]]:
+    """One level's nodes for (key length, record size) pairs: how many
+    records each node holds (nodes are filled in order, each as full as it
+    can get) and the key length of each node's first record."""
     counts: list[int] = []
+    firsts: list[int] = []
     n = 0
     used = NODE_DESCRIPTOR_SIZE + 2          # descriptor + free-space offset
-    for size in sizes:
+    for key_len, size in records:
         need = size + 2
         if NODE_DESCRIPTOR_SIZE + 2 + need > node_size:
             raise ValueError(f"a {size}-byte record cannot fit a {node_size}-byte node")
         if n and used + need > node_size:
             counts.append(n)
             n, used = 0, NODE_DESCRIPTOR_SIZE + 2
+        if n == 0:
+            firsts.append(key_len)
         n += 1
         used += need
     if n:
         counts.append(n)
-    return counts
-
-
-def _first_of_each(values: list, counts: list[int]) -> list:
-    out, i = [], 0
-    for c in counts:
-        out.append(values[i])
-        i += c
-    return out
+    return counts, firsts
 
 
 def tree_shape(sizes: Iterable[tuple[int, int]], *, node_size: int, max_key_length: int,
@@ -154,24 +150,16 @@ def tree_shape(sizes: Iterable[tuple[int, int]], *, node_size: int, max_key_leng
     leaf records of (key length, data length) in key order: the layout
     ``build_tree`` gives those records, known before any is packed.  Index
     records take their child's first key (at its own length with
-    VariableIndexKeys, else padded to maxKeyLength) and a 4-byte pointer."""
-    key_lengths: list[int] = []
-
-    def record_sizes() -> Iterator[int]:
-        for key_len, data_len in sizes:
-            key_lengths.append(key_len)
-            yield key_len + data_len
-
-    levels = [_level_counts(record_sizes(), node_size)]
-    if not levels[0]:
+    VariableIndexKeys, else padded to maxKeyLength) and a 4-byte pointer.
+    Only each node's first key length is kept, not every record's."""
+    counts, first = _level(((k, k + d) for k, d in sizes), node_size)
+    if not counts:
         return []                     # an empty tree: the header node only
-    first = _first_of_each(key_lengths, levels[0])
-    del key_lengths[:]
+    levels = [counts]
     while len(levels[-1]) > 1:
-        index = [(k if attributes & BT_VARIABLE_INDEX_KEYS else 2 + max_key_length) + 4
-                 for k in first]
-        counts = _level_counts(index, node_size)
-        first = _first_of_each(first, counts)
+        counts, first = _level(
+            ((k, (k if attributes & BT_VARIABLE_INDEX_KEYS else 2 + max_key_length) + 4)
+             for k in first), node_size)
         levels.append(counts)
     return levels
 

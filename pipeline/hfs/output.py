@@ -9,10 +9,11 @@ import errno
 import io
 import os
 import stat
+from array import array
 from typing import IO, TYPE_CHECKING, Iterator
 
 from ..errors import InputError
-from .spill import SpilledBytes
+from .spill import SpilledBytes, SpilledRecords
 from .structs import VolumeHeader
 from .tree import FileData
 
@@ -28,6 +29,69 @@ _ZERO_WINDOW = bytes(_COPY_CHUNK)
 _ZERO_VIEW = memoryview(_ZERO_WINDOW)
 
 
+Segment = tuple[int, Payload]
+
+
+def _encode_fork(segment: tuple[int, FileData]) -> tuple:
+    start, fd = segment
+    return start, fd.path, fd.data, fd.size
+
+
+def _decode_fork(record: tuple) -> tuple[int, FileData]:
+    start, path, data, size = record
+    return start, FileData(path, data, size)
+
+
+class SegmentTable:
+    """A volume's segments by offset: the metadata's held, the forks' (one
+    per file) in ``SpilledRecords``, so a million files' list is not held;
+    every ``SAMPLE``-th fork's offset is kept to find one by offset.  The
+    forks are added first, in offset order, then the metadata, which lies
+    before or after all of them."""
+
+    SAMPLE = 16
+
+    def __init__(self) -> None:
+        self._head: list[Segment] = []
+        self._tail: list[Segment] = []
+        self._forks: SpilledRecords[tuple[int, FileData]] = SpilledRecords(
+            "volume's list of forks", _encode_fork, _decode_fork)
+        self._sample = array("Q")
+        self._forks_end = 0
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._forks) + len(self._tail)
+
+    def add_fork(self, start: int, fork: FileData) -> None:
+        if start < self._forks_end or self._head or self._tail:
+            raise ValueError(f"fork at {start}: forks come first, in offset order")
+        if len(self._forks) % self.SAMPLE == 0:
+            self._sample.append(start)
+        self._forks.append((start, fork))
+        self._forks_end = start + fork.size
+
+    def add_metadata(self, start: int, payload: bytes | bytearray | SpilledBytes) -> None:
+        if not self._sample or start + len(payload) <= self._sample[0]:
+            side = self._head
+        elif start >= self._forks_end:
+            side = self._tail
+        else:
+            raise ValueError(f"metadata at {start} falls among the forks")
+        bisect.insort(side, (start, payload), key=lambda seg: seg[0])
+
+    def __iter__(self) -> Iterator[Segment]:
+        return self.iter_from(0)
+
+    def iter_from(self, offset: int) -> Iterator[Segment]:
+        """The segments in offset order from the one holding ``offset`` or
+        a few before it (callers skip those that end before it)."""
+        head = max(0, bisect.bisect_right(self._head, offset, key=lambda seg: seg[0]) - 1)
+        yield from self._head[head:]
+        block = max(0, bisect.bisect_right(self._sample, offset) - 1)
+        yield from self._forks.iter_range(block * self.SAMPLE, len(self._forks))
+        yield from self._tail
+
+
 class HFSVolume:
     """A built volume: ``size`` and ``read(offset, length)`` (an ImageSource),
     ``free_ranges()`` (what the allocation bitmap marks free, so the UDIF
@@ -38,12 +102,11 @@ class HFSVolume:
     data is read from its source on demand.
     """
 
-    def __init__(self, size: int, segments: list[tuple[int, Payload]],
+    def __init__(self, size: int, segments: SegmentTable,
                  header: VolumeHeader, stats: dict,
                  free: list[tuple[int, int]]) -> None:
         self.size = size
         self._segments = segments              # sorted, non-overlapping (offset, payload)
-        self._starts = [s for s, _ in segments]
         self.header = header
         self.stats = stats
         self._free = free
@@ -60,26 +123,23 @@ class HFSVolume:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise InputError(f"HFS volume: read of {length} bytes at {offset} past the end "
                              f"({self.size})")
-        i = max(0, bisect.bisect_right(self._starts, offset) - 1)
         end = offset + length
-        if i < len(self._segments):
-            # A window inside one segment (a large file's data): read it
-            # as it is, without assembling a copy.
-            start, payload = self._segments[i]
-            if start <= offset and end <= start + self._length(payload):
-                return _payload_slice(payload, offset - start, length)
-        out = bytearray(length)
-        view = memoryview(out)
-        while i < len(self._segments):
-            start, payload = self._segments[i]
+        out = None
+        for start, payload in self._segments.iter_from(offset):
             if start >= end:
                 break
             seg_len = self._length(payload)
+            if out is None and start <= offset and end <= start + seg_len:
+                # A window inside one segment (a large file's data): read it
+                # as it is, without assembling a copy.
+                return _payload_slice(payload, offset - start, length)
             lo, hi = max(start, offset), min(start + seg_len, end)
             if lo < hi:
+                if out is None:
+                    out = bytearray(length)
+                    view = memoryview(out)
                 _payload_into(payload, lo - start, view[lo - offset:hi - offset])
-            i += 1
-        return bytes(out)
+        return bytes(out) if out is not None else bytes(length)
 
     def write_to(self, fileobj: IO[bytes], progress: ProgressCallback | None = None) -> None:
         """Stream the whole volume into ``fileobj`` (sparse when it is a file)."""

@@ -1,22 +1,44 @@
-"""Bytes parked in an unnamed temporary file instead of held in memory.
+"""Bytes and records parked in unnamed temporary files instead of memory.
 
 The catalog B-tree of a volume with a million files is ~350 MB; the writer
-builds it node by node into one of these once it is larger than
-``SPILL_BYTES``, so authoring memory does not carry it.  The file is
-unnamed (created unlinked), so a killed run leaves nothing behind.
+builds it node by node into a ``SpilledBytes`` once it is larger than
+``SPILL_BYTES``.  The writer's catalog objects and the volume's list of
+forks are ``SpilledRecords``: the first ``SPILL_RECORDS`` are held, the rest
+go to a temporary file, so authoring memory stops growing with the number
+of files.  The files are unnamed (created unlinked), so a killed run leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
+import struct
 import tempfile
-from typing import Iterator
+from array import array
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from ..errors import InputError
 
 # Trees larger than this are built in a temporary file.
 SPILL_BYTES = 32 << 20
+# Record lists hold this many records, then spill the rest.
+SPILL_RECORDS = 20_000
 _WINDOW = 1 << 20
+
+T = TypeVar("T")
+
+
+def _temporary_file(what: str):
+    try:
+        return tempfile.TemporaryFile()
+    except OSError as exc:
+        raise _error(what, exc) from None
+
+
+def _error(what: str, exc: OSError) -> InputError:
+    return InputError(f"temporary file for the {what} in {tempfile.gettempdir()}: "
+                      f"{exc.strerror or exc}")
 
 
 class SpilledBytes:
@@ -25,15 +47,14 @@ class SpilledBytes:
     def __init__(self, size: int, what: str) -> None:
         self.size = size
         self.what = what
+        self._fh = _temporary_file(what)
         try:
-            self._fh = tempfile.TemporaryFile()
             os.ftruncate(self._fh.fileno(), size)
         except OSError as exc:
             raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> InputError:
-        return InputError(f"temporary file for the {self.what} in {tempfile.gettempdir()}: "
-                          f"{exc.strerror or exc}")
+        return _error(self.what, exc)
 
     def __len__(self) -> int:
         return self.size
@@ -63,3 +84,122 @@ class SpilledBytes:
     def chunks(self) -> Iterator[bytes]:
         for pos in range(0, self.size, _WINDOW):
             yield self.read(pos, min(_WINDOW, self.size - pos))
+
+
+# A spilled record: its length, then ``marshal`` of what ``encode`` made of it.
+_FRAME = struct.Struct(">I")
+_OFFSET = struct.Struct("<Q")
+
+
+class SpilledRecords(Generic[T]):
+    """An append-only list whose first ``hold`` records are kept as they are
+    and the rest, once encoded (``encode`` gives what ``marshal`` can store,
+    ``decode`` gives the record back), in an unnamed temporary file, with
+    each one's offset in a second: memory stays the same however many are
+    appended.  A record is not to be changed once appended (a spilled one
+    would not see the change)."""
+
+    def __init__(self, what: str, encode: Callable[[T], Any], decode: Callable[[Any], T],
+                 hold: int | None = None) -> None:
+        self.what = what
+        self._encode, self._decode = encode, decode
+        self._hold = SPILL_RECORDS if hold is None else hold
+        self._held: list[T] = []
+        self._count = 0
+        self._data = self._index = None
+        self._data_end = 0                  # bytes in the data file, pending included
+        self._pending = bytearray()
+        self._pending_offsets = array("Q")
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def spilled(self) -> bool:
+        return self._data is not None
+
+    def append(self, record: T) -> None:
+        self._count += 1
+        if len(self._held) < self._hold:
+            self._held.append(record)
+            return
+        if self._data is None:
+            self._data, self._index = _temporary_file(self.what), _temporary_file(self.what)
+        body = marshal.dumps(self._encode(record))
+        self._pending_offsets.append(self._data_end)
+        self._pending += _FRAME.pack(len(body))
+        self._pending += body
+        self._data_end += _FRAME.size + len(body)
+        if len(self._pending) >= _WINDOW:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending_offsets:
+            return
+        try:
+            self._data.seek(0, os.SEEK_END)
+            self._data.write(self._pending)
+            self._data.flush()
+            self._index.seek(0, os.SEEK_END)
+            self._index.write(struct.pack(f"<{len(self._pending_offsets)}Q",
+                                          *self._pending_offsets))
+            self._index.flush()
+        except OSError as exc:
+            raise _error(self.what, exc) from None
+        self._pending = bytearray()
+        self._pending_offsets = array("Q")
+
+    def _offset(self, i: int) -> int:
+        """Where spilled record ``i`` (counted from the first spilled) starts."""
+        if i == self._count - len(self._held):
+            return self._data_end
+        return _OFFSET.unpack(self._pread(self._index, _OFFSET.size, i * _OFFSET.size))[0]
+
+    def _pread(self, fh, length: int, offset: int) -> bytes:
+        try:
+            data = os.pread(fh.fileno(), length, offset)
+        except OSError as exc:
+            raise _error(self.what, exc) from None
+        if len(data) != length:
+            raise InputError(f"temporary file for the {self.what}: short read at "
+                             f"{offset + len(data)}")
+        return data
+
+    def __getitem__(self, i: int) -> T:
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        return next(self.iter_range(i, i + 1))
+
+    def __iter__(self) -> Iterator[T]:
+        return self.iter_range(0, self._count)
+
+    def iter_range(self, start: int, stop: int) -> Iterator[T]:
+        """Records ``start`` to ``stop`` - 1, the spilled ones read a window
+        at a time.  Several may be iterated at once."""
+        stop = min(stop, self._count)
+        held = len(self._held)
+        for i in range(start, min(stop, held)):
+            yield self._held[i]
+        if stop <= held:
+            return
+        self._flush()
+        pos, end = self._offset(max(start, held) - held), self._offset(stop - held)
+        buf, at = b"", 0
+        decode, loads, frame = self._decode, marshal.loads, _FRAME.unpack_from
+        while True:
+            size = len(buf)
+            while at + 4 <= size:
+                body = at + 4 + frame(buf, at)[0]
+                if body > size:
+                    break
+                yield decode(loads(buf[at + 4:body]))
+                at = body
+            if pos >= end:
+                if at != size:
+                    raise InputError(f"temporary file for the {self.what}: record cut short "
+                                     f"at {pos}")
+                return
+            need = 4 if size - at < 4 else 4 + frame(buf, at)[0]
+            more = self._pread(self._data, min(max(_WINDOW, need - (size - at)), end - pos), pos)
+            buf, at = buf[at:] + more, 0
+            pos += len(more)

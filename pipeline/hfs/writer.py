@@ -17,12 +17,13 @@ and the volume id (finderInfo[6..7]) is a hash of everything else.
 
 from __future__ import annotations
 
+import heapq
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Hashable, Iterator, Mapping
+from typing import TYPE_CHECKING, Hashable, Iterable, Iterator, Mapping
 
 from ..errors import InputError, UnsupportedError
 
@@ -45,7 +46,7 @@ from .structs import (ATTR_FORK_DATA, ATTR_MAX_KEY_LENGTH, ATTR_MAX_NAME, CATALO
                       hfs_date, pack_attr_inline, pack_attr_key, pack_catalog_key, HFS_EPOCH_OFFSET)
 from .tree import EMPTY, File, FileData, FinderInfo, Folder, Symlink, Tree, tree_from_directory
 from .tree import Entry as TreeEntry
-from .output import HFSVolume, Payload
+from .output import HFSVolume, SegmentTable
 
 BLOCK_SIZE = 4096
 CATALOG_NODE_SIZE = 4096
@@ -94,8 +95,6 @@ class _Item:
     parent: int = 0
     cnid: int = 0
     mode: int = 0
-    entry: TreeEntry | None = None     # the tree's entry, dropped once collected
-    children: list["_Item"] | tuple = ()   # a folder's, in catalog order
     data: FileData = EMPTY
     rsrc: FileData = EMPTY
     xattrs: Mapping[str, bytes] = field(default_factory=lambda: _NO_XATTRS)
@@ -110,6 +109,45 @@ class _Item:
     admin_flags: int = 0
     data_start: int = 0             # first allocation block of the fork (one extent)
     rsrc_start: int = 0
+
+
+def _encode_item(item: _Item | None) -> tuple | None:
+    """What a spilled item keeps (items in a hard-link group are held, never spilled)."""
+    if item is None:
+        return None
+    return (item.kind, item.path, item.name, item.parent, item.cnid, item.mode,
+            (item.data.path, item.data.data, item.data.size),
+            (item.rsrc.path, item.rsrc.data, item.rsrc.size),
+            dict(item.xattrs) if item.xattrs else None, item.finder, item.special, item.flags,
+            item.owner_flags, item.admin_flags)
+
+
+def _decode_item(record: tuple | None) -> _Item | None:
+    if record is None:
+        return None
+    (kind, path, name, parent, cnid, mode, data, rsrc, xattrs, finder, special, flags,
+     owner_flags, admin_flags) = record
+    return _Item(kind, path, name, parent, cnid, mode,
+                 EMPTY if data == _EMPTY_FORK else FileData(*data),
+                 EMPTY if rsrc == _EMPTY_FORK else FileData(*rsrc),
+                 xattrs or _NO_XATTRS, finder, special, flags=flags, owner_flags=owner_flags,
+                 admin_flags=admin_flags)
+
+
+_EMPTY_FORK = (EMPTY.path, EMPTY.data, EMPTY.size)
+
+
+@dataclass(slots=True)
+class _Span:
+    """A folder's children: ``count`` items from record ``first`` on (made
+    together, so their CNIDs follow one another in name order), or, for the
+    private folder whose inodes are not in name order, ``members``."""
+
+    first: int
+    count: int = 0
+    folders: int = 0
+    fork_base: int = 0              # the first allocation block of the children's forks
+    members: list[_Item] | None = None
 
 
 # --- building ------------------------------------------------------------------
@@ -154,9 +192,10 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     return builder.allocate(size, headroom_bytes, headroom_percent, open_folder, progress)
 
 
-def assign_cnids(tree: Tree, *, case_sensitive: bool = False,
-                 hard_links: str = "link") -> dict[str, int]:
-    """``{POSIX path: CNID}`` that ``build_volume`` gives ``tree`` ("" is the root, 2).
+def assign_cnids(tree: Tree, *, case_sensitive: bool = False, hard_links: str = "link",
+                 paths: Iterable[str] | None = None) -> dict[str, int]:
+    """``{POSIX path: CNID}`` that ``build_volume`` gives ``tree`` ("" is the root, 2),
+    for every path or only for ``paths`` (a large tree's whole map is large).
 
     Runs the writer's own catalog pass, so the two can never disagree.  CNIDs
     depend on names (and hard-link groups) only, never on file contents or
@@ -167,7 +206,10 @@ def assign_cnids(tree: Tree, *, case_sensitive: bool = False,
         raise InputError(f"hard_links: {hard_links!r} is not 'link' or 'copy'")
     builder = _Builder(tree, "cnids", case_sensitive, 0, 0, 0, False, hard_links, {}, {}, {})
     builder.collect()
-    return {"": builder.root.cnid, **{path: item.cnid for path, item in builder.by_path.items()}}
+    wanted = None if paths is None else {p.strip("/") for p in paths}
+    return {"": builder.root.cnid,
+            **{item.path: item.cnid for item in builder.tree_items()
+               if wanted is None or item.path in wanted}}
 
 
 class _Builder:
@@ -186,8 +228,20 @@ class _Builder:
         if not volname:
             raise InputError("volume name must not be empty")
         self.volname = self._hfs_name(volname, "volume name")
-        self.items: list[_Item] = []          # every catalog object except the root
-        self.by_path: dict[str, _Item] = {}
+        # Every catalog object but the root, in CNID order (record i is CNID
+        # CNID_FIRST_USER + i): spilled to a temporary file past a few
+        # thousand, so a million files are not held.  The names of a
+        # hard-link group are held instead (their records change once the
+        # whole tree has been seen), and so are the private folder and its
+        # inodes; their records hold None.
+        self.records: spill.SpilledRecords[_Item | None] = spill.SpilledRecords(
+            "catalog objects", _encode_item, _decode_item)
+        self.held: dict[int, _Item] = {}
+        self.spans: dict[int, _Span] = {}     # folder CNID -> its children
+        self.xattr_cnids: list[int] = []      # spilled items with attributes
+        self.files = self.folders = 0
+        self.fork_blocks = 0                  # every fork's blocks, once hard links are made
+        self.private: _Item | None = None
         # (CNID, attribute name) -> first block of an attribute too large to inline.
         self.xattr_starts: dict[tuple[int, str], int] = {}
 
@@ -247,26 +301,29 @@ class _Builder:
         return InputError(f"{len(lines)} names cannot be stored ({fix}):\n  " + "\n  ".join(shown))
 
     def collect(self) -> None:
+        tree_root = self.tree.root
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
-                     self._mode(self.tree.root, "dir"), self.tree.root, children=[])
-        # Entries are let go as soon as their items are made (a file's at
-        # once, a folder's once its children are): a tree read for this
-        # volume alone is freed as the walk goes, not held beside the items.
+                     self._mode(tree_root, "dir"))
+        # The walk holds the folders still to visit, and each item until it
+        # is recorded; a tree read for this volume alone (tree_from_directory)
+        # is listed folder by folder as the walk goes, never held.
         self.tree = None
-        self._apply_extras(root)
+        self._apply_extras(root, tree_root)
         self.root = root
+        self.fork_blocks += self._blocks_of(root)
         next_cnid = CNID_FIRST_USER
-        stack = [root]
+        stack: list[tuple[_Item, Folder]] = [(root, tree_root)]
         groups: dict[Hashable, list[_Item]] = {}
+        extras = list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc)
+        wanted, seen = set(extras), set()
         # Every name problem in the tree is reported at once, not one per run.
         clashes: list[list[str]] = []
         ignorable: list[str] = []
         while stack:
-            folder = stack.pop()
-            assert isinstance(folder.entry, Folder)
+            folder, folder_entry = stack.pop()
             by_key: dict[bytes, list[str]] = {}
             kids = []
-            for name, entry in folder.entry.entries().items():
+            for name, entry in folder_entry.entries().items():
                 path = f"{folder.path}/{name}" if folder.path else name
                 hname = self._hfs_name(name, path)
                 key = self._key(hname)
@@ -279,8 +336,11 @@ class _Builder:
                 by_key.setdefault(key, []).append(path)
                 if len(by_key[key]) == 1:
                     kids.append((key, hname, path, entry))
+            del folder_entry
             clashes.extend(paths for paths in by_key.values() if len(paths) > 1)
             kids.sort(key=lambda k: k[0])
+            span = self.spans[folder.cnid] = _Span(len(self.records), len(kids))
+            subfolders = []
             for key, hname, path, entry in kids:
                 if isinstance(entry, Folder):
                     kind = "dir"
@@ -290,46 +350,67 @@ class _Builder:
                     kind = "file"
                 else:
                     raise InputError(f"{path}: unsupported tree entry {type(entry).__name__}")
-                item = _Item(kind, path, hname, folder.cnid, next_cnid,
-                             self._mode(entry, kind), entry)
+                item = _Item(kind, path, hname, folder.cnid, next_cnid, self._mode(entry, kind))
                 next_cnid += 1
-                if kind == "dir":
-                    item.children = []
-                elif kind == "file":
+                linked = False
+                if kind == "file":
                     item.data = entry.data
                     item.rsrc = entry.rsrc or EMPTY
                     if entry.link_group is not None and self.hard_links == "link":
                         groups.setdefault(entry.link_group, []).append(item)
+                        linked = True
                 elif kind == "symlink":
                     target = entry.target.encode("utf-8", "surrogateescape")
                     if not target:
                         raise InputError(f"{path}: symbolic link with an empty target")
                     item.data = FileData.from_bytes(target)
-                self._apply_extras(item)
-                if kind != "dir":
-                    item.entry = None
-                folder.children.append(item)
-                self.items.append(item)
-                self.by_path[path] = item
-            folder.entry = None
+                self._apply_extras(item, entry)
+                if path in wanted:
+                    seen.add(path)
+                if kind == "dir":
+                    span.folders += 1
+                    self.folders += 1
+                    subfolders.append((item, entry))
+                else:
+                    self.files += 1
+                if linked:
+                    # Held until the whole tree is seen: a link's record
+                    # changes once its group is known to have other names.
+                    self._hold(item)
+                else:
+                    self._record(item)
+            del kids
             # A folder's children get CNIDs in catalog order, then each
             # subfolder is visited in that order: CNIDs depend on names only.
-            for item in reversed(folder.children):
-                if item.kind == "dir":
-                    stack.append(item)
+            stack.extend(reversed(subfolders))
         if clashes or ignorable:
             raise self._name_error(clashes, ignorable)
-        for path in list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc):
-            if path and path not in self.by_path:
+        for path in extras:
+            if path and path not in seen:
                 raise InputError(f"{path}: metadata supplied for a path not in the tree")
-        self.private = None
         linked = [g for g in groups.values() if len(g) > 1]
+        for group in groups.values():
+            if len(group) == 1:             # its other names are outside the tree
+                self.fork_blocks += self._blocks_of(group[0])
         if linked:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
-        self.next_cnid = max(i.cnid for i in self.items) + 1 if self.items else CNID_FIRST_USER
+        self.next_cnid = CNID_FIRST_USER + len(self.records)
 
-    def _apply_extras(self, item: _Item) -> None:
-        entry = item.entry
+    def _record(self, item: _Item) -> None:
+        """Add an item whose record is final (it is spilled past a few thousand)."""
+        assert item.cnid == CNID_FIRST_USER + len(self.records)
+        self.records.append(item)
+        self.fork_blocks += self._blocks_of(item)
+        if item.xattrs:
+            self.xattr_cnids.append(item.cnid)
+
+    def _hold(self, item: _Item) -> None:
+        """Add an item kept in memory (its record may still change)."""
+        assert item.cnid == CNID_FIRST_USER + len(self.records)
+        self.records.append(None)
+        self.held[item.cnid] = item
+
+    def _apply_extras(self, item: _Item, entry: TreeEntry) -> None:
         xattrs = dict(entry.xattrs)
         xattrs.update(self.extra_xattrs.get(item.path, {}))
         finder = entry.finder_info
@@ -371,7 +452,7 @@ class _Builder:
         """Move each group's data to an iNode<N> file in the private folder and
         turn every name into a link record (hfs_link.c, docs/formats.md §1.6)."""
         private = _Item("dir", PRIVATE_DATA_NAME, PRIVATE_DATA_NAME, CNID_ROOT_FOLDER,
-                        next_cnid, S_IFDIR, Folder())
+                        next_cnid, S_IFDIR)
         next_cnid += 1
         private.flags = FLAG_HAS_FOLDER_COUNT
         private.owner_flags = UF_IMMUTABLE
@@ -383,7 +464,7 @@ class _Builder:
             for link in group[1:]:
                 self._check_same_inode(first, link)
             inode = _Item("inode", f"{first.path} (hard link inode)", "", private.cnid,
-                          next_cnid, first.mode, first.entry, data=first.data, rsrc=first.rsrc,
+                          next_cnid, first.mode, data=first.data, rsrc=first.rsrc,
                           xattrs=first.xattrs, finder=first.finder,
                           owner_flags=first.owner_flags, admin_flags=first.admin_flags)
             next_cnid += 1
@@ -404,11 +485,15 @@ class _Builder:
                 link.finder = (TYPE_HARDLINK + CREATOR_HFSPLUS
                                + struct.pack(">H", FINDER_HAS_BEEN_INITED) + bytes(22))
             inodes.append(inode)
-        inodes.sort(key=lambda it: self._key(it.name))
-        private.children = inodes
-        self.root.children.append(private)
-        self.items.append(private)
-        self.items.extend(inodes)
+        # Held, and recorded in CNID order; listed in name order ("iNode100"
+        # before "iNode99"), which is not CNID order.
+        for item in [private] + inodes:
+            self._hold(item)
+            self.fork_blocks += self._blocks_of(item)
+        self.spans[private.cnid] = _Span(len(self.records), len(inodes),
+                                         members=sorted(inodes, key=lambda it: self._key(it.name)))
+        self.folders += 1
+        self.files += len(inodes)
         self.private = private
 
     @staticmethod
@@ -438,12 +523,15 @@ class _Builder:
 
     def _folder_record(self, item: _Item) -> FolderRecord:
         flags = item.flags | (FLAG_HAS_ATTRIBUTES if item.xattrs else 0)
-        folder_count = sum(1 for c in item.children if c.kind == "dir")
+        span = self.spans[item.cnid]
+        valence, folder_count = span.count, span.folders
+        if item is self.root and self.private is not None:
+            valence, folder_count = valence + 1, folder_count + 1
         if self.case_sensitive:
             flags |= FLAG_HAS_FOLDER_COUNT
         uid, gid = (0, 0) if item is self.private else (self.uid, self.gid)
         return FolderRecord(
-            flags=flags, valence=len(item.children), folderID=item.cnid,
+            flags=flags, valence=valence, folderID=item.cnid,
             createDate=self.when, contentModDate=self.when, attributeModDate=self.when,
             accessDate=self.when, backupDate=0,
             bsdInfo=BSDInfo(uid, gid, item.admin_flags, item.owner_flags, item.mode,
@@ -470,7 +558,7 @@ class _Builder:
             dataFork=self._fork(item.data.size, item.data_start),
             resourceFork=self._fork(item.rsrc.size, item.rsrc_start))
 
-    def _catalog_order(self) -> Iterator[tuple[_Item, bytes, bool]]:
+    def _catalog_order(self, placed: bool = False) -> Iterator[tuple[_Item, bytes, bool]]:
         """Every catalog record as (item, the item's name in UTF-16, is a
         thread record), in key order.  A record's key is (parent, name); a
         thread record's is (the item's CNID, "") and its data names the
@@ -479,13 +567,57 @@ class _Builder:
         Made as it is walked (sizing the tree and writing it both walk it),
         never held: CNID by CNID, the thread record (its empty name sorts
         first), then a folder's children sorted by name.  The root's own
-        record, under its parent 1, comes before everything."""
+        record, under its parent 1, comes before everything.  ``placed``
+        gives the children their forks' first blocks (``allocate`` has set
+        each folder's ``fork_base``)."""
         yield self.root, hfsuni.encode_name(self.root.name), False
         for item in self._by_cnid():
             yield item, hfsuni.encode_name(item.name), True
             if item.kind == "dir":
-                for child in sorted(item.children, key=lambda it: self._key(it.name)):
+                for child in self._children(item, placed):
                     yield child, hfsuni.encode_name(child.name), False
+
+    def _children(self, folder: _Item, placed: bool) -> Iterator[_Item]:
+        """A folder's children in name order."""
+        span = self.spans[folder.cnid]
+        if span.members is not None:
+            yield from span.members             # held, their forks placed by allocate
+            return
+        kids = self._records(span.first, span.first + span.count)
+        if placed:
+            kids = self._placed(kids, span.fork_base)
+        if folder is self.root and self.private is not None:
+            kids = heapq.merge(kids, [self.private], key=lambda it: self._key(it.name))
+        yield from kids
+
+    def _placed(self, items: Iterator[_Item], block: int) -> Iterator[_Item]:
+        """``items``, consecutive CNIDs whose forks start at ``block``, with
+        their forks' first blocks set (a spilled item read back does not
+        keep them)."""
+        for item in items:
+            if item.xattrs:
+                for which, fd in self._item_forks(item):
+                    self._set_start(item, which, block)
+                    block += blocks_for(fd.size, BLOCK_SIZE)
+            else:                       # the same, for the common case, faster
+                if item.data.size:
+                    item.data_start = block
+                    block += blocks_for(item.data.size, BLOCK_SIZE)
+                if item.rsrc.size:
+                    item.rsrc_start = block
+                    block += blocks_for(item.rsrc.size, BLOCK_SIZE)
+            yield item
+
+    def _records(self, start: int, stop: int) -> Iterator[_Item]:
+        """Items ``start`` to ``stop`` - 1 in CNID order, held ones included."""
+        for cnid, item in enumerate(self.records.iter_range(start, stop),
+                                    CNID_FIRST_USER + start):
+            yield item if item is not None else self.held[cnid]
+
+    def tree_items(self) -> Iterator[_Item]:
+        """Every item named in the tree (not the private folder or its inodes)."""
+        return (it for it in self._records(0, len(self.records))
+                if it.kind != "inode" and it is not self.private)
 
     def _parent(self, item: _Item) -> int:
         return CNID_ROOT_PARENT if item is self.root else item.parent
@@ -503,7 +635,7 @@ class _Builder:
 
     def catalog_records(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, data) of every catalog record, in key order."""
-        for item, name, thread in self._catalog_order():
+        for item, name, thread in self._catalog_order(placed=True):
             if thread:
                 ttype = REC_FOLDER_THREAD if item.kind == "dir" else REC_FILE_THREAD
                 yield pack_catalog_key(item.cnid, b""), ThreadRecord(
@@ -515,7 +647,7 @@ class _Builder:
 
     def attribute_records(self) -> list[tuple[bytes, bytes]]:
         recs = []
-        for item in [self.root] + self.items:
+        for item in self._with_xattrs():
             for name, value in item.xattrs.items():
                 raw = hfsuni.encode_name(name)
                 if len(value) <= MAX_INLINE_ATTR:
@@ -550,24 +682,34 @@ class _Builder:
 
     # layout ---------------------------------------------------------------------
 
-    def _forks(self) -> Iterator[tuple[_Item, str, FileData]]:
-        """Every fork that needs blocks, in CNID order: an item's data, its
-        resource fork, then its attributes too large to inline, by name."""
-        for it in self._by_cnid():
-            for which, fd in (("data", it.data), ("rsrc", it.rsrc)):
-                if fd.size:
-                    yield it, which, fd
-            for name in sorted(it.xattrs):
-                if len(it.xattrs[name]) > MAX_INLINE_ATTR:
-                    yield it, "xattr:" + name, FileData.from_bytes(bytes(it.xattrs[name]))
+    def _with_xattrs(self) -> Iterator[_Item]:
+        if self.root.xattrs:
+            yield self.root
+        for cnid in self.xattr_cnids:
+            yield self.records[cnid - CNID_FIRST_USER]
+        yield from (it for it in self.held.values() if it.xattrs)
 
-    def _by_cnid(self) -> list[_Item]:
-        """The root and every item, in CNID order (the order they were made
-        in, bar hard links' inodes)."""
-        items = [self.root] + self.items
-        if any(a.cnid >= b.cnid for a, b in zip(items, items[1:])):
-            items.sort(key=lambda it: it.cnid)
-        return items
+    @staticmethod
+    def _item_forks(it: _Item) -> Iterator[tuple[str, FileData]]:
+        """An item's forks that need blocks, in the order they are placed:
+        its data, its resource fork, then its attributes too large to
+        inline, by name."""
+        for which, fd in (("data", it.data), ("rsrc", it.rsrc)):
+            if fd.size:
+                yield which, fd
+        for name in sorted(it.xattrs):
+            if len(it.xattrs[name]) > MAX_INLINE_ATTR:
+                yield "xattr:" + name, FileData.from_bytes(bytes(it.xattrs[name]))
+
+    def _blocks_of(self, it: _Item) -> int:
+        if not it.xattrs:
+            return blocks_for(it.data.size, BLOCK_SIZE) + blocks_for(it.rsrc.size, BLOCK_SIZE)
+        return sum(blocks_for(fd.size, BLOCK_SIZE) for _, fd in self._item_forks(it))
+
+    def _by_cnid(self) -> Iterator[_Item]:
+        """The root and every item, in CNID order."""
+        yield self.root
+        yield from self._records(0, len(self.records))
 
     def _set_start(self, item: _Item, which: str, start: int) -> None:
         if which == "data":
@@ -581,7 +723,8 @@ class _Builder:
         if open_folder is None:
             return 0
         rel = open_folder.strip("/")
-        target = self.by_path.get(rel) if rel else self.root
+        target = next((it for it in self.tree_items() if it.path == rel), None) if rel \
+            else self.root
         if target is None or target.kind != "dir":
             raise InputError(f"open_folder {open_folder!r}: no such folder in the tree")
         return target.cnid
@@ -602,8 +745,7 @@ class _Builder:
         catalog_shape = self._catalog_shape()
         catalog_size = tree_bytes(catalog_shape, node_size=CATALOG_NODE_SIZE, block_size=bs)
         meta = [len(extents_tree.data), catalog_size, attr_size]
-        fixed = (1 + sum(blocks_for(n, bs) for n in meta)
-                 + sum(blocks_for(fd.size, bs) for _, _, fd in self._forks()) + 1)
+        fixed = 1 + sum(blocks_for(n, bs) for n in meta) + self.fork_blocks + 1
         total, bitmap_blocks = volume_blocks(fixed, bs, size=size, headroom_bytes=headroom_bytes,
                                              headroom_percent=headroom_percent)
 
@@ -612,15 +754,24 @@ class _Builder:
         cat_start = ext_start + blocks_for(len(extents_tree.data), bs)
         attr_start = cat_start + blocks_for(catalog_size, bs)
         next_block = attr_start + blocks_for(attr_size, bs)
-        # The forks' segments, with the metadata's put in front below.
-        segments: list[tuple[int, Payload]] = []
+        segments = SegmentTable()
         content_bytes = 0
-        for item, which, fd in self._forks():
-            self._set_start(item, which, next_block)
-            segments.append((next_block * bs, fd))
-            content_bytes += fd.size
-            next_block += blocks_for(fd.size, bs)
+        # Forks in CNID order; each folder's children follow one another, so
+        # the block its first child's forks start at places them all when
+        # the catalog is built (spilled items do not keep their blocks).
+        first_child = {span.first: span for span in self.spans.values()
+                       if span.count and span.members is None}
+        for index, item in enumerate(self._by_cnid(), -1):      # the root is not a record
+            span = first_child.get(index)
+            if span is not None:
+                span.fork_base = next_block
+            for which, fd in self._item_forks(item):
+                self._set_start(item, which, next_block)
+                segments.add_fork(next_block * bs, fd)
+                content_bytes += fd.size
+                next_block += blocks_for(fd.size, bs)
         used_end = next_block
+        assert used_end == fixed - 1 + bitmap_blocks, (used_end, fixed, bitmap_blocks)
         catalog_tree = self._catalog_tree(bs, catalog_shape)
         attr_tree = self._attributes_tree(bs)
         assert len(catalog_tree.data) == catalog_size and len(attr_tree.data) == attr_size
@@ -628,8 +779,7 @@ class _Builder:
         free_blocks = total - used_end - 1
 
         catalog_clump = LARGE_VOLUME_CATALOG_CLUMP if total * bs > LARGE_VOLUME else 0
-        files = sum(1 for it in self.items if it.kind != "dir")
-        folders = sum(1 for it in self.items if it.kind == "dir")
+        files, folders = self.files, self.folders
         vh = VolumeHeader(
             signature=SIG_HFSX if self.case_sensitive else SIG_HFSPLUS,
             version=VERSION_HFSX if self.case_sensitive else VERSION_HFSPLUS,
@@ -647,16 +797,14 @@ class _Builder:
             attributesFile=contiguous_fork(attr_start, len(attr_tree.data), bs))
         vh.finderInfo[2] = self._open_folder_cnid(open_folder)
 
-        segments[0:0] = [
-            (bitmap_start * bs, bitmap),
-            (ext_start * bs, extents_tree.data),
-            (cat_start * bs, catalog_tree.data),
-            (attr_start * bs, attr_tree.data),
-        ]
+        segments.add_metadata(bitmap_start * bs, bitmap)
+        segments.add_metadata(ext_start * bs, extents_tree.data)
+        segments.add_metadata(cat_start * bs, catalog_tree.data)
+        segments.add_metadata(attr_start * bs, attr_tree.data)
         vh.finderInfo[6], vh.finderInfo[7] = volume_id(vh.pack(), segments, progress)
         header = vh.pack()
-        segments.insert(0, (VOLUME_HEADER_OFFSET, header))
-        segments.append((total * bs - 1024, header))
+        segments.add_metadata(VOLUME_HEADER_OFFSET, header)
+        segments.add_metadata(total * bs - 1024, header)
         stats = {"files": files, "folders": folders, "total_blocks": total,
                  "free_blocks": free_blocks, "content_bytes": content_bytes}
         free = [(used_end * bs, free_blocks * bs)] if free_blocks else []

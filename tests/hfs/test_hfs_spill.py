@@ -6,9 +6,13 @@ from __future__ import annotations
 import io
 import os
 
+import pytest
+
+from hfs_trees import make_zoo
 from pipeline.hfs import spill
 from pipeline.hfs.output import HFSVolume
-from pipeline.hfs.writer import build_volume
+from pipeline.hfs.tree import File, FileData, FinderInfo, Folder, tree_from_directory
+from pipeline.hfs.writer import assign_cnids, build_volume
 from pipeline.udif.writer import write_udif
 
 
@@ -58,3 +62,70 @@ def test_spill_file_errors_name_it(monkeypatch):
     monkeypatch.setattr("tempfile.TemporaryFile", full)
     with pytest.raises(InputError, match="temporary file for the catalog B-tree in .*: No space"):
         spill.SpilledBytes(8192, "catalog B-tree")
+
+
+def _zoo_tree(src):
+    """Hard links, symlinks, attributes inline and in blocks (on the root
+    too), a resource fork, Finder info, folders at several depths."""
+    tree = tree_from_directory(src)
+    big = bytes(range(256)) * 40
+    tree.add("meta/doc", File(data=FileData.from_bytes(b"text"), rsrc=FileData.from_bytes(b"R" * 5000),
+                              xattrs={"com.example.big": big, "com.example.tag": b"red"},
+                              finder_info=FinderInfo.for_file(b"TEXT", b"ttxt")))
+    tree.add("meta/sub", Folder(xattrs={"com.example.dir": big[::-1]}))
+    tree.root.xattrs["com.example.rootbig"] = big[:5000]
+    return tree
+
+
+@pytest.mark.parametrize("hold", [0, 37])
+def test_spilled_records_give_the_same_bytes(tmp_path, monkeypatch, hold):
+    """Past SPILL_RECORDS the writer's catalog objects and the volume's list
+    of forks live in temporary files; nothing about the volume may change,
+    whichever of them are held."""
+    src = tmp_path / "zoo"
+    make_zoo(src, folders=12, files_per_folder=6, big_files=(70_000,))
+    options = dict(volname="Zoo", open_folder="meta/sub", headroom_percent=10)
+    held = build_volume(_zoo_tree(src), **options)
+    held_cnids = assign_cnids(_zoo_tree(src))
+    assert not held._segments._forks.spilled
+    monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+    spilled = build_volume(_zoo_tree(src), **options)
+    assert spilled._segments._forks.spilled
+    assert held.stats["files"] > hold and held.stats == spilled.stats
+    assert _raw(spilled) == _raw(held)
+    for offset in [*range(0, held.size - 9_216, 3_584), held.size - 9_216]:
+        assert spilled.read(offset, 9_216) == held.read(offset, 9_216)
+    assert assign_cnids(_zoo_tree(src)) == held_cnids
+    write_udif(held, tmp_path / "held.dmg", format="UDZO")
+    write_udif(spilled, tmp_path / "spilled.dmg", format="UDZO")
+    assert (tmp_path / "held.dmg").read_bytes() == (tmp_path / "spilled.dmg").read_bytes()
+
+
+def test_spilled_records_read_back_by_index_and_range(monkeypatch):
+    records = spill.SpilledRecords("test records", list, tuple, hold=3)
+    values = [(i, "n" * (i % 300), b"v" * (i % 7)) for i in range(5_000)]
+    values.append((-1, "large", b"x" * (3 << 20)))      # one record larger than a read window
+    for value in values:
+        records.append(value)
+    assert records.spilled and len(records) == len(values)
+    assert list(records) == values
+    for start, stop in [(0, 0), (2, 5), (3, 4), (100, 2_000), (4_990, 5_001), (5_000, 5_001)]:
+        assert list(records.iter_range(start, stop)) == values[start:stop]
+    assert records[1] == values[1] and records[4_000] == values[4_000]
+    one, two = records.iter_range(10, 20), records.iter_range(4_000, 4_010)
+    assert [next(one), next(two), next(one)] == [values[10], values[4_000], values[11]]
+    records.append((7, "after reading", b""))
+    assert records[len(values)] == (7, "after reading", b"")
+
+
+def test_record_spill_errors_name_it(monkeypatch):
+    import errno
+    from pipeline.errors import InputError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    records = spill.SpilledRecords("catalog objects", list, tuple, hold=1)
+    records.append((1,))
+    monkeypatch.setattr("tempfile.TemporaryFile", full)
+    with pytest.raises(InputError, match="temporary file for the catalog objects in .*: No space"):
+        records.append((2,))
