@@ -11,6 +11,7 @@ nothing behind.
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import struct
@@ -203,3 +204,52 @@ class SpilledRecords(Generic[T]):
             more = self._pread(self._data, min(max(_WINDOW, need - (size - at)), end - pos), pos)
             buf, at = buf[at:] + more, 0
             pos += len(more)
+
+
+class SpilledTable:
+    """Fixed-size records (``struct`` format ``fmt``) by index, all zeros
+    until set: a bytearray while it holds fewer than ``hold`` records, then
+    an unnamed temporary file read and written in place."""
+
+    def __init__(self, what: str, fmt: str, hold: int | None = None) -> None:
+        self.what = what
+        self._struct = struct.Struct(fmt)
+        self._hold = SPILL_RECORDS if hold is None else hold
+        self._held = bytearray()
+        self._file = None
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+    def __getitem__(self, i: int) -> tuple:
+        size = self._struct.size
+        if self._file is None:
+            if (i + 1) * size > len(self._held):
+                return self._struct.unpack(bytes(size))
+            return self._struct.unpack_from(self._held, i * size)
+        try:
+            data = os.pread(self._file.fileno(), size, i * size)
+        except OSError as exc:
+            raise _error(self.what, exc) from None
+        return self._struct.unpack(data.ljust(size, b"\0"))
+
+    def __setitem__(self, i: int, values: tuple) -> None:
+        size = self._struct.size
+        if self._file is None:
+            if i < self._hold:
+                if (i + 1) * size > len(self._held):
+                    self._held.extend(bytes((i + 1) * size - len(self._held)))
+                self._struct.pack_into(self._held, i * size, *values)
+                return
+            self._file = _temporary_file(self.what)
+            self._write(self._held, 0)
+            self._held = bytearray()
+        self._write(self._struct.pack(*values), i * size)
+
+    def _write(self, data: bytes | bytearray, offset: int) -> None:
+        try:
+            if os.pwrite(self._file.fileno(), data, offset) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            raise _error(self.what, exc) from None

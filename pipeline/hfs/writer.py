@@ -137,6 +137,11 @@ def _decode_item(record: tuple | None) -> _Item | None:
 _EMPTY_FORK = (EMPTY.path, EMPTY.data, EMPTY.size)
 
 
+# A folder's span in the builder's table: first record, count, folders
+# among them, and the first allocation block of their forks.
+_SPAN_FORMAT = "<IIII"
+
+
 @dataclass(slots=True)
 class _Span:
     """A folder's children: ``count`` items from record ``first`` on (made
@@ -237,7 +242,10 @@ class _Builder:
         self.records: spill.SpilledRecords[_Item | None] = spill.SpilledRecords(
             "catalog objects", _encode_item, _decode_item)
         self.held: dict[int, _Item] = {}
-        self.spans: dict[int, _Span] = {}     # folder CNID -> its children
+        # Each folder's span, by CNID (a folder's own record index); the
+        # root's and the private folder's are held.
+        self.spans = spill.SpilledTable("folders' children", _SPAN_FORMAT)
+        self.root_span = self.private_span = _Span(0)
         self.xattr_cnids: list[int] = []      # spilled items with attributes
         self.files = self.folders = 0
         self.fork_blocks = 0                  # every fork's blocks, once hard links are made
@@ -339,7 +347,8 @@ class _Builder:
             del folder_entry
             clashes.extend(paths for paths in by_key.values() if len(paths) > 1)
             kids.sort(key=lambda k: k[0])
-            span = self.spans[folder.cnid] = _Span(len(self.records), len(kids))
+            self._set_span(folder.cnid, _Span(len(self.records), len(kids), sum(
+                1 for kid in kids if isinstance(kid[3], Folder))))
             subfolders = []
             for key, hname, path, entry in kids:
                 if isinstance(entry, Folder):
@@ -368,7 +377,6 @@ class _Builder:
                 if path in wanted:
                     seen.add(path)
                 if kind == "dir":
-                    span.folders += 1
                     self.folders += 1
                     subfolders.append((item, entry))
                 else:
@@ -395,6 +403,20 @@ class _Builder:
         if linked:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = CNID_FIRST_USER + len(self.records)
+
+    def _span(self, cnid: int) -> _Span:
+        if cnid == CNID_ROOT_FOLDER:
+            return self.root_span
+        if self.private is not None and cnid == self.private.cnid:
+            return self.private_span
+        return _Span(*self.spans[cnid - CNID_FIRST_USER])
+
+    def _set_span(self, cnid: int, span: _Span) -> None:
+        if cnid == CNID_ROOT_FOLDER:
+            self.root_span = span
+        else:
+            self.spans[cnid - CNID_FIRST_USER] = (span.first, span.count, span.folders,
+                                                  span.fork_base)
 
     def _record(self, item: _Item) -> None:
         """Add an item whose record is final (it is spilled past a few thousand)."""
@@ -490,8 +512,8 @@ class _Builder:
         for item in [private] + inodes:
             self._hold(item)
             self.fork_blocks += self._blocks_of(item)
-        self.spans[private.cnid] = _Span(len(self.records), len(inodes),
-                                         members=sorted(inodes, key=lambda it: self._key(it.name)))
+        self.private_span = _Span(len(self.records), len(inodes),
+                                  members=sorted(inodes, key=lambda it: self._key(it.name)))
         self.folders += 1
         self.files += len(inodes)
         self.private = private
@@ -523,7 +545,7 @@ class _Builder:
 
     def _folder_record(self, item: _Item) -> FolderRecord:
         flags = item.flags | (FLAG_HAS_ATTRIBUTES if item.xattrs else 0)
-        span = self.spans[item.cnid]
+        span = self._span(item.cnid)
         valence, folder_count = span.count, span.folders
         if item is self.root and self.private is not None:
             valence, folder_count = valence + 1, folder_count + 1
@@ -579,7 +601,7 @@ class _Builder:
 
     def _children(self, folder: _Item, placed: bool) -> Iterator[_Item]:
         """A folder's children in name order."""
-        span = self.spans[folder.cnid]
+        span = self._span(folder.cnid)
         if span.members is not None:
             yield from span.members             # held, their forks placed by allocate
             return
@@ -758,13 +780,16 @@ class _Builder:
         content_bytes = 0
         # Forks in CNID order; each folder's children follow one another, so
         # the block its first child's forks start at places them all when
-        # the catalog is built (spilled items do not keep their blocks).
-        first_child = {span.first: span for span in self.spans.values()
-                       if span.count and span.members is None}
-        for index, item in enumerate(self._by_cnid(), -1):      # the root is not a record
-            span = first_child.get(index)
-            if span is not None:
-                span.fork_base = next_block
+        # the catalog is built (spilled items do not keep their blocks).  A
+        # record whose parent differs from the one before starts a span.
+        parent = None
+        for item in self._by_cnid():
+            if item is not self.root and item is not self.private and item.kind != "inode":
+                if item.parent != parent:
+                    span = self._span(item.parent)
+                    span.fork_base = next_block
+                    self._set_span(item.parent, span)
+                parent = item.parent
             for which, fd in self._item_forks(item):
                 self._set_start(item, which, next_block)
                 segments.add_fork(next_block * bs, fd)

@@ -118,6 +118,19 @@ def test_spilled_records_read_back_by_index_and_range(monkeypatch):
     assert records[len(values)] == (7, "after reading", b"")
 
 
+def test_spilled_table_reads_back_what_was_set():
+    table = spill.SpilledTable("test table", "<IIII", hold=10)
+    assert table[3] == (0, 0, 0, 0)                    # never set: zeros
+    table[2] = (1, 2, 3, 4)
+    assert not table.spilled
+    table[25] = (5, 6, 7, 8)                           # past the held ones: to the file
+    assert table.spilled
+    assert (table[2], table[25], table[24], table[40]) == \
+        ((1, 2, 3, 4), (5, 6, 7, 8), (0, 0, 0, 0), (0, 0, 0, 0))
+    table[2] = (9, 9, 9, 9)
+    assert table[2] == (9, 9, 9, 9)
+
+
 def test_record_spill_errors_name_it(monkeypatch):
     import errno
     from pipeline.errors import InputError
