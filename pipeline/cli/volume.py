@@ -72,17 +72,13 @@ def volume_name(args: argparse.Namespace) -> str:
 def build_volume_from_args(args: argparse.Namespace) -> "HFSVolume":
     """The volume the options describe, authored from ``args.src``."""
     from ..hfs import tree_from_directory
-    from ..hfs.compress import compress_tree
     from ..hfs.writer import build_volume
     if not os.path.isdir(args.src):
         raise InputError(f"{args.src}: not a folder")
     headroom_bytes, headroom_percent = args.headroom
-    tree = tree_from_directory(args.src)
-    if args.hfs_compression:
-        compress_tree(tree, args.hfs_compression)
-    return build_volume(tree, volname=volume_name(args), case_sensitive=args.case_sensitive,
-                        epoch=source_date_epoch(args.epoch), uid=args.uid, gid=args.gid,
+    return build_volume(tree_from_directory(args.src), volname=volume_name(args),
+                        case_sensitive=args.case_sensitive, epoch=source_date_epoch(args.epoch), uid=args.uid, gid=args.gid,
                         keep_modes=args.keep_modes, size=args.size,
                         headroom_bytes=headroom_bytes, headroom_percent=headroom_percent,
                         hard_links=args.hard_links, open_folder=args.open_folder,
-                        progress=TerminalProgress())
+                        hfs_compression=args.hfs_compression, progress=TerminalProgress())

@@ -34,7 +34,7 @@ read back by ``decmpfs`` here and by 7-Zip and libfshfs in the tests.
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from typing import Callable, Hashable
 
 from .. import codecs
 from .decmpfs import CHUNK, DecmpfsHeader, UF_COMPRESSED, XATTR_NAME, ZLIB_RSRC_BASE
@@ -122,25 +122,34 @@ def _read(data: FileData, origin: str | None) -> bytes:
         raise InputError(f"{origin or data.path}: cannot read: {exc.strerror}") from None
 
 
+def compress_entry(entry: File, method: str, groups: dict[Hashable, tuple | None]) -> bool:
+    """Compress one file in place if it is eligible and gets smaller; returns
+    whether it was.  Hard links share their compressed form (same data, same
+    result): ``groups`` keeps it by link group."""
+    if not entry.data.size or entry.rsrc is not None or XATTR_NAME in entry.xattrs \
+            or entry.bsd_flags & UF_COMPRESSED:
+        return False
+    group = entry.link_group
+    if group is not None and group in groups:
+        result = groups[group]
+    else:
+        result = compress_data(_read(entry.data, entry.origin), method)
+        if group is not None:
+            groups[group] = result
+    if result is None:
+        return False
+    value, fork = result
+    entry.xattrs = {**entry.xattrs, XATTR_NAME: value}
+    entry.rsrc = FileData.from_bytes(fork) if fork is not None else None
+    entry.data = EMPTY
+    entry.bsd_flags |= UF_COMPRESSED
+    return True
+
+
 def compress_tree(tree: Tree, method: str) -> int:
     """Compress every eligible file of ``tree`` in place; returns how many.
-    Hard links share their compressed form (same data, same result)."""
-    done: dict[object, tuple[bytes, bytes | None] | None] = {}
-    count = 0
-    for _path, entry in tree.walk():
-        if not isinstance(entry, File) or not entry.data.size or entry.rsrc is not None \
-                or XATTR_NAME in entry.xattrs or entry.bsd_flags & UF_COMPRESSED:
-            continue
-        key = entry.link_group if entry.link_group is not None else id(entry)
-        if key not in done:
-            done[key] = compress_data(_read(entry.data, entry.origin), method)
-        result = done[key]
-        if result is None:
-            continue
-        value, fork = result
-        entry.xattrs = {**entry.xattrs, XATTR_NAME: value}
-        entry.rsrc = FileData.from_bytes(fork) if fork is not None else None
-        entry.data = EMPTY
-        entry.bsd_flags |= UF_COMPRESSED
-        count += 1
-    return count
+    (The writer's ``hfs_compression`` does the same file by file as it
+    walks, without holding the tree.)"""
+    groups: dict[Hashable, tuple | None] = {}
+    return sum(1 for _path, entry in tree.walk()
+               if isinstance(entry, File) and compress_entry(entry, method, groups))

@@ -29,7 +29,7 @@ from ..errors import InputError, UnsupportedError
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
-from . import spill
+from . import compress, spill
 from . import unicode as hfsuni
 from .allocation import allocation_bitmap, blocks_for, contiguous_fork, volume_blocks, volume_id
 from .btree import (BT_BIG_KEYS, BT_VARIABLE_INDEX_KEYS, COMPARE_BINARY, COMPARE_CASE_FOLDING,
@@ -165,6 +165,7 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
                  xattrs: Mapping[str, Mapping[str, bytes]] | None = None,
                  finder_info: Mapping[str, FinderInfo | bytes] | None = None,
                  resource_forks: Mapping[str, bytes | str | os.PathLike] | None = None,
+                 hfs_compression: str | None = None,
                  progress: ProgressCallback | None = None) -> HFSVolume:
     """Author a volume from a directory or a ``Tree``.
 
@@ -173,11 +174,16 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     extra metadata.  Free space on top of the content is ``headroom_bytes``
     plus ``headroom_percent`` of the content; ``size`` (bytes) fixes the
     volume size instead.  ``hard_links`` is "link" (HFS+ hard links) or
-    "copy" (one copy per name).  ``progress(label, done, total)`` is called
-    during the long steps.
+    "copy" (one copy per name).  ``hfs_compression`` ("zlib" or "lzfse")
+    stores files with HFS+ transparent compression, each compressed as the
+    walk reaches it (``compress.compress_entry``).  ``progress(label, done,
+    total)`` is called during the long steps.
     """
     if hard_links not in ("link", "copy"):
         raise InputError(f"hard_links: {hard_links!r} is not 'link' or 'copy'")
+    if hfs_compression is not None and hfs_compression not in compress.METHODS:
+        raise InputError(f"HFS+ compression {hfs_compression!r}: expected one of "
+                         f"{', '.join(compress.METHODS)}")
     for label, value in (("size", size), ("headroom_bytes", headroom_bytes),
                          ("headroom_percent", headroom_percent)):
         if value is not None and value < 0:
@@ -192,7 +198,7 @@ def build_volume(source: str | os.PathLike | Tree, *, volname: str,
     # No local name for a tree read here: the builder lets it go once collected.
     builder = _Builder(source if isinstance(source, Tree) else tree_from_directory(source),
                        volname, case_sensitive, when, uid, gid, keep_modes, hard_links,
-                       xattrs or {}, finder_info or {}, resource_forks or {})
+                       xattrs or {}, finder_info or {}, resource_forks or {}, hfs_compression)
     builder.collect()
     return builder.allocate(size, headroom_bytes, headroom_percent, open_folder, progress)
 
@@ -220,8 +226,10 @@ def assign_cnids(tree: Tree, *, case_sensitive: bool = False, hard_links: str = 
 class _Builder:
     def __init__(self, tree: Tree, volname: str, case_sensitive: bool, when: int, uid: int,
                  gid: int, keep_modes: bool, hard_links: str, xattrs, finder_info,
-                 resource_forks) -> None:
+                 resource_forks, compression: str | None = None) -> None:
         self.tree = tree
+        self.compression = compression
+        self.compressed_groups: dict[Hashable, tuple | None] = {}
         self.case_sensitive = case_sensitive
         self.when = when
         self.uid, self.gid = uid, gid
@@ -246,7 +254,9 @@ class _Builder:
         # root's and the private folder's are held.
         self.spans = spill.SpilledTable("folders' children", _SPAN_FORMAT)
         self.root_span = self.private_span = _Span(0)
-        self.xattr_cnids: list[int] = []      # spilled items with attributes
+        # Recorded items with attributes, while few; None once there are
+        # so many that the attributes are found by walking every item.
+        self.xattr_cnids: list[int] | None = []
         self.files = self.folders = 0
         self.fork_blocks = 0                  # every fork's blocks, once hard links are made
         self.private: _Item | None = None
@@ -363,6 +373,8 @@ class _Builder:
                 next_cnid += 1
                 linked = False
                 if kind == "file":
+                    if self.compression:
+                        compress.compress_entry(entry, self.compression, self.compressed_groups)
                     item.data = entry.data
                     item.rsrc = entry.rsrc or EMPTY
                     if entry.link_group is not None and self.hard_links == "link":
@@ -423,8 +435,10 @@ class _Builder:
         assert item.cnid == CNID_FIRST_USER + len(self.records)
         self.records.append(item)
         self.fork_blocks += self._blocks_of(item)
-        if item.xattrs:
+        if item.xattrs and self.xattr_cnids is not None:
             self.xattr_cnids.append(item.cnid)
+            if len(self.xattr_cnids) > spill.SPILL_RECORDS:
+                self.xattr_cnids = None
 
     def _hold(self, item: _Item) -> None:
         """Add an item kept in memory (its record may still change)."""
@@ -667,26 +681,42 @@ class _Builder:
                     self._file_record(item)
                 yield pack_catalog_key(self._parent(item), name), record.pack()
 
-    def attribute_records(self) -> list[tuple[bytes, bytes]]:
-        recs = []
+    def attribute_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, data) of every attribute record, in key order (CNID, then
+        the name's UTF-16 units); made as the items are walked, never held."""
         for item in self._with_xattrs():
-            for name, value in item.xattrs.items():
-                raw = hfsuni.encode_name(name)
+            for raw, name in sorted((hfsuni.encode_name(name), name) for name in item.xattrs):
+                value = item.xattrs[name]
                 if len(value) <= MAX_INLINE_ATTR:
                     rec = pack_attr_inline(bytes(value))
                 else:
                     # HFSPlusAttrForkData: recordType, reserved, then the fork.
                     rec = struct.pack(">II", ATTR_FORK_DATA, 0) + \
                         self._fork(len(value), self.xattr_starts.get((item.cnid, name), 0)).pack()
-                recs.append(((item.cnid, raw), pack_attr_key(item.cnid, raw), rec))
-        recs.sort(key=lambda r: r[0])
-        return [(k, d) for _, k, d in recs]
+                yield pack_attr_key(item.cnid, raw), rec
 
-    def _attributes_tree(self, block_size: int):
+    def _with_xattrs(self) -> Iterator[_Item]:
+        """Items with attributes, in CNID order."""
+        if self.xattr_cnids is None:
+            yield from (it for it in self._by_cnid() if it.xattrs)
+            return
+        if self.root.xattrs:
+            yield self.root
+        recorded = (self.records[cnid - CNID_FIRST_USER] for cnid in self.xattr_cnids)
+        held = sorted((it for it in self.held.values() if it.xattrs), key=lambda it: it.cnid)
+        yield from heapq.merge(recorded, held, key=lambda it: it.cnid)
+
+    def _attributes_shape(self) -> list[list[int]]:
+        return tree_shape(((len(k), len(d)) for k, d in self.attribute_records()),
+                          node_size=ATTRIBUTES_NODE_SIZE, max_key_length=ATTR_MAX_KEY_LENGTH,
+                          attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS)
+
+    def _attributes_tree(self, block_size: int, shape: list[list[int]]):
         return build_tree(self.attribute_records(), node_size=ATTRIBUTES_NODE_SIZE,
                           max_key_length=ATTR_MAX_KEY_LENGTH,
                           attributes=BT_BIG_KEYS | BT_VARIABLE_INDEX_KEYS,
-                          block_size=block_size)
+                          block_size=block_size, shape=shape,
+                          spill_over=spill.SPILL_BYTES, what="attributes B-tree")
 
     def _catalog_shape(self) -> list[list[int]]:
         return tree_shape(self.catalog_record_sizes(), node_size=CATALOG_NODE_SIZE,
@@ -703,13 +733,6 @@ class _Builder:
                           spill_over=spill.SPILL_BYTES, what="catalog B-tree")
 
     # layout ---------------------------------------------------------------------
-
-    def _with_xattrs(self) -> Iterator[_Item]:
-        if self.root.xattrs:
-            yield self.root
-        for cnid in self.xattr_cnids:
-            yield self.records[cnid - CNID_FIRST_USER]
-        yield from (it for it in self.held.values() if it.xattrs)
 
     @staticmethod
     def _item_forks(it: _Item) -> Iterator[tuple[str, FileData]]:
@@ -763,7 +786,8 @@ class _Builder:
         # Tree sizes do not depend on the extents inside the records: size the
         # trees first (the catalog from its records' lengths alone),
         # allocate, then build them.
-        attr_size = len(self._attributes_tree(bs).data)
+        attr_shape = self._attributes_shape()
+        attr_size = tree_bytes(attr_shape, node_size=ATTRIBUTES_NODE_SIZE, block_size=bs)
         catalog_shape = self._catalog_shape()
         catalog_size = tree_bytes(catalog_shape, node_size=CATALOG_NODE_SIZE, block_size=bs)
         meta = [len(extents_tree.data), catalog_size, attr_size]
@@ -798,7 +822,7 @@ class _Builder:
         used_end = next_block
         assert used_end == fixed - 1 + bitmap_blocks, (used_end, fixed, bitmap_blocks)
         catalog_tree = self._catalog_tree(bs, catalog_shape)
-        attr_tree = self._attributes_tree(bs)
+        attr_tree = self._attributes_tree(bs, attr_shape)
         assert len(catalog_tree.data) == catalog_size and len(attr_tree.data) == attr_size
         bitmap = allocation_bitmap(bitmap_blocks, bs, used_end, total)
         free_blocks = total - used_end - 1

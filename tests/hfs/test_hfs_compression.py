@@ -129,3 +129,27 @@ def test_command_line_option(tmp_path):
     listing = subprocess.run([os.sys.executable, "-m", "pipeline", "dmg", "ls", "--json",
                               str(out)], check=True, capture_output=True, text=True).stdout
     assert '"compression": "lzfse"' in listing
+
+
+@pytest.mark.parametrize("hold", [None, 0])
+def test_the_writer_compresses_as_it_walks_the_same_as_compress_tree(volume, tmp_path,
+                                                                     monkeypatch, hold):
+    """`dmg create --hfs-compression` compresses each file as the writer
+    reaches it (the tree is never held); the volume is the one compress_tree
+    then build_volume give, also when the writer's items, its forks and both
+    B-trees are spilled to temporary files."""
+    from pipeline.hfs import spill
+    method, src, path = volume
+    if hold is not None:
+        monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+        monkeypatch.setattr(spill, "SPILL_BYTES", hold)
+    walked = build_volume(tree_from_directory(src), volname="C", epoch=0, hfs_compression=method)
+    with open(tmp_path / "walked.hfs", "wb") as f:
+        walked.write_to(f)
+    assert (tmp_path / "walked.hfs").read_bytes() == path.read_bytes()
+
+
+def test_an_unknown_compression_is_refused_before_anything_is_read(tmp_path):
+    from pipeline.errors import InputError
+    with pytest.raises(InputError, match="HFS\\+ compression 'lzvn': expected one of zlib, lzfse"):
+        build_volume(tree_from_directory(tmp_path), volname="C", hfs_compression="lzvn")
