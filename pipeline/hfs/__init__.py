@@ -13,7 +13,9 @@ Layers (pyelftools style), each module with one job:
 - ``reader``: ``HFSReader(source, name)``: entries, streams
 - ``extract``: ``extract(reader, dest)``: the tree into a host folder, safely
 - ``decmpfs``: HFS+ transparent compression (read side)
-- ``compress``: ``compress_tree(tree, "zlib" | "lzfse")``: the write side
+- ``compress``: ``compress_entry``/``compress_tree(tree, "zlib" | "lzfse")``: the
+  write side (``build_volume(hfs_compression=...)`` compresses as it walks)
+- ``spill``: temporary files for what a large volume's writer must not hold
 - ``blockmap``: which structure each byte of a volume belongs to
 - ``freespace``: ``free_byte_ranges`` (free blocks of an existing volume, for
   the UDIF writer's ignore chunks)

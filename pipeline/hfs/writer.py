@@ -10,6 +10,13 @@ header.  The result, ``HFSVolume`` (``output``), is an ``ImageSource``
 whose bytes are computed on demand, reading file data from the source
 files only when asked.
 
+Memory does not grow with the number of files: folders are listed as the
+walk reaches them, and past ``spill.SPILL_RECORDS`` the catalog objects,
+each folder's span of children and the list of forks are kept in
+temporary files; the catalog is then written folder by folder from the
+spans (a folder's children have consecutive CNIDs, their forks follow one
+another).
+
 Determinism: names are processed in catalog order, CNIDs are handed out in
 that order, every date is SOURCE_DATE_EPOCH, owners and modes are normalised,
 and the volume id (finderInfo[6..7]) is a hash of everything else.
@@ -103,7 +110,6 @@ class _Item:
     link_prev: int = 0
     link_next: int = 0
     first_link: int = 0
-    group: Hashable | None = None
     flags: int = 0
     owner_flags: int = 0
     admin_flags: int = 0
@@ -784,8 +790,8 @@ class _Builder:
                                   max_key_length=EXTENT_MAX_KEY_LENGTH, attributes=BT_BIG_KEYS,
                                   block_size=bs)
         # Tree sizes do not depend on the extents inside the records: size the
-        # trees first (the catalog from its records' lengths alone),
-        # allocate, then build them.
+        # trees first (from their records' lengths alone), allocate, then
+        # build them.
         attr_shape = self._attributes_shape()
         attr_size = tree_bytes(attr_shape, node_size=ATTRIBUTES_NODE_SIZE, block_size=bs)
         catalog_shape = self._catalog_shape()
