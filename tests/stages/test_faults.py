@@ -178,3 +178,24 @@ def test_two_builders_share_one_cache(tmp_path, cache):
         assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     sums = [(p / "build" / "hello" / "SHA256SUMS").read_text() for p, _ in procs]
     assert sums[0] == sums[1] == (REPO / "examples/hello/SHA256SUMS").read_text()
+
+
+def test_a_full_disk_under_the_writers_temporary_files_is_one_error(tmp_path):
+    """Past SPILL_RECORDS the HFS+ writer keeps its catalog objects and
+    forks in temporary files: when they cannot grow, the error names them
+    and no output appears (thresholds lowered so a small tree spills)."""
+    src = tmp_path / "src"
+    for i in range(3_000):
+        folder = src / f"d{i // 1000}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"file-{i:05d}.txt").write_bytes(b"x")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = ("import sys; from pipeline.hfs import spill; spill.SPILL_RECORDS = 10; "
+            "spill.SPILL_BYTES = 0; from pipeline.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "dmg", "create", str(src), "-o",
+                           str(out_dir / "x.dmg")], cwd=REPO, env=ENV, capture_output=True,
+                          text=True, preexec_fn=_small_fsize, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "temporary file for the" in proc.stderr, proc.stderr
+    assert list(out_dir.iterdir()) == []
