@@ -25,6 +25,7 @@ and the volume id (finderInfo[6..7]) is a hash of everything else.
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import stat
 import struct
@@ -345,7 +346,6 @@ class _Builder:
         ignorable: list[str] = []
         while stack:
             folder, folder_entry = stack.pop()
-            by_key: dict[bytes, list[str]] = {}
             kids = []
             for name, entry in folder_entry.entries().items():
                 path = f"{folder.path}/{name}" if folder.path else name
@@ -357,12 +357,10 @@ class _Builder:
                     # (key parentID, ""): the catalog would hold two equal keys.
                     ignorable.append(path)
                     continue
-                by_key.setdefault(key, []).append(path)
-                if len(by_key[key]) == 1:
-                    kids.append((key, hname, path, entry))
+                kids.append((key, hname, path, entry))
             del folder_entry
-            clashes.extend(paths for paths in by_key.values() if len(paths) > 1)
-            kids.sort(key=lambda k: k[0])
+            kids.sort(key=lambda k: k[0])       # stable: clashing names keep listing order
+            kids = self._without_clashes(kids, clashes)
             self._set_span(folder.cnid, _Span(len(self.records), len(kids), sum(
                 1 for kid in kids if isinstance(kid[3], Folder))))
             subfolders = []
@@ -421,6 +419,20 @@ class _Builder:
         if linked:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = CNID_FIRST_USER + len(self.records)
+
+    @staticmethod
+    def _without_clashes(kids: list[tuple], clashes: list[list[str]]) -> list[tuple]:
+        """``kids`` sorted by key, less every name after the first whose
+        key equals one before it (the clashes are added to ``clashes``)."""
+        if all(a[0] != b[0] for a, b in zip(kids, kids[1:])):
+            return kids
+        kept: list[tuple] = []
+        for key, group in itertools.groupby(kids, key=lambda k: k[0]):
+            group = list(group)
+            kept.append(group[0])
+            if len(group) > 1:
+                clashes.append([kid[2] for kid in group])
+        return kept
 
     def _span(self, cnid: int) -> _Span:
         if cnid == CNID_ROOT_FOLDER:
