@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..progress import ProgressCallback
 
 # What a segment of a volume holds: metadata in memory or spilled to a
-# temporary file (a large catalog), or a fork's data.
+# temporary file (a large B-tree), or a fork's data.
 Payload = bytes | bytearray | SpilledBytes | FileData
 
 _COPY_CHUNK = 1 << 20
@@ -98,8 +98,9 @@ class HFSVolume:
     writer need not parse the volume it was just handed), and
     ``write_to(fileobj)`` to stream it out.
 
-    Metadata is held in memory (a large catalog in a temporary file); file
-    data is read from its source on demand.
+    Metadata is held in memory (a catalog or attributes B-tree over 32 MiB,
+    and the list of forks past ``spill.SPILL_RECORDS``, in temporary
+    files); file data is read from its source on demand.
     """
 
     def __init__(self, size: int, segments: SegmentTable,
