@@ -77,8 +77,8 @@ def build_volume_from_args(args: argparse.Namespace) -> "HFSVolume":
         raise InputError(f"{args.src}: not a folder")
     headroom_bytes, headroom_percent = args.headroom
     return build_volume(tree_from_directory(args.src), volname=volume_name(args),
-                        case_sensitive=args.case_sensitive, epoch=source_date_epoch(args.epoch), uid=args.uid, gid=args.gid,
-                        keep_modes=args.keep_modes, size=args.size,
+                        case_sensitive=args.case_sensitive, epoch=source_date_epoch(args.epoch),
+                        uid=args.uid, gid=args.gid, keep_modes=args.keep_modes, size=args.size,
                         headroom_bytes=headroom_bytes, headroom_percent=headroom_percent,
                         hard_links=args.hard_links, open_folder=args.open_folder,
                         hfs_compression=args.hfs_compression, progress=TerminalProgress())
