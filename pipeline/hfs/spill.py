@@ -11,7 +11,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import errno
 import marshal
 import os
 import struct
@@ -42,6 +41,31 @@ def _error(what: str, exc: OSError) -> InputError:
                       f"{exc.strerror or exc}")
 
 
+def _write_at(fh, offset: int, data: bytes | bytearray, what: str) -> None:
+    try:
+        fh.seek(offset)
+        fh.write(data)
+    except OSError as exc:
+        raise _error(what, exc) from None
+
+
+def _readinto_at(fh, offset: int, view: memoryview, what: str) -> None:
+    """Fill ``view`` from ``offset``: all of it, or an error."""
+    try:
+        fh.seek(offset)
+        got = fh.readinto(view)
+    except OSError as exc:
+        raise _error(what, exc) from None
+    if got != len(view):
+        raise InputError(f"temporary file for the {what}: short read at {offset + got}")
+
+
+def _read_at(fh, offset: int, length: int, what: str) -> bytes:
+    out = bytearray(length)
+    _readinto_at(fh, offset, memoryview(out), what)
+    return bytes(out)
+
+
 class SpilledBytes:
     """``size`` bytes, zero until written, in an unnamed temporary file."""
 
@@ -52,35 +76,19 @@ class SpilledBytes:
         try:
             os.ftruncate(self._fh.fileno(), size)
         except OSError as exc:
-            raise self._error(exc) from None
-
-    def _error(self, exc: OSError) -> InputError:
-        return _error(self.what, exc)
+            raise _error(what, exc) from None
 
     def __len__(self) -> int:
         return self.size
 
     def write_at(self, offset: int, data: bytes) -> None:
-        try:
-            self._fh.seek(offset)
-            self._fh.write(data)
-        except OSError as exc:
-            raise self._error(exc) from None
+        _write_at(self._fh, offset, data, self.what)
 
     def read(self, offset: int, length: int) -> bytes:
-        out = bytearray(length)
-        self.readinto(offset, memoryview(out))
-        return bytes(out)
+        return _read_at(self._fh, offset, length, self.what)
 
     def readinto(self, offset: int, view: memoryview) -> None:
-        try:
-            self._fh.seek(offset)
-            got = self._fh.readinto(view)
-        except OSError as exc:
-            raise self._error(exc) from None
-        if got != len(view):
-            raise InputError(f"temporary file for the {self.what}: short read at "
-                             f"{offset + got}")
+        _readinto_at(self._fh, offset, view, self.what)
 
     def chunks(self) -> Iterator[bytes]:
         for pos in range(0, self.size, _WINDOW):
@@ -137,16 +145,11 @@ class SpilledRecords(Generic[T]):
     def _flush(self) -> None:
         if not self._pending_offsets:
             return
-        try:
-            self._data.seek(0, os.SEEK_END)
-            self._data.write(self._pending)
-            self._data.flush()
-            self._index.seek(0, os.SEEK_END)
-            self._index.write(struct.pack(f"<{len(self._pending_offsets)}Q",
-                                          *self._pending_offsets))
-            self._index.flush()
-        except OSError as exc:
-            raise _error(self.what, exc) from None
+        first = self._count - len(self._held) - len(self._pending_offsets)
+        _write_at(self._data, self._data_end - len(self._pending), self._pending, self.what)
+        _write_at(self._index, first * _OFFSET.size,
+                  struct.pack(f"<{len(self._pending_offsets)}Q", *self._pending_offsets),
+                  self.what)
         self._pending = bytearray()
         self._pending_offsets = array("Q")
 
@@ -154,17 +157,7 @@ class SpilledRecords(Generic[T]):
         """Where spilled record ``i`` (counted from the first spilled) starts."""
         if i == self._count - len(self._held):
             return self._data_end
-        return _OFFSET.unpack(self._pread(self._index, _OFFSET.size, i * _OFFSET.size))[0]
-
-    def _pread(self, fh, length: int, offset: int) -> bytes:
-        try:
-            data = os.pread(fh.fileno(), length, offset)
-        except OSError as exc:
-            raise _error(self.what, exc) from None
-        if len(data) != length:
-            raise InputError(f"temporary file for the {self.what}: short read at "
-                             f"{offset + len(data)}")
-        return data
+        return _OFFSET.unpack(_read_at(self._index, i * _OFFSET.size, _OFFSET.size, self.what))[0]
 
     def __getitem__(self, i: int) -> T:
         if not 0 <= i < self._count:
@@ -201,7 +194,8 @@ class SpilledRecords(Generic[T]):
                                      f"at {pos}")
                 return
             need = 4 if size - at < 4 else 4 + frame(buf, at)[0]
-            more = self._pread(self._data, min(max(_WINDOW, need - (size - at)), end - pos), pos)
+            more = _read_at(self._data, pos, min(max(_WINDOW, need - (size - at)), end - pos),
+                            self.what)
             buf, at = buf[at:] + more, 0
             pos += len(more)
 
@@ -217,6 +211,7 @@ class SpilledTable:
         self._hold = SPILL_RECORDS if hold is None else hold
         self._held = bytearray()
         self._file = None
+        self._end = 0                       # bytes set so far, held or in the file
 
     @property
     def spilled(self) -> bool:
@@ -224,32 +219,22 @@ class SpilledTable:
 
     def __getitem__(self, i: int) -> tuple:
         size = self._struct.size
+        if (i + 1) * size > self._end:
+            return self._struct.unpack(bytes(size))      # never set
         if self._file is None:
-            if (i + 1) * size > len(self._held):
-                return self._struct.unpack(bytes(size))
             return self._struct.unpack_from(self._held, i * size)
-        try:
-            data = os.pread(self._file.fileno(), size, i * size)
-        except OSError as exc:
-            raise _error(self.what, exc) from None
-        return self._struct.unpack(data.ljust(size, b"\0"))
+        return self._struct.unpack(_read_at(self._file, i * size, size, self.what))
 
     def __setitem__(self, i: int, values: tuple) -> None:
         size = self._struct.size
-        if self._file is None:
-            if i < self._hold:
-                if (i + 1) * size > len(self._held):
-                    self._held.extend(bytes((i + 1) * size - len(self._held)))
-                self._struct.pack_into(self._held, i * size, *values)
-                return
+        if self._file is None and i >= self._hold:
             self._file = _temporary_file(self.what)
-            self._write(self._held, 0)
+            _write_at(self._file, 0, self._held, self.what)
             self._held = bytearray()
-        self._write(self._struct.pack(*values), i * size)
-
-    def _write(self, data: bytes | bytearray, offset: int) -> None:
-        try:
-            if os.pwrite(self._file.fileno(), data, offset) != len(data):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        except OSError as exc:
-            raise _error(self.what, exc) from None
+        if self._file is None:
+            if (i + 1) * size > len(self._held):
+                self._held.extend(bytes((i + 1) * size - len(self._held)))
+            self._struct.pack_into(self._held, i * size, *values)
+        else:
+            _write_at(self._file, i * size, self._struct.pack(*values), self.what)
+        self._end = max(self._end, (i + 1) * size)
