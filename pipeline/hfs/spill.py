@@ -5,18 +5,21 @@ builds it node by node into a ``SpilledBytes`` once it is larger than
 ``SPILL_BYTES``.  The writer's catalog objects and the volume's list of
 forks are ``SpilledRecords``: the first ``SPILL_RECORDS`` are held, the rest
 go to a temporary file, so authoring memory stops growing with the number
-of files.  The files are unnamed (created unlinked), so a killed run leaves
+of files; a folder's names are sorted in runs (``sorted_spilled``) when
+it has more.  The files are unnamed (created unlinked), so a killed run leaves
 nothing behind.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import marshal
 import os
 import struct
 import tempfile
 from array import array
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from ..errors import InputError
 
@@ -162,14 +165,22 @@ class SpilledRecords(Generic[T]):
     def __getitem__(self, i: int) -> T:
         if not 0 <= i < self._count:
             raise IndexError(i)
+        pending = i - (self._count - len(self._pending_offsets))
+        if pending >= 0 and i >= len(self._held):
+            # Not written out yet (often a record just appended): read from
+            # the buffer instead of flushing a few bytes to read them back.
+            at = self._pending_offsets[pending] - (self._data_end - len(self._pending))
+            end = at + _FRAME.size + _FRAME.unpack_from(self._pending, at)[0]
+            return self._decode(marshal.loads(self._pending[at + _FRAME.size:end]))
         return next(self.iter_range(i, i + 1))
 
     def __iter__(self) -> Iterator[T]:
         return self.iter_range(0, self._count)
 
-    def iter_range(self, start: int, stop: int) -> Iterator[T]:
-        """Records ``start`` to ``stop`` - 1, the spilled ones read a window
-        at a time.  Several may be iterated at once."""
+    def iter_range(self, start: int, stop: int, window: int | None = None) -> Iterator[T]:
+        """Records ``start`` to ``stop`` - 1, the spilled ones read ``window``
+        (``_WINDOW``) bytes at a time.  Several may be iterated at once."""
+        window = _WINDOW if window is None else window
         stop = min(stop, self._count)
         held = len(self._held)
         for i in range(start, min(stop, held)):
@@ -194,10 +205,40 @@ class SpilledRecords(Generic[T]):
                                      f"at {pos}")
                 return
             need = 4 if size - at < 4 else 4 + frame(buf, at)[0]
-            more = _read_at(self._data, pos, min(max(_WINDOW, need - (size - at)), end - pos),
+            more = _read_at(self._data, pos, min(max(window, need - (size - at)), end - pos),
                             self.what)
             buf, at = buf[at:] + more, 0
             pos += len(more)
+
+
+# Each sorted run is read back this much at a time while runs are merged,
+# so merging a million names in 50 runs holds ~3 MiB of windows.
+_MERGE_WINDOW = 64 << 10
+
+
+def sorted_spilled(items: Iterable[T], what: str, run: int | None = None) -> Iterable[T]:
+    """``items`` (tuples ``marshal`` can store), all read before this returns,
+    sorted: a list when there are at most ``run`` (``SPILL_RECORDS``) of
+    them, else an iterator merging sorted runs of ``run`` parked in an
+    unnamed temporary file, so memory does not grow with how many there are."""
+    run = max(1, SPILL_RECORDS if run is None else run)
+    items = iter(items)
+    batch = sorted(itertools.islice(items, run))
+    if len(batch) < run:
+        return batch
+    runs: SpilledRecords[T] = SpilledRecords(what, _same, _same, hold=0)
+    bounds = [0]
+    while batch:
+        for item in batch:
+            runs.append(item)
+        bounds.append(len(runs))
+        batch = sorted(itertools.islice(items, run))
+    return heapq.merge(*(runs.iter_range(start, stop, _MERGE_WINDOW)
+                         for start, stop in zip(bounds, bounds[1:])))
+
+
+def _same(record: T) -> T:
+    return record
 
 
 class SpilledTable:

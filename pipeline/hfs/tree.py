@@ -90,8 +90,8 @@ class Folder(Entry):
     """A folder.  One read from disk (``tree_from_directory``) lists its
     ``directory`` when its children are first asked for and keeps them; a
     writer walking the whole tree reads the folders nobody asked for with
-    ``entries()``, which does not keep them, so a large tree is never held
-    whole."""
+    ``names()`` and ``entry()``, which do not keep them, so a large tree (or
+    a large folder) is never held whole."""
 
     directory: str | None = None
     _children: dict[str, "Entry"] | None = field(default=None, repr=False)
@@ -102,11 +102,33 @@ class Folder(Entry):
             self._children = {} if self.directory is None else _list_directory(self.directory)
         return self._children
 
-    def entries(self) -> dict[str, "Entry"]:
-        """The children: those kept, or the directory's, read afresh and not kept."""
-        if self._children is None and self.directory is not None:
-            return _list_directory(self.directory)
-        return self.children
+    def names(self) -> Iterator[str]:
+        """The children's names, in no particular order: those kept, or the
+        directory's as it is read, so a folder of a million files is never
+        listed whole.  A directory's names that are not UTF-8 are reported
+        once it has been read, the first in name order, so the error does
+        not depend on the order the file system lists them in."""
+        if self._children is not None or self.directory is None:
+            yield from self.children
+            return
+        undecodable: list[str] = []
+        try:
+            with os.scandir(self.directory) as listing:
+                for found in listing:
+                    if _is_utf8(found.name):
+                        yield found.name
+                    else:
+                        undecodable.append(found.name)
+        except OSError as exc:
+            raise InputError(f"{self.directory}: cannot list: {exc.strerror}") from None
+        if undecodable:
+            raise _not_utf8(self.directory, min(undecodable))
+
+    def entry(self, name: str) -> "Entry":
+        """The child ``name`` (one of ``names()``): kept, or read afresh and not kept."""
+        if self._children is not None or self.directory is None:
+            return self.children[name]
+        return _entry_at(self.directory, name)
 
 
 @dataclass(slots=True)
@@ -194,28 +216,43 @@ def _list_directory(dirpath: str) -> dict[str, Entry]:
         names = sorted(os.listdir(dirpath))
     except OSError as exc:
         raise InputError(f"{dirpath}: cannot list: {exc.strerror}") from None
-    children: dict[str, Entry] = {}
     for name in names:
-        full = os.path.join(dirpath, name)
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InputError(f"{full!r}: file name is not valid UTF-8") from None
-        try:
-            st = os.lstat(full)
-            target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else ""
-        except OSError as exc:
-            raise InputError(f"{full}: cannot read: {exc.strerror}") from None
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISDIR(st.st_mode):
-            children[name] = Folder(mode=mode, origin=full, directory=full)
-        elif stat.S_ISREG(st.st_mode):
-            group = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
-            children[name] = File(mode=mode, origin=full,
-                                  data=FileData(path=full, size=st.st_size), link_group=group)
-        elif stat.S_ISLNK(st.st_mode):
-            children[name] = Symlink(mode=mode, origin=full, target=target)
-        else:
-            raise InputError(f"{full}: not a file, folder or symlink "
-                             "(sockets, FIFOs and devices cannot be stored)")
-    return children
+        if not _is_utf8(name):
+            raise _not_utf8(dirpath, name)
+    return {name: _entry_at(dirpath, name) for name in names}
+
+
+def _entry_at(dirpath: str, name: str) -> Entry:
+    """The entry for ``name`` (UTF-8, as checked by the caller) in ``dirpath``,
+    from lstat (a folder is not listed)."""
+    full = os.path.join(dirpath, name)
+    try:
+        st = os.lstat(full)
+        target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else ""
+    except OSError as exc:
+        raise InputError(f"{full}: cannot read: {exc.strerror}") from None
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISDIR(st.st_mode):
+        return Folder(mode=mode, origin=full, directory=full)
+    if stat.S_ISREG(st.st_mode):
+        group = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
+        return File(mode=mode, origin=full, data=FileData(path=full, size=st.st_size),
+                    link_group=group)
+    if stat.S_ISLNK(st.st_mode):
+        return Symlink(mode=mode, origin=full, target=target)
+    raise InputError(f"{full}: not a file, folder or symlink "
+                     "(sockets, FIFOs and devices cannot be stored)")
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name read from disk was UTF-8 (undecodable bytes come back
+    as surrogate escapes, which do not encode)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(dirpath: str, name: str) -> InputError:
+    return InputError(f"{os.path.join(dirpath, name)!r}: file name is not valid UTF-8")

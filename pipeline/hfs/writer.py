@@ -11,7 +11,7 @@ whose bytes are computed on demand, reading file data from the source
 files only when asked.
 
 Memory does not grow with the number of files: folders are listed as the
-walk reaches them, and past ``spill.SPILL_RECORDS`` the catalog objects,
+walk reaches them (a large folder's names sorted in runs), and past ``spill.SPILL_RECORDS`` the catalog objects,
 each folder's span of children and the list of forks are kept in
 temporary files; the catalog is then written folder by folder from the
 spans (a folder's children have consecutive CNIDs, their forks follow one
@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+from array import array
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -329,41 +330,34 @@ class _Builder:
         tree_root = self.tree.root
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
                      self._mode(tree_root, "dir"))
-        # The walk holds the folders still to visit, and each item until it
-        # is recorded; a tree read for this volume alone (tree_from_directory)
-        # is listed folder by folder as the walk goes, never held.
+        # The walk holds the CNIDs of the folders still to visit and each
+        # item until it is recorded; a tree read for this volume alone
+        # (tree_from_directory) is listed folder by folder as the walk goes,
+        # never held.
         self.tree = None
         self._apply_extras(root, tree_root)
         self.root = root
         self.fork_blocks += self._blocks_of(root)
         next_cnid = CNID_FIRST_USER
-        stack: list[tuple[_Item, Folder]] = [(root, tree_root)]
+        # Folders still to visit: for each folder on the way down, its
+        # entry and its subfolders not yet visited.
+        pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | int]]] = []
+        visit: tuple[_Item, Folder] | None = (root, tree_root)
         groups: dict[Hashable, list[_Item]] = {}
         extras = list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc)
         wanted, seen = set(extras), set()
         # Every name problem in the tree is reported at once, not one per run.
         clashes: list[list[str]] = []
         ignorable: list[str] = []
-        while stack:
-            folder, folder_entry = stack.pop()
-            kids = []
-            for name, entry in folder_entry.entries().items():
-                path = f"{folder.path}/{name}" if folder.path else name
-                hname = self._hfs_name(name, path)
-                key = self._key(hname)
-                if not key:
-                    # FastUnicodeCompare skips ignorable units, so such a name
-                    # equals the empty name of the folder's own thread record
-                    # (key parentID, ""): the catalog would hold two equal keys.
-                    ignorable.append(path)
-                    continue
-                kids.append((key, hname, path, entry))
-            del folder_entry
-            kids.sort(key=lambda k: k[0])       # stable: clashing names keep listing order
-            kids = self._without_clashes(kids, clashes)
+        while visit is not None:
+            folder, folder_entry = visit
             first = len(self.records)
-            subfolders = []
-            for key, hname, path, entry in kids:
+            subfolders: list[tuple[_Item, Folder]] = []
+            more_subfolders = array("I")        # CNIDs past the first HELD_SUBFOLDERS
+            kids = self._sorted_names(folder, folder_entry, ignorable)
+            for key, hname, name in self._without_clashes(kids, folder.path, clashes):
+                path = f"{folder.path}/{name}" if folder.path else name
+                entry = folder_entry.entry(name)
                 if isinstance(entry, Folder):
                     kind = "dir"
                 elif isinstance(entry, Symlink):
@@ -393,7 +387,10 @@ class _Builder:
                     seen.add(path)
                 if kind == "dir":
                     self.folders += 1
-                    subfolders.append((item, entry))
+                    if len(subfolders) < self.HELD_SUBFOLDERS:
+                        subfolders.append((item, entry))
+                    else:
+                        more_subfolders.append(item.cnid)
                 else:
                     self.files += 1
                 if linked:
@@ -402,11 +399,13 @@ class _Builder:
                     self._hold(item)
                 else:
                     self._record(item)
-            self._set_span(folder.cnid, _Span(first, len(kids), len(subfolders)))
-            del kids
+            self._set_span(folder.cnid, _Span(first, len(self.records) - first,
+                                              len(subfolders) + len(more_subfolders)))
             # A folder's children get CNIDs in catalog order, then each
             # subfolder is visited in that order: CNIDs depend on names only.
-            stack.extend(reversed(subfolders))
+            pending.append((folder_entry, itertools.chain(subfolders, more_subfolders)))
+            del folder, folder_entry, subfolders, more_subfolders
+            visit = self._next_folder(pending)
         if clashes or ignorable:
             raise self._name_error(clashes, ignorable)
         for path in extras:
@@ -420,19 +419,73 @@ class _Builder:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = CNID_FIRST_USER + len(self.records)
 
+    # A folder's first subfolders wait to be visited as they are; past these,
+    # only their CNIDs, so a folder with a million subfolders costs the walk
+    # 4 bytes each, not their items.
+    HELD_SUBFOLDERS = 1_000
+
+    def _next_folder(self, pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | int]]]
+                     ) -> tuple[_Item, Folder] | None:
+        """The next folder to visit: the first subfolder not yet visited of
+        the deepest folder that has one.  One known by its CNID only is read
+        back from the records (past a few thousand, from the temporary file)
+        and its entry asked of its parent again."""
+        while pending:
+            parent_entry, rest = pending[-1]
+            cnid = next(rest, None)
+            if cnid is None:
+                pending.pop()
+                continue
+            if not isinstance(cnid, int):
+                return cnid
+            item = self.records[cnid - CNID_FIRST_USER]
+            entry = parent_entry.entry(item.path.rpartition("/")[2])
+            if not isinstance(entry, Folder):
+                raise InputError(f"{entry.origin or item.path}: no longer a folder "
+                                 "(the tree changed while the volume was made)")
+            return item, entry
+        return None
+
+    def _sorted_names(self, folder: _Item, folder_entry: Folder,
+                      ignorable: list[str]) -> Iterable[tuple[bytes, str, str]]:
+        """(key, HFS name, name) of each of a folder's children, in catalog
+        order; a folder with more names than ``spill.SPILL_RECORDS`` is
+        sorted in runs parked in a temporary file.  A name that cannot be
+        stored at all is reported after the listing, the first in name
+        order, so the error does not depend on the order the file system
+        lists them in."""
+        problems: list[tuple[str, InputError]] = []
+
+        def keyed() -> Iterator[tuple[bytes, str, str]]:
+            for name in folder_entry.names():
+                path = f"{folder.path}/{name}" if folder.path else name
+                try:
+                    hname = self._hfs_name(name, path)
+                except InputError as exc:
+                    problems.append((path, exc))
+                    continue
+                key = self._key(hname)
+                if not key:
+                    # FastUnicodeCompare skips ignorable units, so such a name
+                    # equals the empty name of the folder's own thread record
+                    # (key parentID, ""): the catalog would hold two equal keys.
+                    ignorable.append(path)
+                    continue
+                yield key, hname, name
+
+        kids = spill.sorted_spilled(keyed(), "names of a large folder")
+        if problems:
+            raise min(problems, key=lambda p: p[0])[1]
+        return kids
+
     @staticmethod
-    def _without_clashes(kids: list[tuple], clashes: list[list[str]]) -> list[tuple]:
-        """``kids`` sorted by key, less every name after the first whose
+    def _without_clashes(kids: Iterable[tuple], where: str,
+                         clashes: list[list[str]]) -> Iterable[tuple]:
+        """``kids`` (sorted by key), less every name after the first whose
         key equals one before it (the clashes are added to ``clashes``)."""
-        if all(a[0] != b[0] for a, b in zip(kids, kids[1:])):
-            return kids
-        kept: list[tuple] = []
-        for key, group in itertools.groupby(kids, key=lambda k: k[0]):
-            group = list(group)
-            kept.append(group[0])
-            if len(group) > 1:
-                clashes.append([kid[2] for kid in group])
-        return kept
+        if isinstance(kids, list) and all(a[0] != b[0] for a, b in zip(kids, kids[1:])):
+            return kids                 # the usual case, without a generator a name
+        return _first_of_each_key(kids, f"{where}/" if where else "", clashes)
 
     def _span(self, cnid: int) -> _Span:
         if cnid == CNID_ROOT_FOLDER:
@@ -878,6 +931,16 @@ class _Builder:
                  "free_blocks": free_blocks, "content_bytes": content_bytes}
         free = [(used_end * bs, free_blocks * bs)] if free_blocks else []
         return HFSVolume(total * bs, segments, vh, stats, free)
+
+
+def _first_of_each_key(kids: Iterable[tuple], prefix: str,
+                       clashes: list[list[str]]) -> Iterator[tuple]:
+    for _, group in itertools.groupby(kids, key=lambda k: k[0]):
+        kept = next(group)
+        yield kept
+        others = list(group)
+        if others:
+            clashes.append([prefix + kid[2] for kid in [kept, *others]])
 
 
 def _finder_info(value: FinderInfo | bytes, where: str) -> FinderInfo:

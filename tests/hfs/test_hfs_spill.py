@@ -12,7 +12,7 @@ from hfs_trees import make_zoo
 from pipeline.hfs import spill
 from pipeline.hfs.output import HFSVolume
 from pipeline.hfs.tree import File, FileData, FinderInfo, Folder, tree_from_directory
-from pipeline.hfs.writer import assign_cnids, build_volume
+from pipeline.hfs.writer import _Builder, assign_cnids, build_volume
 from pipeline.udif.writer import write_udif
 
 
@@ -89,6 +89,8 @@ def test_spilled_records_give_the_same_bytes(tmp_path, monkeypatch, hold):
     held_cnids = assign_cnids(_zoo_tree(src))
     assert not held._segments._forks.spilled
     monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+    # Subfolders past the first few wait for the walk as CNIDs, read back.
+    monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", hold)
     spilled = build_volume(_zoo_tree(src), **options)
     assert spilled._segments._forks.spilled
     assert held.stats["files"] > hold and held.stats == spilled.stats
@@ -142,3 +144,88 @@ def test_record_spill_errors_name_it(monkeypatch):
     monkeypatch.setattr("tempfile.TemporaryFile", full)
     with pytest.raises(InputError, match="temporary file for the catalog objects in .*: No space"):
         records.append((2,))
+
+
+@pytest.mark.parametrize("run", [1, 7, 100, 999, 1_000, 1_001, 5_000])
+def test_sorted_spilled_sorts_in_runs(monkeypatch, run):
+    """A folder's names past SPILL_RECORDS are sorted in runs parked in a
+    temporary file and merged; the order is sorted()'s, duplicates kept."""
+    import random
+    import tempfile
+    rng = random.Random(run)
+    items = [(rng.randbytes(rng.randrange(0, 4)), f"n{rng.randrange(50)}", "x" * (i % 3))
+             for i in range(1_000)]
+    opened = []
+    real = tempfile.TemporaryFile
+    monkeypatch.setattr("tempfile.TemporaryFile", lambda: opened.append(1) or real())
+    assert list(spill.sorted_spilled(iter(items), "test names", run=run)) == sorted(items)
+    assert bool(opened) == (run <= len(items))       # held only when all fit one run
+    assert list(spill.sorted_spilled([], "test names", run=run)) == []
+
+
+def _names_folder(root):
+    """A folder whose catalog order (case folded, decomposed) is not the
+    order of its names as Python sorts them."""
+    folder = root / "names"
+    folder.mkdir(parents=True)
+    for i in range(120):
+        for name in (f"Item {i:03d}", f"item {i:03d}b", f"\u00e9t\u00e9 {i:03d}", f"_{i:03d}"):
+            (folder / name).write_bytes(name.encode())
+    os.symlink("Item 000", folder / "link")
+    return root
+
+
+@pytest.mark.parametrize("hold", [0, 7, 100])
+def test_a_large_folder_sorted_in_runs_gives_the_same_volume(tmp_path, monkeypatch, hold):
+    src = _names_folder(tmp_path / "src")
+    for case_sensitive in (False, True):
+        held = _raw(build_volume(str(src), volname="N", case_sensitive=case_sensitive))
+        with monkeypatch.context() as patch:
+            patch.setattr(spill, "SPILL_RECORDS", hold)
+            spilled = build_volume(str(src), volname="N", case_sensitive=case_sensitive)
+        assert _raw(spilled) == held
+
+
+def test_clashes_and_bad_names_in_a_folder_sorted_in_runs(tmp_path, monkeypatch):
+    """Names that clash land in different runs and are still found; of names
+    that cannot be stored, the first by name is reported, whatever order the
+    file system lists them in."""
+    from pipeline.errors import InputError
+    src = _names_folder(tmp_path / "src")
+    (src / "names" / "ITEM 042").write_bytes(b"clash")
+    errors = []
+    for hold in (20_000, 5):
+        monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+        with pytest.raises(InputError) as info:
+            build_volume(str(src), volname="N")
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    assert "'names/ITEM 042' and 'names/Item 042' have the same name" in errors[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in (b"z\xff", b"b\xfe", b"m\xfd", b"ok"):
+        (bad / os.fsdecode(name)).write_bytes(b"")
+    for hold in (20_000, 1):
+        monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+        with pytest.raises(InputError, match=r"/bad/b\\udcfe': file name is not valid UTF-8$"):
+            build_volume(str(bad), volname="N")
+
+
+def test_a_folder_that_changed_while_waiting_to_be_walked_is_an_error(tmp_path, monkeypatch):
+    """A subfolder known to the walk by its CNID only is asked of its parent
+    again when its turn comes; if it is no longer a folder, that is said."""
+    from pipeline.errors import InputError
+    from pipeline.hfs import tree as tree_module
+    (tmp_path / "src" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "src" / "z").mkdir()
+    monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", 0)
+    real, asked = tree_module._entry_at, []
+
+    def entry_at(dirpath, name):
+        asked.append(name)
+        if asked.count(name) > 1 and name == "a":          # replaced by a file meanwhile
+            return File(origin=os.path.join(dirpath, name))
+        return real(dirpath, name)
+    monkeypatch.setattr(tree_module, "_entry_at", entry_at)
+    with pytest.raises(InputError, match=r"src/a: no longer a folder"):
+        build_volume(str(tmp_path / "src"), volname="C")

@@ -12,6 +12,7 @@ import tracemalloc
 import pytest
 
 from pipeline.hfs import build_volume, spill
+from pipeline.hfs.writer import _Builder
 
 FILES = 20_000
 # Measured: ~2,060 bytes a file before this was tested, ~1,090 once the scan
@@ -21,11 +22,11 @@ FILES = 20_000
 BYTES_PER_FILE = 1_200
 
 
-def _files(src, count, per_folder=1_000):
-    """``count`` files, ``per_folder`` to a folder, 100 folders to a group
-    (no folder has more than 1,000 entries)."""
+def _files(src, count, per_folder=1_000, groups=100):
+    """``count`` files, ``per_folder`` to a folder, ``groups`` folders to a
+    group (no folder has more than 1,000 entries by default)."""
     for i in range(count):
-        folder = src / f"g{i // per_folder // 100:03d}" / f"d{i // per_folder:05d}"
+        folder = src / f"g{i // per_folder // groups:03d}" / f"d{i // per_folder:05d}"
         if i % per_folder == 0:
             folder.mkdir(parents=True)
         (folder / f"file-{i:06d}.txt").write_bytes(b"x")
@@ -50,21 +51,31 @@ def test_authoring_memory_per_file(tmp_path, monkeypatch):
     assert peak < FILES * BYTES_PER_FILE, f"{peak / FILES:.0f} bytes a file"
 
 
-# Measured with everything spilled (1 KB windows): 2,000 files in folders
-# of 1,000 peak at 1.07 MB and 8,000 at 1.06 MB; in a folder each, 0.38 MB
-# and 0.54 MB, 25 bytes a file and folder more (every 16th fork's offset,
-# the catalog's per-node counts, the folders waiting to be visited).  Held,
-# items cost ~1,000 bytes a file and ~1,700 a file with its own folder.
+# Measured with everything spilled (1 KB windows), 2,000 files then 8,000:
+# in folders of 1,000, 0.51 MB and 0.49 MB; in a folder each, 0.39 MB and
+# 0.54 MB, 25 bytes a file and folder more (every 16th fork's offset, the
+# catalog's per-node counts); all in one folder, 0.46 MB and 0.49 MB (its
+# names sorted in runs of 500 merged through 1 KB windows); in a folder
+# each, all in one folder, 0.38 MB and 0.53 MB (subfolders past the first
+# 50 wait for the walk as CNIDs).  Before the last two were made flat they
+# grew 625 and 809 bytes a file (the folder's listing, then its subfolders'
+# items, were held whole).  Held, items cost ~1,000 bytes a file and ~1,700
+# a file with its own folder.
 GROWTH_PER_FILE = 60
 
 
-@pytest.mark.parametrize("per_folder", [1_000, 1])
-def test_authoring_memory_stops_growing_once_spilled(tmp_path, monkeypatch, per_folder):
-    """With many files in a few folders, and with a folder for every file."""
+@pytest.mark.parametrize("per_folder, groups", [(1_000, 100), (1, 100), (10_000, 100),
+                                               (1, 10_000)])
+def test_authoring_memory_stops_growing_once_spilled(tmp_path, monkeypatch, per_folder, groups):
+    """With many files in a few folders, with a folder for every file, with
+    every file in one folder, and with a folder for every file all in one
+    folder."""
     monkeypatch.setattr(spill, "SPILL_RECORDS", 500)
+    monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", 50)
     monkeypatch.setattr(spill, "SPILL_BYTES", 0)
     monkeypatch.setattr(spill, "_WINDOW", 1 << 10)  # both sizes past the read windows
-    small = _peak(_files(tmp_path / "small", 2_000, per_folder))
-    large = _peak(_files(tmp_path / "large", 8_000, per_folder))
+    monkeypatch.setattr(spill, "_MERGE_WINDOW", 1 << 10)
+    small = _peak(_files(tmp_path / "small", 2_000, per_folder, groups))
+    large = _peak(_files(tmp_path / "large", 8_000, per_folder, groups))
     growth = (large - small) / 6_000
     assert growth < GROWTH_PER_FILE, f"{small} -> {large} bytes: {growth:.0f} a file"
