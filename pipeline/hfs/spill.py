@@ -211,9 +211,10 @@ class SpilledRecords(Generic[T]):
             pos += len(more)
 
 
-# Each sorted run is read back this much at a time while runs are merged,
-# so merging a million names in 50 runs holds ~3 MiB of windows.
-_MERGE_WINDOW = 64 << 10
+# For readers of which many are open at once: each sorted run while runs
+# are merged (a million names in 50 runs hold ~3 MiB of windows), the
+# writer's reads of a wide folder's subfolders.
+SMALL_WINDOW = 64 << 10
 
 
 def sorted_spilled(items: Iterable[T], what: str, run: int | None = None) -> Iterable[T]:
@@ -233,7 +234,7 @@ def sorted_spilled(items: Iterable[T], what: str, run: int | None = None) -> Ite
             runs.append(item)
         bounds.append(len(runs))
         batch = sorted(itertools.islice(items, run))
-    return heapq.merge(*(runs.iter_range(start, stop, _MERGE_WINDOW)
+    return heapq.merge(*(runs.iter_range(start, stop, SMALL_WINDOW)
                          for start, stop in zip(bounds, bounds[1:])))
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-from array import array
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -330,10 +329,10 @@ class _Builder:
         tree_root = self.tree.root
         root = _Item("dir", "", self.volname, CNID_ROOT_PARENT, CNID_ROOT_FOLDER,
                      self._mode(tree_root, "dir"))
-        # The walk holds the CNIDs of the folders still to visit and each
-        # item until it is recorded; a tree read for this volume alone
-        # (tree_from_directory) is listed folder by folder as the walk goes,
-        # never held.
+        # The walk holds each item until it is recorded and, for each folder
+        # on its way down, up to HELD_SUBFOLDERS subfolders still to visit; a
+        # tree read for this volume alone (tree_from_directory) is listed
+        # folder by folder as the walk goes, never held.
         self.tree = None
         self._apply_extras(root, tree_root)
         self.root = root
@@ -341,7 +340,7 @@ class _Builder:
         next_cnid = CNID_FIRST_USER
         # Folders still to visit: for each folder on the way down, its
         # entry and its subfolders not yet visited.
-        pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | int]]] = []
+        pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | _Item]]] = []
         visit: tuple[_Item, Folder] | None = (root, tree_root)
         groups: dict[Hashable, list[_Item]] = {}
         extras = list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc)
@@ -353,7 +352,8 @@ class _Builder:
             folder, folder_entry = visit
             first = len(self.records)
             subfolders: list[tuple[_Item, Folder]] = []
-            more_subfolders = array("I")        # CNIDs past the first HELD_SUBFOLDERS
+            more_subfolders = 0                 # past the first HELD_SUBFOLDERS
+            more_from = 0                       # the record of the first of those
             kids = self._sorted_names(folder, folder_entry, ignorable)
             for key, hname, name in self._without_clashes(kids, folder.path, clashes):
                 path = f"{folder.path}/{name}" if folder.path else name
@@ -389,8 +389,11 @@ class _Builder:
                     self.folders += 1
                     if len(subfolders) < self.HELD_SUBFOLDERS:
                         subfolders.append((item, entry))
+                    elif not more_subfolders:
+                        more_from = len(self.records)
+                        more_subfolders = 1
                     else:
-                        more_subfolders.append(item.cnid)
+                        more_subfolders += 1
                 else:
                     self.files += 1
                 if linked:
@@ -400,11 +403,12 @@ class _Builder:
                 else:
                     self._record(item)
             self._set_span(folder.cnid, _Span(first, len(self.records) - first,
-                                              len(subfolders) + len(more_subfolders)))
+                                              len(subfolders) + more_subfolders))
             # A folder's children get CNIDs in catalog order, then each
             # subfolder is visited in that order: CNIDs depend on names only.
-            pending.append((folder_entry, itertools.chain(subfolders, more_subfolders)))
-            del folder, folder_entry, subfolders, more_subfolders
+            more = self._folders_in(more_from, len(self.records)) if more_subfolders else ()
+            pending.append((folder_entry, itertools.chain(subfolders, more)))
+            del folder, folder_entry, subfolders, more
             visit = self._next_folder(pending)
         if clashes or ignorable:
             raise self._name_error(clashes, ignorable)
@@ -419,26 +423,32 @@ class _Builder:
             self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
         self.next_cnid = CNID_FIRST_USER + len(self.records)
 
-    # A folder's first subfolders wait to be visited as they are; past these,
-    # only their CNIDs, so a folder with a million subfolders costs the walk
-    # 4 bytes each, not their items.
+    # A folder's first subfolders wait to be visited as they are; the rest
+    # are read back from the folder's span of records when their turn comes,
+    # so a folder with a million subfolders costs the walk nothing each.
     HELD_SUBFOLDERS = 1_000
 
-    def _next_folder(self, pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | int]]]
+    def _folders_in(self, start: int, stop: int) -> Iterator[_Item]:
+        """The folders among records ``start`` to ``stop`` - 1, read in order
+        (past a few thousand, from the temporary file, a small window at a
+        time: one such read is open for each folder on the walk's way down)."""
+        for item in self.records.iter_range(start, stop, spill.SMALL_WINDOW):
+            if item is not None and item.kind == "dir":
+                yield item
+
+    def _next_folder(self, pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | _Item]]]
                      ) -> tuple[_Item, Folder] | None:
         """The next folder to visit: the first subfolder not yet visited of
-        the deepest folder that has one.  One known by its CNID only is read
-        back from the records (past a few thousand, from the temporary file)
-        and its entry asked of its parent again."""
+        the deepest folder that has one.  One read back from the records is
+        asked of its parent again."""
         while pending:
             parent_entry, rest = pending[-1]
-            cnid = next(rest, None)
-            if cnid is None:
+            item = next(rest, None)
+            if item is None:
                 pending.pop()
                 continue
-            if not isinstance(cnid, int):
-                return cnid
-            item = self.records[cnid - CNID_FIRST_USER]
+            if not isinstance(item, _Item):
+                return item
             entry = parent_entry.entry(item.path.rpartition("/")[2])
             if not isinstance(entry, Folder):
                 raise InputError(f"{entry.origin or item.path}: no longer a folder "

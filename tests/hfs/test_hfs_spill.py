@@ -89,7 +89,7 @@ def test_spilled_records_give_the_same_bytes(tmp_path, monkeypatch, hold):
     held_cnids = assign_cnids(_zoo_tree(src))
     assert not held._segments._forks.spilled
     monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
-    # Subfolders past the first few wait for the walk as CNIDs, read back.
+    # Subfolders past the first few are read back when the walk reaches them.
     monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", hold)
     spilled = build_volume(_zoo_tree(src), **options)
     assert spilled._segments._forks.spilled
@@ -212,7 +212,7 @@ def test_clashes_and_bad_names_in_a_folder_sorted_in_runs(tmp_path, monkeypatch)
 
 
 def test_a_folder_that_changed_while_waiting_to_be_walked_is_an_error(tmp_path, monkeypatch):
-    """A subfolder known to the walk by its CNID only is asked of its parent
+    """A subfolder the walk did not hold is read back and asked of its parent
     again when its turn comes; if it is no longer a folder, that is said."""
     from pipeline.errors import InputError
     from pipeline.hfs import tree as tree_module

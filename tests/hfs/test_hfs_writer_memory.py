@@ -57,7 +57,7 @@ def test_authoring_memory_per_file(tmp_path, monkeypatch):
 # catalog's per-node counts); all in one folder, 0.46 MB and 0.49 MB (its
 # names sorted in runs of 500 merged through 1 KB windows); in a folder
 # each, all in one folder, 0.38 MB and 0.53 MB (subfolders past the first
-# 50 wait for the walk as CNIDs).  Before the last two were made flat they
+# 50 are read back from the folder's records when their turn comes).  Before the last two were made flat they
 # grew 625 and 809 bytes a file (the folder's listing, then its subfolders'
 # items, were held whole).  Held, items cost ~1,000 bytes a file and ~1,700
 # a file with its own folder.
@@ -74,7 +74,7 @@ def test_authoring_memory_stops_growing_once_spilled(tmp_path, monkeypatch, per_
     monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", 50)
     monkeypatch.setattr(spill, "SPILL_BYTES", 0)
     monkeypatch.setattr(spill, "_WINDOW", 1 << 10)  # both sizes past the read windows
-    monkeypatch.setattr(spill, "_MERGE_WINDOW", 1 << 10)
+    monkeypatch.setattr(spill, "SMALL_WINDOW", 1 << 10)
     small = _peak(_files(tmp_path / "small", 2_000, per_folder, groups))
     large = _peak(_files(tmp_path / "large", 8_000, per_folder, groups))
     growth = (large - small) / 6_000
