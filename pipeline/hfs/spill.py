@@ -165,13 +165,6 @@ class SpilledRecords(Generic[T]):
     def __getitem__(self, i: int) -> T:
         if not 0 <= i < self._count:
             raise IndexError(i)
-        pending = i - (self._count - len(self._pending_offsets))
-        if pending >= 0 and i >= len(self._held):
-            # Not written out yet (often a record just appended): read from
-            # the buffer instead of flushing a few bytes to read them back.
-            at = self._pending_offsets[pending] - (self._data_end - len(self._pending))
-            end = at + _FRAME.size + _FRAME.unpack_from(self._pending, at)[0]
-            return self._decode(marshal.loads(self._pending[at + _FRAME.size:end]))
         return next(self.iter_range(i, i + 1))
 
     def __iter__(self) -> Iterator[T]:
