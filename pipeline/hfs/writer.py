@@ -11,11 +11,11 @@ whose bytes are computed on demand, reading file data from the source
 files only when asked.
 
 Memory does not grow with the number of files: folders are listed as the
-walk reaches them (a large folder's names sorted in runs), and past ``spill.SPILL_RECORDS`` the catalog objects,
-each folder's span of children and the list of forks are kept in
-temporary files; the catalog is then written folder by folder from the
-spans (a folder's children have consecutive CNIDs, their forks follow one
-another).
+walk reaches them (a large folder's names sorted in runs), and past
+``spill.SPILL_RECORDS`` the catalog objects, each folder's span of children
+and the list of forks are kept in temporary files; the catalog is then
+written folder by folder from the spans (a folder's children have
+consecutive CNIDs, their forks follow one another).
 
 Determinism: names are processed in catalog order, CNIDs are handed out in
 that order, every date is SOURCE_DATE_EPOCH, owners and modes are normalised,

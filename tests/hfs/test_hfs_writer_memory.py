@@ -56,11 +56,11 @@ def test_authoring_memory_per_file(tmp_path, monkeypatch):
 # 0.54 MB, 25 bytes a file and folder more (every 16th fork's offset, the
 # catalog's per-node counts); all in one folder, 0.46 MB and 0.49 MB (its
 # names sorted in runs of 500 merged through 1 KB windows); in a folder
-# each, all in one folder, 0.38 MB and 0.53 MB (subfolders past the first
-# 50 are read back from the folder's records when their turn comes).  Before the last two were made flat they
-# grew 625 and 809 bytes a file (the folder's listing, then its subfolders'
-# items, were held whole).  Held, items cost ~1,000 bytes a file and ~1,700
-# a file with its own folder.
+# each, all in one folder, 0.38 MB and 0.53 MB (subfolders past the first 50
+# are read back from the folder's records when their turn comes).  Before
+# the last two were made flat they grew 625 and 809 bytes a file (the
+# folder's listing, then its subfolders' items, were held whole).  Held,
+# items cost ~1,000 bytes a file and ~1,700 a file with its own folder.
 GROWTH_PER_FILE = 60
 
 
