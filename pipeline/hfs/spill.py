@@ -106,15 +106,16 @@ _OFFSET = struct.Struct("<Q")
 class SpilledRecords(Generic[T]):
     """An append-only list whose first ``hold`` records are kept as they are
     and the rest, once encoded (``encode`` gives what ``marshal`` can store,
-    ``decode`` gives the record back), in an unnamed temporary file, with
+    ``decode`` gives the record back; records ``marshal`` stores as they are
+    need neither), in an unnamed temporary file, with
     each one's offset in a second: memory stays the same however many are
     appended.  A record is not to be changed once appended (a spilled one
     would not see the change)."""
 
-    def __init__(self, what: str, encode: Callable[[T], Any], decode: Callable[[Any], T],
-                 hold: int | None = None) -> None:
+    def __init__(self, what: str, encode: Callable[[T], Any] | None = None,
+                 decode: Callable[[Any], T] | None = None, hold: int | None = None) -> None:
         self.what = what
-        self._encode, self._decode = encode, decode
+        self._encode, self._decode = encode or _same, decode or _same
         self._hold = SPILL_RECORDS if hold is None else hold
         self._held: list[T] = []
         self._count = 0
@@ -220,7 +221,7 @@ def sorted_spilled(items: Iterable[T], what: str, run: int | None = None) -> Ite
     batch = sorted(itertools.islice(items, run))
     if len(batch) < run:
         return batch
-    runs: SpilledRecords[T] = SpilledRecords(what, _same, _same, hold=0)
+    runs: SpilledRecords[T] = SpilledRecords(what, hold=0)
     bounds = [0]
     while batch:
         for item in batch:
@@ -260,6 +261,18 @@ class SpilledTable:
             return self._struct.unpack_from(self._held, i * size)
         return self._struct.unpack(_read_at(self._file, i * size, size, self.what))
 
+    def range(self, start: int, stop: int) -> "TableRange":
+        """Records ``start`` to ``stop`` - 1, read at once."""
+        size = self._struct.size
+        end = min(stop * size, max(self._end, start * size))
+        if self._file is None:
+            raw = bytes(self._held[start * size:end])
+        else:
+            raw = _read_at(self._file, start * size, end - start * size, self.what)
+        raw += bytes(stop * size - start * size - len(raw))         # never set: zeros
+        return TableRange(self._struct, raw)
+
+
     def __setitem__(self, i: int, values: tuple) -> None:
         size = self._struct.size
         if self._file is None and i >= self._hold:
@@ -273,3 +286,18 @@ class SpilledTable:
         else:
             _write_at(self._file, i * size, self._struct.pack(*values), self.what)
         self._end = max(self._end, (i + 1) * size)
+
+
+class TableRange:
+    """Records read at once from a ``SpilledTable``, unpacked when asked for."""
+
+    def __init__(self, record: struct.Struct, raw: bytes) -> None:
+        self._record, self._raw = record, raw
+
+    def __len__(self) -> int:
+        return len(self._raw) // self._record.size
+
+    def __getitem__(self, i: int) -> tuple:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._record.unpack_from(self._raw, i * self._record.size)

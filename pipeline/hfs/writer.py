@@ -24,6 +24,7 @@ and the volume id (finderInfo[6..7]) is a hash of everything else.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import os
@@ -79,6 +80,8 @@ PRIVATE_DATA_NAME = "\0\0\0\0HFS+ Private Data"
 PRIVATE_FOLDER_USERINFO = bytes(8) + struct.pack(">HhhH", 0x5000, 16384, 16384, 0)
 UF_IMMUTABLE = 0x02
 FINDER_HAS_BEEN_INITED = 0x0100
+_HARDLINK_FINDER = (TYPE_HARDLINK + CREATOR_HFSPLUS + struct.pack(">H", FINDER_HAS_BEEN_INITED)
+                    + bytes(22))
 
 S_IFDIR, S_IFREG, S_IFLNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
 
@@ -111,6 +114,9 @@ class _Item:
     link_prev: int = 0
     link_next: int = 0
     first_link: int = 0
+    # One of a hard-link group's names, made into a link record (or left a
+    # file) once the whole tree is seen: ``_Builder._as_link``.
+    link: bool = False
     flags: int = 0
     owner_flags: int = 0
     admin_flags: int = 0
@@ -119,26 +125,26 @@ class _Item:
 
 
 def _encode_item(item: _Item | None) -> tuple | None:
-    """What a spilled item keeps (items in a hard-link group are held, never spilled)."""
+    """What a spilled item keeps (not its forks' places: ``_placed`` sets them)."""
     if item is None:
         return None
     return (item.kind, item.path, item.name, item.parent, item.cnid, item.mode,
             (item.data.path, item.data.data, item.data.size),
             (item.rsrc.path, item.rsrc.data, item.rsrc.size),
             dict(item.xattrs) if item.xattrs else None, item.finder, item.special, item.flags,
-            item.owner_flags, item.admin_flags)
+            item.owner_flags, item.admin_flags, item.first_link, item.link)
 
 
 def _decode_item(record: tuple | None) -> _Item | None:
     if record is None:
         return None
     (kind, path, name, parent, cnid, mode, data, rsrc, xattrs, finder, special, flags,
-     owner_flags, admin_flags) = record
+     owner_flags, admin_flags, first_link, link) = record
     return _Item(kind, path, name, parent, cnid, mode,
                  EMPTY if data == _EMPTY_FORK else FileData(*data),
                  EMPTY if rsrc == _EMPTY_FORK else FileData(*rsrc),
                  xattrs or _NO_XATTRS, finder, special, flags=flags, owner_flags=owner_flags,
-                 admin_flags=admin_flags)
+                 admin_flags=admin_flags, first_link=first_link, link=link)
 
 
 _EMPTY_FORK = (EMPTY.path, EMPTY.data, EMPTY.size)
@@ -152,14 +158,13 @@ _SPAN_FORMAT = "<IIII"
 @dataclass(slots=True)
 class _Span:
     """A folder's children: ``count`` items from record ``first`` on (made
-    together, so their CNIDs follow one another in name order), or, for the
-    private folder whose inodes are not in name order, ``members``."""
+    together, so their CNIDs follow one another in name order; the private
+    folder's inodes do too, but their names do not sort in CNID order)."""
 
     first: int
     count: int = 0
     folders: int = 0
     fork_base: int = 0              # the first allocation block of the children's forks
-    members: list[_Item] | None = None
 
 
 # --- building ------------------------------------------------------------------
@@ -250,13 +255,21 @@ class _Builder:
         self.volname = self._hfs_name(volname, "volume name")
         # Every catalog object but the root, in CNID order (record i is CNID
         # CNID_FIRST_USER + i): spilled to a temporary file past a few
-        # thousand, so a million files are not held.  The names of a
-        # hard-link group are held instead (their records change once the
-        # whole tree has been seen), and so are the private folder and its
-        # inodes; their records hold None.
+        # thousand, so a million files are not held.  The private folder is
+        # held; its record holds None.
         self.records: spill.SpilledRecords[_Item | None] = spill.SpilledRecords(
             "catalog objects", _encode_item, _decode_item)
         self.held: dict[int, _Item] = {}
+        # The names of hard-link groups, (group, CNID, fingerprint), sorted
+        # once the tree is walked; then, by CNID, each linked name's (inode,
+        # previous link, next link).
+        self.link_names: spill.SpilledRecords[tuple] = spill.SpilledRecords("hard-link groups")
+        self.other_groups: dict[Hashable, int] = {}
+        self.links = spill.SpilledTable("hard links", "<III")
+        self.first_inode = 0
+        # The first block of the forks of the first inode of each count of
+        # digits (``_inodes_by_name``).
+        self.inode_blocks: dict[int, int] = {}
         # Each folder's span, by CNID (a folder's own record index); the
         # root's and the private folder's are held.
         self.spans = spill.SpilledTable("folders' children", _SPAN_FORMAT)
@@ -342,7 +355,6 @@ class _Builder:
         # entry and its subfolders not yet visited.
         pending: list[tuple[Folder, Iterator[tuple[_Item, Folder] | _Item]]] = []
         visit: tuple[_Item, Folder] | None = (root, tree_root)
-        groups: dict[Hashable, list[_Item]] = {}
         extras = list(self.extra_xattrs) + list(self.extra_finder) + list(self.extra_rsrc)
         wanted, seen = set(extras), set()
         # Every name problem in the tree is reported at once, not one per run.
@@ -375,8 +387,7 @@ class _Builder:
                     item.data = entry.data
                     item.rsrc = entry.rsrc or EMPTY
                     if entry.link_group is not None and self.hard_links == "link":
-                        groups.setdefault(entry.link_group, []).append(item)
-                        linked = True
+                        item.link = linked = True
                 elif kind == "symlink":
                     target = entry.target.encode("utf-8", "surrogateescape")
                     if not target:
@@ -397,11 +408,9 @@ class _Builder:
                 else:
                     self.files += 1
                 if linked:
-                    # Held until the whole tree is seen: a link's record
-                    # changes once its group is known to have other names.
-                    self._hold(item)
-                else:
-                    self._record(item)
+                    self.link_names.append((self._group_key(entry.link_group), item.cnid,
+                                            _inode_fingerprint(item)))
+                self._record(item, counted=not linked)
             self._set_span(folder.cnid, _Span(first, len(self.records) - first,
                                               len(subfolders) + more_subfolders))
             # A folder's children get CNIDs in catalog order, then each
@@ -415,13 +424,16 @@ class _Builder:
         for path in extras:
             if path and path not in seen:
                 raise InputError(f"{path}: metadata supplied for a path not in the tree")
-        linked = [g for g in groups.values() if len(g) > 1]
-        for group in groups.values():
-            if len(group) == 1:             # its other names are outside the tree
-                self.fork_blocks += self._blocks_of(group[0])
-        if linked:
-            self._make_hard_links(sorted(linked, key=lambda g: g[0].cnid), next_cnid)
+        if len(self.link_names):
+            self._make_hard_links(next_cnid)
         self.next_cnid = CNID_FIRST_USER + len(self.records)
+
+    def _group_key(self, group: Hashable) -> tuple:
+        """A hard-link group as a sortable value a temporary file can keep:
+        (device, inode) from a directory as it is, any other kind by number."""
+        if isinstance(group, tuple) and all(type(part) is int for part in group):
+            return (0, group)
+        return (1, self.other_groups.setdefault(group, len(self.other_groups)))
 
     # A folder's first subfolders wait to be visited as they are; the rest
     # are read back from the folder's span of records when their turn comes,
@@ -511,10 +523,15 @@ class _Builder:
             self.spans[cnid - CNID_FIRST_USER] = (span.first, span.count, span.folders,
                                                   span.fork_base)
 
-    def _record(self, item: _Item) -> None:
-        """Add an item whose record is final (it is spilled past a few thousand)."""
+    def _record(self, item: _Item, counted: bool = True) -> None:
+        """Add an item (spilled past a few thousand); its blocks and
+        attributes are ``counted`` now, or once its hard-link group is known."""
         assert item.cnid == CNID_FIRST_USER + len(self.records)
         self.records.append(item)
+        if counted:
+            self._count(item)
+
+    def _count(self, item: _Item) -> None:
         self.fork_blocks += self._blocks_of(item)
         if item.xattrs and self.xattr_cnids is not None:
             self.xattr_cnids.append(item.cnid)
@@ -565,53 +582,103 @@ class _Builder:
             # The BSD layer recognises links by type/creator (hfs_format.h).
             item.finder = TYPE_SYMLINK + CREATOR_SYMLINK + item.finder[8:]
 
-    def _make_hard_links(self, groups: list[list[_Item]], next_cnid: int) -> None:
+    def _make_hard_links(self, next_cnid: int) -> None:
         """Move each group's data to an iNode<N> file in the private folder and
-        turn every name into a link record (hfs_link.c, docs/formats.md §1.6)."""
+        make every name a link record (hfs_link.c, docs/formats.md §1.6).
+        The names' records are not changed (they may be in the temporary
+        file): ``links`` says what each becomes, ``_as_link`` makes it so
+        as records are read.  A group whose other names are all outside the
+        tree is a plain file."""
         private = _Item("dir", PRIVATE_DATA_NAME, PRIVATE_DATA_NAME, CNID_ROOT_FOLDER,
                         next_cnid, S_IFDIR)
-        next_cnid += 1
         private.flags = FLAG_HAS_FOLDER_COUNT
         private.owner_flags = UF_IMMUTABLE
         private.special = 1
         private.finder = PRIVATE_FOLDER_USERINFO + bytes(16)
-        inodes = []
-        for group in groups:
-            first = group[0]
-            for link in group[1:]:
-                self._check_same_inode(first, link)
-            inode = _Item("inode", f"{first.path} (hard link inode)", "", private.cnid,
-                          next_cnid, first.mode, data=first.data, rsrc=first.rsrc,
+        singles: list[int] = []
+        names = spill.sorted_spilled(iter(self.link_names), "hard-link groups")
+        groups = (tuple(members)
+                  for _, members in itertools.groupby(names, key=lambda name: name[0]))
+        # Groups of two names or more, in the order of their first names' CNIDs.
+        linked = iter(spill.sorted_spilled(
+            ((g[0][1], g) for g in self._count_singles(groups, singles)), "hard-link groups"))
+        if singles and self.xattr_cnids is not None:
+            self.xattr_cnids = sorted(self.xattr_cnids + singles)
+            if len(self.xattr_cnids) > spill.SPILL_RECORDS:
+                self.xattr_cnids = None
+        first_group = next(linked, None)
+        if first_group is None:             # every group is one name: no private folder
+            return
+        linked = itertools.chain([first_group], linked)
+        self._hold(private)
+        self.first_inode = cnid = next_cnid + 1
+        for first_cnid, names in linked:
+            first = self.records[first_cnid - CNID_FIRST_USER]
+            for _, other, fingerprint in names[1:]:
+                if fingerprint != names[0][2]:
+                    self._check_same_inode(first, self.records[other - CNID_FIRST_USER])
+            members = [cnid for _, cnid, _ in names]
+            inode = _Item("inode", f"{first.path} (hard link inode)", f"iNode{cnid}",
+                          private.cnid, cnid, first.mode, data=first.data, rsrc=first.rsrc,
                           xattrs=first.xattrs, finder=first.finder,
-                          owner_flags=first.owner_flags, admin_flags=first.admin_flags)
-            next_cnid += 1
-            inode.name = f"iNode{inode.cnid}"
-            inode.special = len(group)
-            inode.first_link = group[0].cnid
-            for i, link in enumerate(group):
-                link.kind = "hardlink"
-                link.data = EMPTY
-                link.rsrc = EMPTY
-                link.xattrs = _NO_XATTRS
-                link.special = inode.cnid
-                link.link_prev = group[i - 1].cnid if i > 0 else 0
-                link.link_next = group[i + 1].cnid if i + 1 < len(group) else 0
-                link.mode = S_IFREG | 0o444
-                link.owner_flags = UF_IMMUTABLE
-                link.admin_flags = 0
-                link.finder = (TYPE_HARDLINK + CREATOR_HFSPLUS
-                               + struct.pack(">H", FINDER_HAS_BEEN_INITED) + bytes(22))
-            inodes.append(inode)
-        # Held, and recorded in CNID order; listed in name order ("iNode100"
-        # before "iNode99"), which is not CNID order.
-        for item in [private] + inodes:
-            self._hold(item)
-            self.fork_blocks += self._blocks_of(item)
-        self.private_span = _Span(len(self.records), len(inodes),
-                                  members=sorted(inodes, key=lambda it: self._key(it.name)))
+                          owner_flags=first.owner_flags, admin_flags=first.admin_flags,
+                          special=len(members), first_link=first_cnid)
+            self._record(inode)
+            for i, member in enumerate(members):
+                self.links[member - CNID_FIRST_USER] = (
+                    cnid, members[i - 1] if i > 0 else 0,
+                    members[i + 1] if i + 1 < len(members) else 0)
+            cnid += 1
+        self.private_span = _Span(self.first_inode - CNID_FIRST_USER, cnid - self.first_inode)
         self.folders += 1
-        self.files += len(inodes)
+        self.files += cnid - self.first_inode
         self.private = private
+
+    def _count_singles(self, groups: Iterator[tuple[tuple, ...]],
+                       singles: list[int]) -> Iterator[tuple[tuple, ...]]:
+        """``groups`` (each name's group, CNID and fingerprint) of two names
+        or more; a group of one is counted as the plain file it is (its
+        CNID added to ``singles`` if it has attributes)."""
+        for members in groups:
+            if len(members) > 1:
+                yield members
+                continue
+            item = self.records[members[0][1] - CNID_FIRST_USER]
+            self.fork_blocks += self._blocks_of(item)
+            if item.xattrs:
+                singles.append(item.cnid)
+
+    @staticmethod
+    def _as_link(item: _Item, link: tuple[int, int, int]) -> _Item:
+        """A hard-link group's name as its record is, given its (inode,
+        previous, next) from ``links``: a link to the group's inode, or the
+        plain file it was if the group has one name (inode 0).  Changes
+        ``item``: a held record is changed in place, the same way each time
+        it is read, and only after the groups have been checked."""
+        inode, prev, nxt = link
+        if inode:
+            item.kind = "hardlink"
+            item.data = item.rsrc = EMPTY
+            item.xattrs = _NO_XATTRS
+            item.special, item.link_prev, item.link_next = inode, prev, nxt
+            item.mode = S_IFREG | 0o444
+            item.owner_flags, item.admin_flags = UF_IMMUTABLE, 0
+            item.finder = _HARDLINK_FINDER
+        return item
+
+    def _inodes_by_name(self, placed: bool) -> Iterator[_Item]:
+        """The private folder's inodes in name order ("iNode100" before
+        "iNode99"), with their forks' first blocks if ``placed``.  Names of
+        as many digits sort as their numbers do, so the inodes are read in
+        CNID order once for each count of digits and the reads merged."""
+        first, stop = self.first_inode, self.first_inode + self.private_span.count
+        streams = []
+        for start, end in _same_digit_ranges(first, stop):
+            items = self._records(start - CNID_FIRST_USER, end - CNID_FIRST_USER)
+            if placed:
+                items = self._placed(items, self.inode_blocks[start])
+            streams.append(items)
+        yield from heapq.merge(*streams, key=lambda it: self._key(it.name))
 
     @staticmethod
     def _check_same_inode(first: _Item, link: _Item) -> None:
@@ -697,8 +764,8 @@ class _Builder:
     def _children(self, folder: _Item, placed: bool) -> Iterator[_Item]:
         """A folder's children in name order."""
         span = self._span(folder.cnid)
-        if span.members is not None:
-            yield from span.members             # held, their forks placed by allocate
+        if folder is self.private:
+            yield from self._inodes_by_name(placed)
             return
         kids = self._records(span.first, span.first + span.count)
         if placed:
@@ -729,9 +796,21 @@ class _Builder:
 
     def _records(self, start: int, stop: int) -> Iterator[_Item]:
         """Items ``start`` to ``stop`` - 1 in CNID order, held ones included."""
-        for cnid, item in enumerate(self.records.iter_range(start, stop),
-                                    CNID_FIRST_USER + start):
-            yield item if item is not None else self.held[cnid]
+        # The hard-link table, read a few thousand records at a time when
+        # the range has links.
+        links, links_from = (), 0
+        for i, item in enumerate(self.records.iter_range(start, stop), start):
+            if item is None:
+                yield self.held[CNID_FIRST_USER + i]
+            elif item.link:
+                if not links_from <= i < links_from + len(links):
+                    links_from = i
+                    links = self.links.range(i, min(stop, i + self.LINKS_READ))
+                yield self._as_link(item, links[i - links_from])
+            else:
+                yield item
+
+    LINKS_READ = 4_096
 
     def tree_items(self) -> Iterator[_Item]:
         """Every item named in the tree (not the private folder or its inodes)."""
@@ -785,9 +864,9 @@ class _Builder:
             return
         if self.root.xattrs:
             yield self.root
-        recorded = (self.records[cnid - CNID_FIRST_USER] for cnid in self.xattr_cnids)
-        held = sorted((it for it in self.held.values() if it.xattrs), key=lambda it: it.cnid)
-        yield from heapq.merge(recorded, held, key=lambda it: it.cnid)
+        for cnid in self.xattr_cnids:
+            item = self.records[cnid - CNID_FIRST_USER]
+            yield self._as_link(item, self.links[cnid - CNID_FIRST_USER]) if item.link else item
 
     def _attributes_shape(self) -> list[list[int]]:
         return tree_shape(((len(k), len(d)) for k, d in self.attribute_records()),
@@ -891,7 +970,10 @@ class _Builder:
         # record whose parent differs from the one before starts a span.
         parent = None
         for item in self._by_cnid():
-            if item is not self.root and item is not self.private and item.kind != "inode":
+            if item.kind == "inode":
+                if item.cnid == self.first_inode or len(str(item.cnid)) > len(str(item.cnid - 1)):
+                    self.inode_blocks[item.cnid] = next_block
+            elif item is not self.root and item is not self.private:
                 if item.parent != parent:
                     span = self._span(item.parent)
                     span.fork_base = next_block
@@ -941,6 +1023,32 @@ class _Builder:
                  "free_blocks": free_blocks, "content_bytes": content_bytes}
         free = [(used_end * bs, free_blocks * bs)] if free_blocks else []
         return HFSVolume(total * bs, segments, vh, stats, free)
+
+
+def _same_digit_ranges(start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """``range(start, stop)`` cut where the count of decimal digits changes."""
+    while start < stop:
+        end = min(stop, 10 ** len(str(start)))
+        yield start, end
+        start = end
+
+
+def _inode_fingerprint(item: _Item) -> bytes:
+    """A digest of what every name of a hard link must share (the fields
+    ``_check_same_inode`` compares), so a group's names are compared
+    without reading each back."""
+    digest = hashlib.sha256()
+    rsrc = item.rsrc
+    for part in (item.data.size, item.mode, item.owner_flags, item.admin_flags,
+                 rsrc.path, rsrc.size, len(item.xattrs)):
+        digest.update(b"%r;" % (part,))
+    digest.update(item.finder)
+    digest.update(rsrc.data or b"")
+    for name in sorted(item.xattrs):
+        value = item.xattrs[name]
+        digest.update(b"%r;%d;" % (name, len(value)))
+        digest.update(value)
+    return digest.digest()[:16]
 
 
 def _first_of_each_key(kids: Iterable[tuple], prefix: str,

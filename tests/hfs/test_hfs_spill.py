@@ -229,3 +229,42 @@ def test_a_folder_that_changed_while_waiting_to_be_walked_is_an_error(tmp_path, 
     monkeypatch.setattr(tree_module, "_entry_at", entry_at)
     with pytest.raises(InputError, match=r"src/a: no longer a folder"):
         build_volume(str(tmp_path / "src"), volname="C")
+
+
+def _linked_tree():
+    """Hard-link groups with attributes: a pair and a triple whose names
+    are far apart in CNID order, a name whose other names are outside the
+    tree (a plain file), and enough other files to spill."""
+    from pipeline.hfs.tree import Tree
+    tree = Tree()
+    big = bytes(range(256)) * 20                      # stored in blocks, on the inode
+    for i in range(60):
+        tree.add(f"d{i % 4}/f{i:03d}", File(data=FileData.from_bytes(b"f" * i)))
+    for path in ("d0/pair", "d3/z/pair"):
+        tree.add(path, File(data=FileData.from_bytes(b"pair data"), link_group="pair",
+                            xattrs={"com.example.pair": b"p", "com.example.big": big}))
+    for path in ("a-triple", "d1/triple", "d2/triple"):
+        tree.add(path, File(data=FileData.from_bytes(b"t" * 5000), link_group=("t", 3)))
+    tree.add("d2/solo", File(data=FileData.from_bytes(b"solo data"), link_group=(7, 7),
+                             xattrs={"com.example.solo": b"s"}))
+    return tree
+
+
+@pytest.mark.parametrize("hold", [0, 3])
+def test_hard_links_read_back_from_temporary_files_give_the_same_volume(monkeypatch, hold):
+    """A hard-link group's names are recorded as files and made links as
+    they are read back; the inodes, their name order and their forks' places
+    come from temporary files too.  Nothing about the volume may change."""
+    from pipeline.hfs.reader import HFSReader
+    held = build_volume(_linked_tree(), volname="L")
+    monkeypatch.setattr(spill, "SPILL_RECORDS", hold)
+    monkeypatch.setattr(_Builder, "HELD_SUBFOLDERS", hold)
+    spilled = build_volume(_linked_tree(), volname="L")
+    assert spilled._segments._forks.spilled and held.stats == spilled.stats
+    assert _raw(spilled) == _raw(held)
+    entries = {e.path: e for e in HFSReader(spilled, "l").entries()}
+    assert entries["d0/pair"].hardlink_inode == entries["d3/z/pair"].hardlink_inode != 0
+    assert entries["a-triple"].nlink == 3
+    assert entries["d2/solo"].hardlink_inode is None and entries["d2/solo"].nlink == 1
+    assert entries["d2/solo"].xattrs == {"com.example.solo": b"s"}
+    assert set(entries["d3/z/pair"].xattrs) == {"com.example.pair", "com.example.big"}
