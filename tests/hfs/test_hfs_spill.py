@@ -268,3 +268,32 @@ def test_hard_links_read_back_from_temporary_files_give_the_same_volume(monkeypa
     assert entries["d2/solo"].hardlink_inode is None and entries["d2/solo"].nlink == 1
     assert entries["d2/solo"].xattrs == {"com.example.solo": b"s"}
     assert set(entries["d3/z/pair"].xattrs) == {"com.example.pair", "com.example.big"}
+
+
+def test_inodes_whose_names_cross_a_power_of_ten_are_listed_in_name_order(monkeypatch):
+    """The private folder lists iNode97..iNode106 as "iNode100".."iNode106",
+    "iNode97".."iNode99": merged from one read in CNID order per count of
+    digits, held or spilled, and in the key order the catalog requires."""
+    from pipeline.hfs.reader import HFSReader
+    from pipeline.hfs.tree import Tree
+    from pipeline.hfs.writer import PRIVATE_DATA_NAME, _same_digit_ranges
+    assert list(_same_digit_ranges(97, 107)) == [(97, 100), (100, 107)]
+    assert list(_same_digit_ranges(5, 1_001)) == [(5, 10), (10, 100), (100, 1_000),
+                                                  (1_000, 1_001)]
+
+    def tree():
+        t = Tree()
+        for i in range(57):             # 80 names in all: the private folder is CNID 96
+            t.add(f"plain/{i:02d}", File(data=FileData.from_bytes(b"p" * i)))
+        for g in range(10):
+            for side in ("a", "b"):
+                t.add(f"{side}/{g}", File(data=FileData.from_bytes(b"g%d" % g), link_group=g))
+        return t
+    held = build_volume(tree(), volname="P")
+    monkeypatch.setattr(spill, "SPILL_RECORDS", 0)
+    spilled = build_volume(tree(), volname="P")
+    assert _raw(spilled) == _raw(held)
+    reader = HFSReader(spilled, "p")
+    private = dict(reader._children(2))[PRIVATE_DATA_NAME]
+    names = [name for name, _ in reader._children(private.folderID)]
+    assert names == [f"iNode{n}" for n in range(100, 107)] + ["iNode97", "iNode98", "iNode99"]
