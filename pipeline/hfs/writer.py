@@ -256,10 +256,9 @@ class _Builder:
         # Every catalog object but the root, in CNID order (record i is CNID
         # CNID_FIRST_USER + i): spilled to a temporary file past a few
         # thousand, so a million files are not held.  The private folder is
-        # held; its record holds None.
+        # held (``private``); its record holds None.
         self.records: spill.SpilledRecords[_Item | None] = spill.SpilledRecords(
             "catalog objects", _encode_item, _decode_item)
-        self.held: dict[int, _Item] = {}
         # The names of hard-link groups, (group, CNID, fingerprint), sorted
         # once the tree is walked; then, by CNID, each linked name's (inode,
         # previous link, next link).
@@ -538,11 +537,12 @@ class _Builder:
             if len(self.xattr_cnids) > spill.SPILL_RECORDS:
                 self.xattr_cnids = None
 
-    def _hold(self, item: _Item) -> None:
-        """Add an item kept in memory (its record may still change)."""
-        assert item.cnid == CNID_FIRST_USER + len(self.records)
+    def _hold_private(self, private: _Item) -> None:
+        """Add the private folder, kept in memory (its record changes as the
+        inodes are made)."""
+        assert private.cnid == CNID_FIRST_USER + len(self.records)
         self.records.append(None)
-        self.held[item.cnid] = item
+        self.private = private
 
     def _apply_extras(self, item: _Item, entry: TreeEntry) -> None:
         xattrs = dict(entry.xattrs)
@@ -595,22 +595,19 @@ class _Builder:
         private.owner_flags = UF_IMMUTABLE
         private.special = 1
         private.finder = PRIVATE_FOLDER_USERINFO + bytes(16)
-        singles: list[int] = []
         names = spill.sorted_spilled(iter(self.link_names), "hard-link groups")
         groups = (tuple(members)
                   for _, members in itertools.groupby(names, key=lambda name: name[0]))
         # Groups of two names or more, in the order of their first names' CNIDs.
         linked = iter(spill.sorted_spilled(
-            ((g[0][1], g) for g in self._count_singles(groups, singles)), "hard-link groups"))
-        if singles and self.xattr_cnids is not None:
-            self.xattr_cnids = sorted(self.xattr_cnids + singles)
-            if len(self.xattr_cnids) > spill.SPILL_RECORDS:
-                self.xattr_cnids = None
+            ((g[0][1], g) for g in self._count_singles(groups)), "hard-link groups"))
+        if self.xattr_cnids:                # singles came after names with higher CNIDs
+            self.xattr_cnids.sort()
         first_group = next(linked, None)
         if first_group is None:             # every group is one name: no private folder
             return
         linked = itertools.chain([first_group], linked)
-        self._hold(private)
+        self._hold_private(private)
         self.first_inode = cnid = next_cnid + 1
         for first_cnid, names in linked:
             first = self.records[first_cnid - CNID_FIRST_USER]
@@ -630,23 +627,19 @@ class _Builder:
                     members[i + 1] if i + 1 < len(members) else 0)
             cnid += 1
         self.private_span = _Span(self.first_inode - CNID_FIRST_USER, cnid - self.first_inode)
+        self.inode_blocks = dict.fromkeys(
+            (start for start, _ in _same_digit_ranges(self.first_inode, cnid)), 0)
         self.folders += 1
         self.files += cnid - self.first_inode
-        self.private = private
 
-    def _count_singles(self, groups: Iterator[tuple[tuple, ...]],
-                       singles: list[int]) -> Iterator[tuple[tuple, ...]]:
+    def _count_singles(self, groups: Iterator[tuple[tuple, ...]]) -> Iterator[tuple[tuple, ...]]:
         """``groups`` (each name's group, CNID and fingerprint) of two names
-        or more; a group of one is counted as the plain file it is (its
-        CNID added to ``singles`` if it has attributes)."""
+        or more; a group of one is counted as the plain file it is."""
         for members in groups:
             if len(members) > 1:
                 yield members
-                continue
-            item = self.records[members[0][1] - CNID_FIRST_USER]
-            self.fork_blocks += self._blocks_of(item)
-            if item.xattrs:
-                singles.append(item.cnid)
+            else:
+                self._count(self.records[members[0][1] - CNID_FIRST_USER])
 
     @staticmethod
     def _as_link(item: _Item, link: tuple[int, int, int]) -> _Item:
@@ -795,13 +788,13 @@ class _Builder:
             yield item
 
     def _records(self, start: int, stop: int) -> Iterator[_Item]:
-        """Items ``start`` to ``stop`` - 1 in CNID order, held ones included."""
+        """Items ``start`` to ``stop`` - 1 in CNID order, the private folder included."""
         # The hard-link table, read a few thousand records at a time when
         # the range has links.
         links, links_from = (), 0
         for i, item in enumerate(self.records.iter_range(start, stop), start):
             if item is None:
-                yield self.held[CNID_FIRST_USER + i]
+                yield self.private
             elif item.link:
                 if not links_from <= i < links_from + len(links):
                     links_from = i
@@ -971,7 +964,7 @@ class _Builder:
         parent = None
         for item in self._by_cnid():
             if item.kind == "inode":
-                if item.cnid == self.first_inode or len(str(item.cnid)) > len(str(item.cnid - 1)):
+                if item.cnid in self.inode_blocks:
                     self.inode_blocks[item.cnid] = next_block
             elif item is not self.root and item is not self.private:
                 if item.parent != parent:
