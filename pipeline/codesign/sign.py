@@ -190,11 +190,17 @@ def sign_slice(sl: MachOSlice, identity: Identity | None, identifier: str, *,
     return SliceWriter(allocation.size, write)
 
 
-def sign_file(path: Path, identity: Identity | None, identifier: str, **options) -> bytes:
+def sign_file(path: Path, identity: Identity | None, identifier: str, *,
+              info_plist: bytes | None = None, **options) -> bytes:
     """Sign every slice of one Mach-O file in place; return the first
-    slice's cdhash (what a CodeResources seal records for nested code)."""
+    slice's cdhash (what a CodeResources seal records for nested code).
+    Without a bundle's ``info_plist``, a slice's own ``__info_plist``
+    section is sealed in its place, as codesign does for a tool."""
     macho = read_macho(path)
-    slices = [sign_slice(sl, identity, identifier, **options) for sl in macho.slices]
+    slices = [sign_slice(sl, identity, identifier,
+                         info_plist=info_plist if info_plist is not None
+                         else sl.embedded_info_plist(), **options)
+              for sl in macho.slices]
     first = write_macho(path, macho.fat, slices, mode=os.stat(path).st_mode & 0o7777).slices[0]
     return blobs.CodeDirectory.parse(blobs.SuperBlob.parse(first.signature_bytes()).get(0)).cdhash()
 
@@ -228,6 +234,24 @@ def _requirement_text(identity: Identity | None, identifier: str, cdhash: bytes)
     return identity.designated_requirement(identifier).text()
 
 
+def _embedded_identifier(path: Path) -> str | None:
+    """The CFBundleIdentifier of a tool's embedded Info.plist (its first
+    slice's), which codesign takes as the default identifier."""
+    data = read_macho(path).slices[0].embedded_info_plist()
+    if data is None:
+        return None
+    try:
+        info = plistlib.loads(data)
+    except Exception as exc:
+        raise InputError(f"{path}: section __TEXT,__info_plist is not a property list "
+                         f"({exc})") from None
+    ident = info.get("CFBundleIdentifier") if isinstance(info, dict) else None
+    if ident is not None and (not isinstance(ident, str) or not ident):
+        raise InputError(f"{path}: section __TEXT,__info_plist: CFBundleIdentifier is not "
+                         "a string")
+    return ident
+
+
 def sign_tree(app: Path, identity: Identity | None, *, main: ItemOptions = ItemOptions(),
               items: Mapping[str, ItemOptions] | None = None, epoch: int = 0) -> list[str]:
     """Sign ``app`` (a bundle folder, or one Mach-O file) in place, nested code
@@ -239,8 +263,9 @@ def sign_tree(app: Path, identity: Identity | None, *, main: ItemOptions = ItemO
     app = Path(app)
     items = dict(items or {})
     if app.is_file():
-        sign_file(app, identity, main.identifier or app.name, entitlements=main.entitlements,
-                  hardened_runtime=main.hardened_runtime, epoch=epoch)
+        sign_file(app, identity, main.identifier or _embedded_identifier(app) or app.name,
+                  entitlements=main.entitlements, hardened_runtime=main.hardened_runtime,
+                  epoch=epoch)
         return [app.name]
     if not app.is_dir():
         raise InputError(f"{app}: no such file or folder")
@@ -260,7 +285,8 @@ def sign_tree(app: Path, identity: Identity | None, *, main: ItemOptions = ItemO
         for path in bundle.loose:
             rel = path.relative_to(app).as_posix()
             opts = items.get(rel, nested_default)
-            ident = opts.identifier or (path.stem if "." in path.name else path.name)
+            ident = opts.identifier or _embedded_identifier(path) or \
+                (path.stem if "." in path.name else path.name)
             cdhash = sign_file(path, identity, ident, entitlements=opts.entitlements,
                                hardened_runtime=opts.hardened_runtime, epoch=epoch)
             seals[path] = (cdhash, _requirement_text(identity, ident, cdhash))

@@ -247,7 +247,13 @@ def verify_file(path: Path, rel: str, parts: BundleParts | None,
     resources = _read(parts.code_resources) if parts else None
     for sl in macho.slices:
         try:
-            rep.slices.append(verify_slice(sl, info, resources, anchors, apple_root))
+            # Outside a bundle, a tool's own __info_plist section is its Info.plist.
+            slice_info = info if parts else sl.embedded_info_plist()
+        except CorruptError as exc:
+            rep.slices.append(SliceReport(sl.arch, failures=[str(exc)]))
+            continue
+        try:
+            rep.slices.append(verify_slice(sl, slice_info, resources, anchors, apple_root))
         except UnsupportedError as exc:
             rep.slices.append(SliceReport(sl.arch, failures=[str(exc)]))
     return rep

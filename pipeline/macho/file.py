@@ -33,6 +33,8 @@ MAX_SIZEOFCMDS = 16 << 20
 # Page hashes of the largest slice accepted (4 GiB) with a SHA-1 and a
 # SHA-256 CodeDirectory come to ~55 MiB; a larger LC_CODE_SIGNATURE is hostile.
 MAX_SIGNATURE_SIZE = 64 << 20
+# An embedded Info.plist is a few KiB; it is hashed from memory.
+MAX_INFO_PLIST = 16 << 20
 # How much of a slice is read before its header says how much more is needed.
 _HEAD_READ = 64 << 10
 # Contents are read and hashed in windows of this size.
@@ -185,6 +187,25 @@ class MachOSlice:
             if seg.segname == name:
                 return seg
         return None
+
+    def embedded_info_plist(self) -> bytes | None:
+        """The ``__TEXT,__info_plist`` section's bytes, or None.  A Mach-O
+        file outside a bundle (a command-line tool) seals these in its
+        Info.plist slot, as codesign does (its MachORep::infoPlist)."""
+        seg = self.segment("__TEXT")
+        sec = next((s for s in seg.sections if s.sectname == "__info_plist"), None) \
+            if seg is not None else None
+        if sec is None:
+            return None
+        where = f"{self.arch} section __TEXT,__info_plist"
+        at = self.file_offset + seg.command.offset
+        if sec.size > MAX_INFO_PLIST:
+            raise CorruptError(self.path, where + ".size", f"{sec.size:#x} bytes is over the "
+                               f"{MAX_INFO_PLIST >> 20} MiB an Info.plist may have", at)
+        if sec.offset + sec.size > self.size:
+            raise CorruptError(self.path, where + ".offset", f"[{sec.offset:#x}, +{sec.size:#x}) "
+                               f"runs past the slice ({self.size:#x} bytes)", at)
+        return self.read(sec.offset, sec.size)
 
     def signature_bytes(self) -> bytes | None:
         cs = self.code_signature
