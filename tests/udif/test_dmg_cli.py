@@ -241,7 +241,7 @@ def test_scaling_benchmark_compresses_exactly_the_writers_chunks(tmp_path, capsy
     `dmg create` compresses, no more and no fewer."""
     from pipeline import codecs
     from pipeline.bench.dmg import make_tree
-    from pipeline.bench.scaling import writer_chunks
+    from pipeline.bench.scaling import first_data_chunk, writer_chunks
     tree = tmp_path / "tree"
     make_tree(tree, 3)
     out = tmp_path / "out.dmg"
@@ -251,6 +251,7 @@ def test_scaling_benchmark_compresses_exactly_the_writers_chunks(tmp_path, capsy
     counts = json.loads(stdout)["chunks"]
     chunks = writer_chunks(tree)
     assert len(chunks) == counts.get("zlib", 0) + counts.get("raw", 0) > 1
+    assert first_data_chunk(str(tree)) == chunks[0]        # what the first-chunk start times
     # The data fork is exactly these chunks, each compressed or stored raw.
     compress = codecs.compressor("zlib", 1)
     stored = sum(min(len(compress(c)), len(c)) for c in chunks)
