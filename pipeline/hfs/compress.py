@@ -34,10 +34,11 @@ read back by ``decmpfs`` here and by 7-Zip and libfshfs in the tests.
 from __future__ import annotations
 
 import struct
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Iterator
 
 from .. import codecs
 from .decmpfs import CHUNK, DecmpfsHeader, UF_COMPRESSED, XATTR_NAME, ZLIB_RSRC_BASE
+from .spill import ForkStore
 from .tree import EMPTY, File, FileData, Tree
 from ..errors import InputError
 
@@ -58,74 +59,157 @@ def _chunk_coder(method: str) -> Callable[[bytes], bytes]:
     return code
 
 
-def _zlib_fork(chunks: list[bytes]) -> bytes:
-    count = len(chunks)
+def _zlib_head(sizes: list[int]) -> bytes:
+    """The zlib fork up to its first chunk: resource header, the resource's
+    length, the chunk count and table."""
+    count = len(sizes)
     table, offset = [], 4 + 8 * count
-    for chunk in chunks:
-        table.append(struct.pack("<II", offset, len(chunk)))
-        offset += len(chunk)
-    resource = struct.pack("<I", count) + b"".join(table) + b"".join(chunks)
-    data_length = 4 + len(resource)
-    header = struct.pack(">IIII", 0x100, 0x100 + data_length, data_length,
-                         RESOURCE_MAP_LENGTH)
-    # The map: a copy of the header, next-map handle, file reference and
-    # attributes (zero), type list at 28, name list at 50 (none), one type
-    # 'cmpf' with one resource whose reference list is 10 bytes into the
-    # type list: id 1, no name (0xFFFF), attributes and data offset 0.
-    resource_map = header + struct.pack(">IHHHH", 0, 0, 0, 28, RESOURCE_MAP_LENGTH) + \
+    for size in sizes:
+        table.append(struct.pack("<II", offset, size))
+        offset += size
+    resource_length = offset             # count, table and chunks
+    header = _zlib_resource_header(resource_length)
+    return (header + bytes(0x100 - len(header)) + struct.pack(">I", resource_length)
+            + struct.pack("<I", count) + b"".join(table))
+
+
+def _zlib_resource_header(resource_length: int) -> bytes:
+    data_length = 4 + resource_length
+    return struct.pack(">IIII", 0x100, 0x100 + data_length, data_length, RESOURCE_MAP_LENGTH)
+
+
+def _zlib_tail(sizes: list[int]) -> bytes:
+    """The resource map after the chunks: a copy of the header, next-map
+    handle, file reference and attributes (zero), type list at 28, name list
+    at 50 (none), one type 'cmpf' with one resource whose reference list is
+    10 bytes into the type list: id 1, no name (0xFFFF), attributes and
+    data offset 0."""
+    resource_length = 4 + 8 * len(sizes) + sum(sizes)
+    resource_map = _zlib_resource_header(resource_length) + \
+        struct.pack(">IHHHH", 0, 0, 0, 28, RESOURCE_MAP_LENGTH) + \
         struct.pack(">H4sHH", 0, b"cmpf", 0, 10) + struct.pack(">hHII", 1, 0xFFFF, 0, 0)
     assert len(resource_map) == RESOURCE_MAP_LENGTH
-    fork = header + bytes(0x100 - len(header)) + struct.pack(">I", len(resource)) + resource
-    assert len(fork) == ZLIB_RSRC_BASE + len(resource)
-    return fork + resource_map
+    return resource_map
 
 
-def _lzfse_fork(chunks: list[bytes]) -> bytes:
-    offsets, offset = [], 4 * (len(chunks) + 1)
-    for chunk in chunks:
+def _lzfse_head(sizes: list[int]) -> bytes:
+    offsets, offset = [], 4 * (len(sizes) + 1)
+    for size in sizes:
         offsets.append(offset)
-        offset += len(chunk)
+        offset += size
     offsets.append(offset)
-    return struct.pack(f"<{len(offsets)}I", *offsets) + b"".join(chunks)
+    return struct.pack(f"<{len(offsets)}I", *offsets)
+
+
+# (head before the chunks, its length for n chunks, tail after them)
+_LAYOUT = {"zlib": (_zlib_head, lambda n: ZLIB_RSRC_BASE + 4 + 8 * n, _zlib_tail),
+           "lzfse": (_lzfse_head, lambda n: 4 * (n + 1), lambda sizes: b"")}
+
+
+def _inline(data: bytes, method: str) -> tuple[bytes, None] | None | bool:
+    """The inline attribute of a file of at most one chunk: (value, None),
+    None when it does not shrink, False when it does not fit inline."""
+    inline_type, _rsrc_type = METHODS[method]
+    payload = _chunk_coder(method)(data)
+    value = DecmpfsHeader(compression_type=inline_type, uncompressed_size=len(data)).pack() + \
+        payload
+    if len(value) > MAX_INLINE:
+        return False
+    return (value, None) if len(payload) < len(data) else None
 
 
 def compress_data(data: bytes, method: str) -> tuple[bytes, bytes | None] | None:
     """(``com.apple.decmpfs`` value, resource fork or None) for ``data``, or
     None when compression would not make the file smaller."""
-    if method not in METHODS:
-        raise InputError(f"HFS+ compression {method!r}: expected one of {', '.join(METHODS)}")
+    _check_method(method)
     if not data:
         return None
-    inline_type, rsrc_type = METHODS[method]
-    code = _chunk_coder(method)
     if len(data) <= CHUNK:
-        payload = code(data)
-        value = DecmpfsHeader(compression_type=inline_type,
-                              uncompressed_size=len(data)).pack() + payload
-        if len(value) <= MAX_INLINE:
-            return (value, None) if len(payload) < len(data) else None
+        inline = _inline(data, method)
+        if inline is not False:
+            return inline
+    code = _chunk_coder(method)
     chunks = [code(data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)]
-    fork = _zlib_fork(chunks) if method == "zlib" else _lzfse_fork(chunks)
+    head, _head_length, tail = _LAYOUT[method]
+    sizes = [len(c) for c in chunks]
+    fork = head(sizes) + b"".join(chunks) + tail(sizes)
     if len(fork) >= len(data):
         return None
-    value = DecmpfsHeader(compression_type=rsrc_type, uncompressed_size=len(data)).pack()
-    return value, fork
+    return _rsrc_value(method, len(data)), fork
 
 
-def _read(data: FileData, origin: str | None) -> bytes:
+def _rsrc_value(method: str, size: int) -> bytes:
+    return DecmpfsHeader(compression_type=METHODS[method][1], uncompressed_size=size).pack()
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise InputError(f"HFS+ compression {method!r}: expected one of {', '.join(METHODS)}")
+
+
+def compress_to_store(data: FileData, method: str, store: ForkStore,
+                      origin: str | None = None) -> tuple[bytes, FileData | None] | None:
+    """``compress_data`` for a file read a chunk at a time, its resource
+    fork written into ``store`` as it is made: memory stays one chunk
+    whatever the file's size.  Same bytes as ``compress_data``."""
+    _check_method(method)
+    if not data.size:
+        return None
+    if data.size <= CHUNK:
+        small = b"".join(_chunks(data, origin))
+        inline = _inline(small, method)
+        if inline is not False:
+            return inline
+    head, head_length, tail = _LAYOUT[method]
+    base = store.reserve(head_length(-(-data.size // CHUNK)))
+    code = _chunk_coder(method)
+    sizes: list[int] = []
+    total = store.end - base
+    for chunk in _chunks(data, origin):
+        coded = code(chunk)
+        total += len(coded)
+        if total >= data.size:            # cannot end up smaller: left as it is
+            store.release(base)
+            return None
+        store.write_at(store.reserve(len(coded)), coded)
+        sizes.append(len(coded))
+    end = tail(sizes)
+    if total + len(end) >= data.size:
+        store.release(base)
+        return None
+    store.write_at(base, head(sizes))
+    store.write_at(store.reserve(len(end)), end)
+    return _rsrc_value(method, data.size), FileData(size=store.end - base, offset=base,
+                                                    store=store)
+
+
+def _chunks(data: FileData, origin: str | None) -> Iterator[bytes]:
+    """The file's ``data.size`` bytes in chunks of CHUNK."""
     if data.data is not None:
-        return data.data
+        for i in range(0, data.size, CHUNK):
+            yield data.data[i:i + CHUNK]
+        return
+    left = data.size
     try:
-        with open(data.path, "rb") as f:
-            return f.read()
+        with open(data.path, "rb") as fh:
+            while left > 0:
+                piece = fh.read(min(CHUNK, left))
+                if not piece:
+                    break
+                left -= len(piece)
+                yield piece
     except OSError as exc:
         raise InputError(f"{origin or data.path}: cannot read: {exc.strerror}") from None
+    if left:
+        raise InputError(f"{origin or data.path}: file shrank while the volume was being written")
 
 
-def compress_entry(entry: File, method: str, groups: dict[Hashable, tuple | None]) -> bool:
+def compress_entry(entry: File, method: str, groups: dict[Hashable, tuple | None],
+                   store: ForkStore | None = None) -> bool:
     """Compress one file in place if it is eligible and gets smaller; returns
     whether it was.  Hard links share their compressed form (same data, same
-    result): ``groups`` keeps it by link group."""
+    result): ``groups`` keeps it by link group.  With a ``store``, the
+    resource fork goes there (``compress_to_store``) instead of memory."""
     if not entry.data.size or entry.rsrc is not None or XATTR_NAME in entry.xattrs \
             or entry.bsd_flags & UF_COMPRESSED:
         return False
@@ -133,14 +217,17 @@ def compress_entry(entry: File, method: str, groups: dict[Hashable, tuple | None
     if group is not None and group in groups:
         result = groups[group]
     else:
-        result = compress_data(_read(entry.data, entry.origin), method)
+        if store is not None:
+            result = compress_to_store(entry.data, method, store, entry.origin)
+        else:
+            result = compress_data(b"".join(_chunks(entry.data, entry.origin)), method)
         if group is not None:
             groups[group] = result
     if result is None:
         return False
     value, fork = result
     entry.xattrs = {**entry.xattrs, XATTR_NAME: value}
-    entry.rsrc = FileData.from_bytes(fork) if fork is not None else None
+    entry.rsrc = FileData.from_bytes(fork) if isinstance(fork, bytes) else fork
     entry.data = EMPTY
     entry.bsd_flags |= UF_COMPRESSED
     return True

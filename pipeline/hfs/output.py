@@ -13,7 +13,7 @@ from array import array
 from typing import IO, TYPE_CHECKING, Iterator
 
 from ..errors import InputError
-from .spill import SpilledBytes, SpilledRecords
+from .spill import ForkStore, SpilledBytes, SpilledRecords
 from .structs import VolumeHeader
 from .tree import FileData
 
@@ -32,16 +32,6 @@ _ZERO_VIEW = memoryview(_ZERO_WINDOW)
 Segment = tuple[int, Payload]
 
 
-def _encode_fork(segment: tuple[int, FileData]) -> tuple:
-    start, fd = segment
-    return start, fd.path, fd.data, fd.size
-
-
-def _decode_fork(record: tuple) -> tuple[int, FileData]:
-    start, path, data, size = record
-    return start, FileData(path, data, size)
-
-
 class SegmentTable:
     """A volume's segments by offset: the metadata's held, the forks' (one
     per file) in ``SpilledRecords``, so a million files' list is not held;
@@ -51,11 +41,13 @@ class SegmentTable:
 
     SAMPLE = 16
 
-    def __init__(self) -> None:
+    def __init__(self, store: ForkStore | None = None) -> None:
         self._head: list[Segment] = []
         self._tail: list[Segment] = []
+        # ``store``: where the writer put the forks it made (compressed files').
         self._forks: SpilledRecords[tuple[int, FileData]] = SpilledRecords(
-            "volume's list of forks", _encode_fork, _decode_fork)
+            "volume's list of forks", lambda seg: (seg[0], seg[1].to_record()),
+            lambda rec: (rec[0], FileData.from_record(rec[1], store)))
         self._sample = array("Q")
         self._forks_end = 0
 
@@ -182,6 +174,8 @@ def _payload_slice(payload: Payload, offset: int, length: int) -> bytes:
         return payload.read(offset, length)
     if payload.data is not None:
         return payload.data[offset:offset + length]
+    if payload.store is not None:
+        return payload.store.read(payload.offset + offset, length)
     try:
         with open(payload.path, "rb") as fh:
             if _hole_end(fh.fileno(), offset, offset + length, payload.path) == offset + length:
@@ -219,6 +213,9 @@ def _payload_into(payload: Payload, offset: int, view: memoryview) -> None:
         return
     if isinstance(payload, (bytes, bytearray)) or payload.data is not None:
         view[:] = _payload_slice(payload, offset, len(view))
+        return
+    if payload.store is not None:
+        payload.store.readinto(payload.offset + offset, view)
         return
     try:
         with open(payload.path, "rb", buffering=0) as fh:
@@ -267,9 +264,14 @@ def file_chunks(payload: FileData) -> Iterator[bytes | memoryview]:
     """The ``payload.size`` bytes of a file on disk, in chunks of at most 1 MiB.
 
     The size was taken when the tree was scanned; a file that has shrunk
-    since would leave stale bytes in the volume, so it is an error.
+    since would leave stale bytes in the volume, so it is an error.  A fork
+    the writer made (in its ``ForkStore``) is read from there.
     """
     size, pos = payload.size, 0
+    if payload.store is not None:
+        for pos in range(0, size, _COPY_CHUNK):
+            yield payload.store.read(payload.offset + pos, min(_COPY_CHUNK, size - pos))
+        return
     try:
         with open(payload.path, "rb") as fh:
             while pos < size:
@@ -303,6 +305,11 @@ def _write_payload_at(fd: int, offset: int, payload: Payload) -> None:
         while view:
             n = os.pwrite(fd, view, offset)
             view, offset = view[n:], offset + n
+        return
+    if payload.store is not None:
+        for chunk in file_chunks(payload):
+            _write_payload_at(fd, offset, chunk)
+            offset += len(chunk)
         return
     remaining = payload.size
     src_off = 0

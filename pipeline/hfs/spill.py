@@ -98,6 +98,42 @@ class SpilledBytes:
             yield self.read(pos, min(_WINDOW, self.size - pos))
 
 
+class ForkStore:
+    """Forks made while the tree is walked (the resource forks of HFS+
+    compressed files), each written once into one unnamed temporary file
+    and read back by (offset, size): the writer holds none of their bytes.
+    ``FileData(store=..., offset=..., size=...)`` names one."""
+
+    def __init__(self, what: str = "compressed resource forks") -> None:
+        self.what = what
+        self.end = 0
+        self._fh = None
+
+    def reserve(self, size: int) -> int:
+        """Room for ``size`` bytes at the end; returns where it starts."""
+        offset = self.end
+        self.end += size
+        return offset
+
+    def release(self, offset: int) -> None:
+        """Give back everything from ``offset`` on (a fork that was not kept)."""
+        self.end = offset
+
+    def write_at(self, offset: int, data: bytes | bytearray) -> None:
+        if self._fh is None:
+            self._fh = _temporary_file(self.what)
+        _write_at(self._fh, offset, data, self.what)
+
+    def readinto(self, offset: int, view: memoryview) -> None:
+        if len(view):
+            _readinto_at(self._fh, offset, view, self.what)
+
+    def read(self, offset: int, length: int) -> bytes:
+        out = bytearray(length)
+        self.readinto(offset, memoryview(out))
+        return bytes(out)
+
+
 # A spilled record: its length, then ``marshal`` of what ``encode`` made of it.
 _FRAME = struct.Struct(">I")
 _OFFSET = struct.Struct("<Q")

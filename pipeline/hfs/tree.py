@@ -14,22 +14,35 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Hashable, Iterator
+from typing import Any, Hashable, Iterator
 
 from ..errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
 class FileData:
-    """Where a fork's bytes come from: exactly one of ``path`` or ``data``."""
+    """Where a fork's bytes come from: a file at ``path``, ``data``, or
+    ``size`` bytes from ``offset`` in a ``spill.ForkStore`` (``store``)."""
 
     path: str | None = None
     data: bytes | None = None
     size: int = 0
+    offset: int = 0
+    store: Any = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FileData":
         return cls(data=bytes(data), size=len(data))
+
+    def to_record(self) -> tuple:
+        """What a spilled record keeps of it (``marshal`` stores tuples;
+        a store is the one the reader of the record hands back)."""
+        return self.path, self.data, self.size, self.offset, self.store is not None
+
+    @classmethod
+    def from_record(cls, record: tuple, store: Any = None) -> "FileData":
+        path, data, size, offset, stored = record
+        return cls(path, data, size, offset, store if stored else None)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> "FileData":

@@ -24,6 +24,7 @@ and the volume id (finderInfo[6..7]) is a hash of everything else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -129,25 +130,25 @@ def _encode_item(item: _Item | None) -> tuple | None:
     if item is None:
         return None
     return (item.kind, item.path, item.name, item.parent, item.cnid, item.mode,
-            (item.data.path, item.data.data, item.data.size),
-            (item.rsrc.path, item.rsrc.data, item.rsrc.size),
+            item.data.to_record(), item.rsrc.to_record(),
             dict(item.xattrs) if item.xattrs else None, item.finder, item.special, item.flags,
             item.owner_flags, item.admin_flags, item.first_link, item.link)
 
 
-def _decode_item(record: tuple | None) -> _Item | None:
+def _decode_item(record: tuple | None, store: spill.ForkStore | None = None) -> _Item | None:
+    """An item back from its record; ``store`` holds the forks the writer made."""
     if record is None:
         return None
     (kind, path, name, parent, cnid, mode, data, rsrc, xattrs, finder, special, flags,
      owner_flags, admin_flags, first_link, link) = record
     return _Item(kind, path, name, parent, cnid, mode,
-                 EMPTY if data == _EMPTY_FORK else FileData(*data),
-                 EMPTY if rsrc == _EMPTY_FORK else FileData(*rsrc),
+                 EMPTY if data == _EMPTY_FORK else FileData.from_record(data, store),
+                 EMPTY if rsrc == _EMPTY_FORK else FileData.from_record(rsrc, store),
                  xattrs or _NO_XATTRS, finder, special, flags=flags, owner_flags=owner_flags,
                  admin_flags=admin_flags, first_link=first_link, link=link)
 
 
-_EMPTY_FORK = (EMPTY.path, EMPTY.data, EMPTY.size)
+_EMPTY_FORK = EMPTY.to_record()
 
 
 # A folder's span in the builder's table: first record, count, folders
@@ -242,6 +243,8 @@ class _Builder:
         self.tree = tree
         self.compression = compression
         self.compressed_groups: dict[Hashable, tuple | None] = {}
+        # The resource forks of the files compressed as the tree is walked.
+        self.fork_store = spill.ForkStore() if compression else None
         self.case_sensitive = case_sensitive
         self.when = when
         self.uid, self.gid = uid, gid
@@ -258,7 +261,8 @@ class _Builder:
         # thousand, so a million files are not held.  The private folder is
         # held (``private``); its record holds None.
         self.records: spill.SpilledRecords[_Item | None] = spill.SpilledRecords(
-            "catalog objects", _encode_item, _decode_item)
+            "catalog objects", _encode_item, functools.partial(_decode_item,
+                                                              store=self.fork_store))
         # The names of hard-link groups, (group, CNID, fingerprint), sorted
         # once the tree is walked; then, by CNID, each linked name's (inode,
         # previous link, next link).
@@ -382,7 +386,8 @@ class _Builder:
                 linked = False
                 if kind == "file":
                     if self.compression:
-                        compress.compress_entry(entry, self.compression, self.compressed_groups)
+                        compress.compress_entry(entry, self.compression, self.compressed_groups,
+                                                self.fork_store)
                     item.data = entry.data
                     item.rsrc = entry.rsrc or EMPTY
                     if entry.link_group is not None and self.hard_links == "link":
@@ -955,7 +960,7 @@ class _Builder:
         cat_start = ext_start + blocks_for(len(extents_tree.data), bs)
         attr_start = cat_start + blocks_for(catalog_size, bs)
         next_block = attr_start + blocks_for(attr_size, bs)
-        segments = SegmentTable()
+        segments = SegmentTable(self.fork_store)
         content_bytes = 0
         # Forks in CNID order; each folder's children follow one another, so
         # the block its first child's forks start at places them all when
@@ -1033,7 +1038,7 @@ def _inode_fingerprint(item: _Item) -> bytes:
     digest = hashlib.sha256()
     rsrc = item.rsrc
     for part in (item.data.size, item.mode, item.owner_flags, item.admin_flags,
-                 rsrc.path, rsrc.size, len(item.xattrs)):
+                 rsrc.path, rsrc.size, rsrc.offset, len(item.xattrs)):
         digest.update(b"%r;" % (part,))
     digest.update(item.finder)
     digest.update(rsrc.data or b"")

@@ -153,3 +153,73 @@ def test_an_unknown_compression_is_refused_before_anything_is_read(tmp_path):
     from pipeline.errors import InputError
     with pytest.raises(InputError, match="HFS\\+ compression 'lzvn': expected one of zlib, lzfse"):
         build_volume(tree_from_directory(tmp_path), volname="C", hfs_compression="lzvn")
+
+
+CHUNK = 64 * 1024
+
+
+@pytest.mark.parametrize("method", ["zlib", "lzfse"])
+def test_forks_written_to_the_store_are_the_bytes_made_in_memory(tmp_path, method):
+    """`compress_to_store` (a chunk at a time into the writer's temporary
+    file) gives `compress_data`'s value and fork for every shape: inline,
+    one chunk too big to inline, several chunks, a last short chunk, data
+    that does not shrink (whole, or only once its last chunk is added), and
+    forks that follow released ones in the same store."""
+    from pipeline.hfs.compress import compress_to_store
+    from pipeline.hfs.spill import ForkStore
+    from pipeline.hfs.tree import FileData
+    rng = random.Random(7)
+    text = b"".join(b"line %d of some text\n" % i for i in range(40_000))
+    noise = rng.randbytes(3 * CHUNK + 5)
+    cases = {"empty": b"", "one byte": b"a", "inline": text[:3000],
+             "one chunk": text[:CHUNK], "noisy chunk": noise[:CHUNK],
+             "chunk and a byte": text[:CHUNK + 1], "several": text[:5 * CHUNK + 123],
+             "noise": noise, "text then noise": text[:CHUNK] + noise,
+             "noise then text": noise + text[:200]}
+    store = ForkStore()
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        for source in (FileData.from_path(path), FileData.from_bytes(data)):
+            want = compress_data(data, method)
+            got = compress_to_store(source, method, store)
+            if want is None or want[1] is None:
+                assert got == want, name
+                continue
+            value, fork = got
+            assert value == want[0], name
+            assert fork.store is store and fork.size == len(want[1]), name
+            assert store.read(fork.offset, fork.size) == want[1], name
+
+
+def test_compressed_forks_are_not_held_in_memory(tmp_path):
+    """`--hfs-compression` held every compressed resource fork until the
+    volume was written (a 321 MB tree of text: 331 MB peak RSS): they go to
+    a temporary file as they are made.  Four times the data must not cost
+    more memory."""
+    import tracemalloc
+
+    def text(seed: int, size: int) -> bytes:          # compresses to about a third
+        rng = random.Random(seed)
+        words = [b"%x" % rng.getrandbits(24) for _ in range(2048)]
+        return b" ".join(rng.choices(words, k=size // 6))[:size]
+
+    def peak(count: int) -> int:
+        src = tmp_path / f"src{count}"
+        src.mkdir()
+        for i in range(count):
+            (src / f"f{i}.txt").write_bytes(text(i, 1 << 20))
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            volume = build_volume(str(src), volname="C", hfs_compression="zlib")
+            reader = HFSReader(volume, "C")
+            assert [e.compression for e in reader.entries()] == ["zlib"] * count
+            return tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(4), peak(16)
+    # Measured: 0.85 MB both (one chunk, the reader's listing); holding the
+    # forks, 3.8 MB and 8.4 MB.
+    assert large - small < 1 << 20, f"{small} -> {large} bytes"
