@@ -121,21 +121,12 @@ def _inline(data: bytes, method: str) -> tuple[bytes, None] | None | bool:
 def compress_data(data: bytes, method: str) -> tuple[bytes, bytes | None] | None:
     """(``com.apple.decmpfs`` value, resource fork or None) for ``data``, or
     None when compression would not make the file smaller."""
-    _check_method(method)
-    if not data:
-        return None
-    if len(data) <= CHUNK:
-        inline = _inline(data, method)
-        if inline is not False:
-            return inline
-    code = _chunk_coder(method)
-    chunks = [code(data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)]
-    head, _head_length, tail = _LAYOUT[method]
-    sizes = [len(c) for c in chunks]
-    fork = head(sizes) + b"".join(chunks) + tail(sizes)
-    if len(fork) >= len(data):
-        return None
-    return _rsrc_value(method, len(data)), fork
+    store = ForkStore(in_memory=True)
+    result = compress_to_store(FileData.from_bytes(data), method, store)
+    if result is None or result[1] is None:
+        return result
+    value, fork = result
+    return value, store.read(fork.offset, fork.size)
 
 
 def _rsrc_value(method: str, size: int) -> bytes:
@@ -149,9 +140,10 @@ def _check_method(method: str) -> None:
 
 def compress_to_store(data: FileData, method: str, store: ForkStore,
                       origin: str | None = None) -> tuple[bytes, FileData | None] | None:
-    """``compress_data`` for a file read a chunk at a time, its resource
-    fork written into ``store`` as it is made: memory stays one chunk
-    whatever the file's size.  Same bytes as ``compress_data``."""
+    """(``com.apple.decmpfs`` value, resource fork in ``store`` or None)
+    for a file read a chunk at a time, its fork written as it is made:
+    memory stays one chunk whatever the file's size.  None when compression
+    would not make the file smaller."""
     _check_method(method)
     if not data.size:
         return None

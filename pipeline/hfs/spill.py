@@ -13,6 +13,7 @@ nothing behind.
 from __future__ import annotations
 
 import heapq
+import io
 import itertools
 import marshal
 import os
@@ -104,10 +105,10 @@ class ForkStore:
     and read back by (offset, size): the writer holds none of their bytes.
     ``FileData(store=..., offset=..., size=...)`` names one."""
 
-    def __init__(self, what: str = "compressed resource forks") -> None:
+    def __init__(self, what: str = "compressed resource forks", in_memory: bool = False) -> None:
         self.what = what
         self.end = 0
-        self._fh = None
+        self._fh = io.BytesIO() if in_memory else None
 
     def reserve(self, size: int) -> int:
         """Room for ``size`` bytes at the end; returns where it starts."""

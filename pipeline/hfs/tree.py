@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import TYPE_CHECKING, Hashable, Iterator
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .spill import ForkStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ class FileData:
     data: bytes | None = None
     size: int = 0
     offset: int = 0
-    store: Any = None
+    store: ForkStore | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FileData":
@@ -40,7 +43,7 @@ class FileData:
         return self.path, self.data, self.size, self.offset, self.store is not None
 
     @classmethod
-    def from_record(cls, record: tuple, store: Any = None) -> "FileData":
+    def from_record(cls, record: tuple, store: ForkStore | None = None) -> "FileData":
         path, data, size, offset, stored = record
         return cls(path, data, size, offset, store if stored else None)
 
