@@ -164,6 +164,31 @@ def _macho_run(data: bytes, path: Path) -> None:
     compare_macho(_corpus_executable().read_bytes(), data, "fuzz")
 
 
+def _test_data(*parts: str) -> Path:
+    return Path(__file__).resolve().parents[2].joinpath("tests", "data", *parts)
+
+
+def _universal_seed(path: Path) -> bytes:
+    """A universal binary codesign signed (armv7, armv7s, arm64; SHA-1
+    CodeDirectories, CMS): tests/data/ios-helloworld."""
+    return _test_data("ios-helloworld", "MachO-iOS-armv7-armv7s-arm64-Helloworld").read_bytes()
+
+
+def _universal_run(data: bytes, path: Path) -> None:
+    from ..codesign.verify import verify_path
+    from ..diff.macho import compare_macho
+    path.write_bytes(data)
+    verify_path(path)
+    compare_macho(_universal_seed(path), data, "fuzz")
+
+
+def _real_volume_seed(path: Path) -> bytes:
+    """An HFS+ volume macOS filled (tests/data/dfvfs-hfsplus): its own
+    B-tree shapes, an extended attribute, a resource fork, .fseventsd."""
+    import gzip
+    return gzip.decompress(_test_data("dfvfs-hfsplus", "hfsplus.raw.gz").read_bytes())
+
+
 def _code_resources_seed(path: Path) -> bytes:
     return (_corpus_executable().parents[1] / "_CodeSignature" / "CodeResources").read_bytes()
 
@@ -196,8 +221,7 @@ def _sigtar_run(data: bytes, path: Path) -> None:
 
 
 def _xar_seed(path: Path) -> bytes:
-    root = Path(__file__).resolve().parents[2] / "tests" / "data" / "xar-samples"
-    return (root / "sha1-file-bzip2.xar").read_bytes()
+    return _test_data("xar-samples", "sha1-file-bzip2.xar").read_bytes()
 
 
 def _xar_run(data: bytes, path: Path) -> None:
@@ -230,9 +254,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("udif", _udif_seed, _udif_run),
     Target("hfs", _hfs_seed, _hfs_run, hot=64 << 10),
     Target("hfs-extract", _hfs_seed, _hfs_extract_run, hot=64 << 10),
+    Target("hfs-macos", _real_volume_seed, _hfs_run, hot=64 << 10),
     Target("sparse", _sparse_seed, lambda d, p: _container_run(d, p), hot=4096),
     Target("encrypted", _encrypted_seed, lambda d, p: _container_run(d, p, b"fuzz"), hot=4096),
     Target("macho", _macho_seed, _macho_run, hot=8192),
+    Target("macho-universal", _universal_seed, _universal_run, hot=8192),
     Target("coderesources", _code_resources_seed, _code_resources_run),
     Target("sigtar", _sigtar_seed, _sigtar_run, hot=2048),
     Target("xar", _xar_seed, _xar_run, hot=1024),

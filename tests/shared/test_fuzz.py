@@ -1,8 +1,9 @@
 """The seeded mutation fuzzer (issue 18 §1), bounded for CI: a few thousand
-cases per reader (UDIF, HFS+, sparse and encrypted containers, Mach-O,
-signature tarballs, CodeResources, xar, appdmg specs), each either read or refused
-with the project's own error; the long run is `python -m pipeline.fuzz
---minutes N`."""
+cases per reader (UDIF, HFS+ ours and one macOS filled, sparse and
+encrypted containers, Mach-O ours and a universal one codesign signed,
+signature tarballs, CodeResources, xar, appdmg specs), each either read or
+refused with the project's own error; the long run is `python -m
+pipeline.fuzz --minutes N`."""
 
 from __future__ import annotations
 
