@@ -34,7 +34,7 @@ read back by ``decmpfs`` here and by 7-Zip and libfshfs in the tests.
 from __future__ import annotations
 
 import struct
-from typing import Callable, Hashable, Iterator
+from typing import Callable, Hashable, Iterable, Iterator
 
 from .. import codecs
 from .decmpfs import CHUNK, DecmpfsHeader, UF_COMPRESSED, XATTR_NAME, ZLIB_RSRC_BASE
@@ -106,18 +106,6 @@ _LAYOUT = {"zlib": (_zlib_head, lambda n: ZLIB_RSRC_BASE + 4 + 8 * n, _zlib_tail
            "lzfse": (_lzfse_head, lambda n: 4 * (n + 1), lambda sizes: b"")}
 
 
-def _inline(data: bytes, method: str) -> tuple[bytes, None] | None | bool:
-    """The inline attribute of a file of at most one chunk: (value, None),
-    None when it does not shrink, False when it does not fit inline."""
-    inline_type, _rsrc_type = METHODS[method]
-    payload = _chunk_coder(method)(data)
-    value = DecmpfsHeader(compression_type=inline_type, uncompressed_size=len(data)).pack() + \
-        payload
-    if len(value) > MAX_INLINE:
-        return False
-    return (value, None) if len(payload) < len(data) else None
-
-
 def compress_data(data: bytes, method: str) -> tuple[bytes, bytes | None] | None:
     """(``com.apple.decmpfs`` value, resource fork or None) for ``data``, or
     None when compression would not make the file smaller."""
@@ -147,18 +135,23 @@ def compress_to_store(data: FileData, method: str, store: ForkStore,
     _check_method(method)
     if not data.size:
         return None
+    code = _chunk_coder(method)
     if data.size <= CHUNK:
-        small = b"".join(_chunks(data, origin))
-        inline = _inline(small, method)
-        if inline is not False:
-            return inline
+        # Inline in the attribute when header and payload fit; else the one
+        # chunk, already coded, goes to the fork.
+        payload = code(b"".join(_chunks(data, origin)))
+        value = DecmpfsHeader(compression_type=METHODS[method][0],
+                              uncompressed_size=data.size).pack() + payload
+        if len(value) <= MAX_INLINE:
+            return (value, None) if len(payload) < data.size else None
+        coded_chunks: Iterable[bytes] = [payload]
+    else:
+        coded_chunks = (code(chunk) for chunk in _chunks(data, origin))
     head, head_length, tail = _LAYOUT[method]
     base = store.reserve(head_length(-(-data.size // CHUNK)))
-    code = _chunk_coder(method)
     sizes: list[int] = []
     total = store.end - base
-    for chunk in _chunks(data, origin):
-        coded = code(chunk)
+    for coded in coded_chunks:
         total += len(coded)
         if total >= data.size:            # cannot end up smaller: left as it is
             store.release(base)

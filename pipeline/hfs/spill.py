@@ -309,7 +309,6 @@ class SpilledTable:
         raw += bytes(stop * size - start * size - len(raw))         # never set: zeros
         return TableRange(self._struct, raw)
 
-
     def __setitem__(self, i: int, values: tuple) -> None:
         size = self._struct.size
         if self._file is None and i >= self._hold:
